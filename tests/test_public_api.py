@@ -1,0 +1,102 @@
+"""Pins the public names of provenflow.
+
+Other code and the docs rely on these names. When you add or remove a public name on purpose,
+update the list here in the same change; a name that appears or vanishes by accident fails.
+The lists are in `sorted()` order, whatever order `__all__` itself keeps.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from types import ModuleType
+
+import pytest
+
+import provenflow
+import provenflow.errors
+import provenflow.fsm
+
+PUBLIC_NAMES: dict[str, list[str]] = {
+    "provenflow": [
+        "IllegalTransition",
+        "InternalError",
+        "LifecycleDefinitionError",
+        "ProvenflowError",
+        "RecordError",
+        "StorageError",
+        "UsageError",
+        "__version__",
+        "fsm",
+    ],
+    "provenflow.errors": [
+        "IllegalTransition",
+        "InternalError",
+        "LifecycleDefinitionError",
+        "ProvenflowError",
+        "RecordError",
+        "StorageError",
+        "UsageError",
+    ],
+    "provenflow.fsm": [
+        "CHECKS",
+        "Check",
+        "EntityState",
+        "LIFECYCLES",
+        "Lifecycle",
+        "build_lifecycle",
+        "engine",
+        "flow",
+        "job",
+        "retry",
+        "task",
+        "to_machine",
+    ],
+}
+
+
+def test_pinned_lists_are_sorted() -> None:
+    for names in PUBLIC_NAMES.values():
+        assert names == sorted(names)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_NAMES))
+def test_all_is_exactly_the_pinned_names(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported: list[str] = list(module.__all__)
+    assert len(exported) == len(set(exported)), f"{module_name}.__all__ lists a name twice"
+    assert sorted(exported) == PUBLIC_NAMES[module_name], (
+        f"{module_name}.__all__ changed; if on purpose, update PUBLIC_NAMES in this test"
+    )
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_NAMES))
+def test_every_pinned_name_resolves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name in PUBLIC_NAMES[module_name]:
+        assert hasattr(module, name), f"{module_name}.{name} is in __all__ but does not exist"
+    namespace: dict[str, object] = {}
+    exec(f"from {module_name} import *", namespace)
+    assert set(PUBLIC_NAMES[module_name]) <= set(namespace)
+
+
+def _exceptions_defined_in(module: ModuleType) -> set[str]:
+    return {
+        name
+        for name, value in vars(module).items()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == module.__name__
+    }
+
+
+def test_every_exception_is_exported_and_re_exported() -> None:
+    defined = _exceptions_defined_in(provenflow.errors)
+    assert defined == set(provenflow.errors.__all__)
+    assert defined <= set(provenflow.__all__)
+    for name in defined:
+        assert getattr(provenflow, name) is getattr(provenflow.errors, name)
+
+
+def test_the_pinned_lifecycle_names() -> None:
+    assert set(provenflow.fsm.LIFECYCLES) == {"task", "retry", "flow", "engine", "job"}
