@@ -23,11 +23,14 @@ from collections.abc import Iterable
 
 __all__ = [
     "IllegalTransition",
+    "Interrupted",
     "InternalError",
     "LifecycleDefinitionError",
     "ProvenflowError",
     "RecordError",
+    "StaleVersion",
     "StorageError",
+    "UnknownRun",
     "UsageError",
 ]
 
@@ -135,3 +138,39 @@ class RecordError(ProvenflowError):
 
 class InternalError(ProvenflowError):
     """provenflow broke one of its own rules: this is a bug, please report it."""
+
+
+class StaleVersion(StorageError):
+    """A write was refused: another writer advanced the run since this one last read it."""
+
+    def __init__(self, flow_id: str, expected: int, found: int) -> None:
+        super().__init__(flow_id, expected, found)
+
+    def __str__(self) -> str:
+        flow_id, expected, found = self.args
+        return (
+            f"run {flow_id!r}: expected version {expected}, found {found}; another engine "
+            "advanced this run, so this one must stop (nothing was written)"
+        )
+
+
+class UnknownRun(UsageError):
+    """No run with the given flow id exists in the store."""
+
+    def __init__(self, flow_id: str, url: str) -> None:
+        super().__init__(flow_id, url)
+
+    def __str__(self) -> str:
+        flow_id, url = self.args
+        return f"run {flow_id!r}: not found in {url}"
+
+
+class Interrupted(ProvenflowError):
+    """An atom's execution was cut short (a crash or a timeout); its outcome is unknown."""
+
+    def __init__(self, atom: str, reason: str) -> None:
+        super().__init__(atom, reason)
+
+    def __str__(self) -> str:
+        atom, reason = self.args
+        return f"atom {atom!r}: execution interrupted ({reason}); its outcome is unknown"

@@ -1,0 +1,61 @@
+"""The in-memory backend (`memory://`): runs kept in a dict, gone with the process.
+
+It implements the storage protocol fully, compare-and-set included, so an engine on it behaves
+as on a durable backend; it is the default when no backend is given.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from provenflow.errors import StaleVersion, UnknownRun, UsageError
+from provenflow.persistence._records import RunInfo, Transition
+
+__all__ = ["MemoryStorage"]
+
+
+class MemoryStorage:
+    """Runs and transitions held in memory; thread-safe."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._runs: dict[str, tuple[RunInfo, list[Transition]]] = {}
+        self._states: dict[str, str] = {}
+
+    def create(self, run: RunInfo) -> int:
+        """Record a new run; return version 0. Raises `UsageError` if the id exists."""
+        with self._lock:
+            if run.flow_id in self._runs:
+                raise UsageError(f"run {run.flow_id!r} already exists in {self.url}")
+            self._runs[run.flow_id] = (run, [])
+            self._states[run.flow_id] = "PENDING"
+        return 0
+
+    def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
+        """Return the run, a copy of its transitions and its version; `UnknownRun` if absent."""
+        with self._lock:
+            try:
+                run, transitions = self._runs[flow_id]
+            except KeyError:
+                raise UnknownRun(flow_id, self.url) from None
+            return run, list(transitions), len(transitions)
+
+    def record(self, flow_id: str, transition: Transition, expected_version: int) -> int:
+        """Append `transition` if the run is at `expected_version`; else raise `StaleVersion`."""
+        with self._lock:
+            try:
+                _, transitions = self._runs[flow_id]
+            except KeyError:
+                raise UnknownRun(flow_id, self.url) from None
+            if len(transitions) != expected_version:
+                raise StaleVersion(flow_id, expected_version, len(transitions))
+            transitions.append(transition)
+            if transition.atom is None:
+                self._states[flow_id] = transition.new_state
+            return expected_version + 1
+
+    def runs(self) -> list[tuple[RunInfo, str]]:
+        """Return every run with its flow's state, oldest first."""
+        with self._lock:
+            return [(run, self._states[flow_id]) for flow_id, (run, _) in self._runs.items()]

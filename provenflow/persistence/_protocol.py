@@ -1,0 +1,68 @@
+"""The storage protocol every backend implements, and opening a backend by URL.
+
+A backend keeps runs: a `RunInfo` written once by `create`, then an append-only list of
+`Transition`s written by `record`. Each `record` is a compare-and-set on the run's version: the
+writer says which version it last saw, the store applies the transition and returns the next
+version, or refuses with `StaleVersion` and changes nothing. Two engines on one run therefore
+cannot both advance it. Values are whatever the backend can keep (the memory backend keeps
+Python objects; the durable ones keep JSON).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from provenflow.errors import UsageError
+from provenflow.persistence._records import RunInfo, Transition
+
+__all__ = ["Storage", "open_storage"]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A place where runs and their transitions are kept."""
+
+    url: str
+
+    def create(self, run: RunInfo) -> int:
+        """Record a new run; return its version (0). Raises `UsageError` if the id exists."""
+        ...
+
+    def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
+        """Return a run's description, its transitions oldest first, and its version.
+
+        Raises `UnknownRun` when no run has that id.
+        """
+        ...
+
+    def record(self, flow_id: str, transition: Transition, expected_version: int) -> int:
+        """Append `transition` if the run is still at `expected_version`; return the new one.
+
+        Raises `StaleVersion` (nothing written) when another writer advanced the run first.
+        """
+        ...
+
+    def runs(self) -> list[tuple[RunInfo, str]]:
+        """Return every run with the state of its flow, oldest first."""
+        ...
+
+
+def open_storage(backend: str | Storage | None) -> Storage:
+    """Return the backend named by a URL, or `backend` itself when it already is one.
+
+    None and `memory://` give a new in-memory backend. Raises `UsageError` for an unknown URL.
+    """
+    from provenflow.persistence._memory import MemoryStorage  # noqa: PLC0415 (cycle)
+
+    if backend is None:
+        return MemoryStorage()
+    if isinstance(backend, str):
+        if backend.startswith("memory://"):
+            return MemoryStorage(backend)
+        raise UsageError(
+            f"backend {backend!r}: unknown URL scheme (known: memory://; "
+            "sqlite://, postgresql:// and dir:// come with the durable backends)"
+        )
+    if isinstance(backend, Storage):
+        return backend
+    raise UsageError(f"backend {backend!r}: expected a URL or a Storage, got {type(backend)}")

@@ -1,0 +1,62 @@
+"""What a store holds: transitions (the audit trail) and the description of a run.
+
+A `Transition` is one state change of one entity of a run: the flow itself (`atom` is None) or
+one atom. It carries the data that changed with it, as JSON-safe values: the result a task
+provided, the failure it raised (`Failure.to_dict()`), a retry's history. The engine records
+each transition through the store before the side effect it announces (RUNNING before
+`execute`, REVERTING before `revert`), and the list of transitions of a run, oldest first, is
+its history: replaying their events through the lifecycle tables gives back every state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AtomInfo", "RunInfo", "Transition"]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One recorded state change: `atom` (None for the flow) went `old_state --event--> new_state`.
+
+    `attempt` numbers the atom's executions (1 for the first `start`, one more for each
+    re-execution after a crash); `at` is the time it was recorded (seconds since the epoch).
+    """
+
+    atom: str | None
+    lifecycle: str
+    old_state: str
+    event: str
+    new_state: str
+    attempt: int = 0
+    at: float = 0.0
+    result: Any = None
+    failure: Mapping[str, Any] | None = None
+    history: tuple[Any, ...] | None = None
+
+    @property
+    def attempt_id(self) -> str:
+        """The id of the execution attempt this transition belongs to: `atom#attempt`."""
+        return f"{self.atom}#{self.attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class AtomInfo:
+    """What a run records of one atom when it is created: its name, kind and version."""
+
+    name: str
+    kind: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """The description of one run of a flow, written once when the run is created."""
+
+    flow_id: str
+    flow_name: str
+    atoms: tuple[AtomInfo, ...]
+    store: Mapping[str, Any] = field(default_factory=dict)
+    factory: str | None = None
