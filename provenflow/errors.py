@@ -22,15 +22,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AlreadyAdded",
+    "AmbiguousProvider",
+    "AtomDefinitionError",
+    "BadDecision",
+    "BadLink",
+    "BadResult",
+    "DependencyCycle",
+    "DuplicateName",
+    "FlowDefinitionError",
     "IllegalTransition",
-    "Interrupted",
     "InternalError",
+    "Interrupted",
+    "InvalidMember",
     "LifecycleDefinitionError",
+    "MissingInput",
+    "NoValuesLeft",
     "ProvenflowError",
     "RecordError",
+    "RecordFieldError",
+    "RetryUsedAsTask",
     "StaleVersion",
     "StorageError",
     "UnknownRun",
+    "UnorderedDependency",
     "UsageError",
 ]
 
@@ -174,3 +189,247 @@ class Interrupted(ProvenflowError):
     def __str__(self) -> str:
         atom, reason = self.args
         return f"atom {atom!r}: execution interrupted ({reason}); its outcome is unknown"
+
+
+class RecordFieldError(RecordError):
+    """A stored record lacks a field or holds a bad value in it; names the record and the field."""
+
+    def __init__(self, record: str, field: str, problem: str) -> None:
+        super().__init__(record, field, problem)
+
+    @property
+    def field(self) -> str:
+        """The name of the missing or bad field."""
+        return str(self.args[1])
+
+    def __str__(self) -> str:
+        record, field, problem = self.args
+        return f"{record} record: field {field!r}: {problem}"
+
+
+class FlowDefinitionError(UsageError):
+    """A flow or atom definition was refused before anything ran; the message names the entry."""
+
+
+class AtomDefinitionError(FlowDefinitionError):
+    """An atom was built with a bad option or signature; names the atom and the problem."""
+
+    def __init__(self, kind: str, atom: str, problem: str) -> None:
+        super().__init__(kind, atom, problem)
+
+    @property
+    def atom(self) -> str:
+        """The name of the refused atom (its class name when the name itself is bad)."""
+        return str(self.args[1])
+
+    def __str__(self) -> str:
+        kind, atom, problem = self.args
+        return f"{kind} {atom!r}: {problem}"
+
+
+class InvalidMember(FlowDefinitionError, TypeError):
+    """Something that is neither an atom nor a flow was added to a flow."""
+
+    def __init__(self, flow: str, given: str) -> None:
+        super().__init__(flow, given)
+
+    def __str__(self) -> str:
+        flow, given = self.args
+        return (
+            f"flow {flow!r}: a member must be an atom (a Task, a @task function) or a flow, "
+            f"got {given}"
+        )
+
+
+class RetryUsedAsTask(FlowDefinitionError):
+    """A Retry was added as a plain member or run on its own; it can only guard a flow."""
+
+    def __init__(self, retry: str, flow: str | None) -> None:
+        super().__init__(retry, flow)
+
+    def __str__(self) -> str:
+        retry, flow = self.args
+        advice = "a Retry guards a flow: pass it as Flow(name, retry=...)"
+        if flow is None:
+            return f"retry {retry!r} cannot run on its own: {advice}"
+        return f"flow {flow!r}: cannot add retry {retry!r} as a member: {advice}"
+
+
+class AlreadyAdded(FlowDefinitionError):
+    """An atom or flow object was added a second time; each belongs to one flow."""
+
+    def __init__(self, kind: str, name: str, flow: str, owner: str) -> None:
+        super().__init__(kind, name, flow, owner)
+
+    def __str__(self) -> str:
+        kind, name, flow, owner = self.args
+        advice = "add a copy: .copy(name=...)" if kind != "flow" else "build another flow"
+        return (
+            f"flow {flow!r}: {kind} {name!r} is already in flow {owner!r}; "
+            f"an atom or a flow belongs to one flow ({advice})"
+        )
+
+
+class BadLink(FlowDefinitionError):
+    """`GraphFlow.link` was called with endpoints or options it cannot accept."""
+
+    def __init__(self, flow: str, source: str, target: str, problem: str) -> None:
+        super().__init__(flow, source, target, problem)
+
+    def __str__(self) -> str:
+        flow, source, target, problem = self.args
+        return f"graph flow {flow!r}: cannot link {source!r} -> {target!r}: {problem}"
+
+
+class MissingInput(FlowDefinitionError):
+    """An atom requires a symbol that no earlier atom provides and the store does not hold."""
+
+    def __init__(self, kind: str, atom: str, symbol: str, flow: str) -> None:
+        super().__init__(kind, atom, symbol, flow)
+
+    @property
+    def atom(self) -> str:
+        """The name of the atom whose input is missing."""
+        return str(self.args[1])
+
+    @property
+    def symbol(self) -> str:
+        """The symbol that nothing provides."""
+        return str(self.args[2])
+
+    @property
+    def flow(self) -> str:
+        """The name of the innermost flow holding the atom."""
+        return str(self.args[3])
+
+    def __str__(self) -> str:
+        kind, atom, symbol, flow = self.args
+        return (
+            f"{kind} {atom!r} in flow {flow!r} requires {symbol!r}, which no earlier atom "
+            "provides and the store does not hold"
+        )
+
+
+class AmbiguousProvider(FlowDefinitionError):
+    """Two members of a graph or unordered flow provide one symbol, in no fixed order."""
+
+    def __init__(self, symbol: str, flow: str, providers: tuple[str, ...]) -> None:
+        super().__init__(symbol, flow, tuple(providers))
+
+    @property
+    def symbol(self) -> str:
+        """The symbol with several providers."""
+        return str(self.args[0])
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The names of the providing atoms."""
+        providers: tuple[str, ...] = self.args[2]
+        return providers
+
+    def __str__(self) -> str:
+        symbol, flow, providers = self.args
+        names = " and ".join(repr(name) for name in providers)
+        return (
+            f"flow {flow!r}: {symbol!r} is provided by both {names}, which run in no fixed "
+            "order there; one symbol needs one provider (rename one with provides=...)"
+        )
+
+
+class DependencyCycle(FlowDefinitionError):
+    """The ordering of a flow (data dependencies and links) has a cycle; names its atoms."""
+
+    def __init__(self, flow: str, atoms: tuple[str, ...]) -> None:
+        super().__init__(flow, tuple(atoms))
+
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        """The atoms on the cycle, in dependency order."""
+        atoms: tuple[str, ...] = self.args[1]
+        return atoms
+
+    def __str__(self) -> str:
+        flow, atoms = self.args
+        cycle = " -> ".join(repr(name) for name in (*atoms, atoms[0]))
+        return (
+            f"flow {flow!r}: dependency cycle {cycle}; break it by removing a link or "
+            "renaming a symbol"
+        )
+
+
+class DuplicateName(FlowDefinitionError):
+    """Two atoms, or two flows, of one compiled flow share a name."""
+
+    def __init__(self, kind: str, name: str, first: str | None, second: str | None) -> None:
+        super().__init__(kind, name, first, second)
+
+    @property
+    def name(self) -> str:
+        """The shared name."""
+        return str(self.args[1])
+
+    def __str__(self) -> str:
+        kind, name, first, second = self.args
+        places = " and ".join(
+            "at the top" if flow is None else f"in flow {flow!r}" for flow in (first, second)
+        )
+        advice = "name=... or .copy(name=...)" if kind == "atom" else "LinearFlow(name, ...)"
+        return (
+            f"two {kind}s are named {name!r} ({places}); names must be unique: "
+            f"rename one ({advice})"
+        )
+
+
+class UnorderedDependency(FlowDefinitionError):
+    """A member of an unordered flow requires a symbol that only a sibling provides."""
+
+    def __init__(  # noqa: PLR0917 (positional, so that the error pickles through `args`)
+        self, kind: str, atom: str, symbol: str, flow: str, provider: str, unordered: str
+    ) -> None:
+        super().__init__(kind, atom, symbol, flow, provider, unordered)
+
+    def __str__(self) -> str:
+        kind, atom, symbol, flow, provider, unordered = self.args
+        return (
+            f"{kind} {atom!r} in flow {flow!r} requires {symbol!r}, which only {provider!r} "
+            f"provides, and members of unordered flow {unordered!r} run in no fixed order: "
+            f"use a LinearFlow (to run {provider!r} first) or a GraphFlow (order from data)"
+        )
+
+
+class BadResult(UsageError):
+    """An atom returned a value that does not fit its `provides` (not a sequence, wrong length)."""
+
+    def __init__(
+        self, kind: str, atom: str, provides: tuple[str, ...], returned: str, problem: str
+    ) -> None:
+        super().__init__(kind, atom, tuple(provides), returned, problem)
+
+    def __str__(self) -> str:
+        kind, atom, provides, returned, problem = self.args
+        return f"{kind} {atom!r} provides {provides}: {problem}, got {returned}"
+
+
+class BadDecision(UsageError):
+    """A retry's `on_failure` returned something other than a `Decision`."""
+
+    def __init__(self, retry: str, returned: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(retry, returned, tuple(allowed))
+
+    def __str__(self) -> str:
+        retry, returned, allowed = self.args
+        return (
+            f"retry {retry!r}: on_failure returned {returned}, which is not a Decision "
+            f"(allowed: {', '.join(allowed)})"
+        )
+
+
+class NoValuesLeft(UsageError):
+    """A `ForEach`-style retry was asked for another value when every value had been tried."""
+
+    def __init__(self, retry: str, values: str) -> None:
+        super().__init__(retry, values)
+
+    def __str__(self) -> str:
+        retry, values = self.args
+        return f"retry {retry!r}: no values left to try (values: {values})"
