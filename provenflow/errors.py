@@ -37,6 +37,7 @@ __all__ = [
     "InvalidMember",
     "LifecycleDefinitionError",
     "MissingInput",
+    "MultipleFailures",
     "NoValuesLeft",
     "ProvenflowError",
     "RecordError",
@@ -433,3 +434,7 @@ class NoValuesLeft(UsageError):
     def __str__(self) -> str:
         retry, values = self.args
         return f"retry {retry!r}: no values left to try (values: {values})"
+
+
+class MultipleFailures(ExceptionGroup[Exception], ProvenflowError):
+    """Several atoms failed in one run; holds each original exception (an `ExceptionGroup`)."""
