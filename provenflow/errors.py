@@ -99,7 +99,7 @@ class IllegalTransition(ProvenflowError):
         allowed: Iterable[str],
         flow: str | None = None,
     ) -> None:
-        super().__init__(lifecycle, entity, state, event, tuple(allowed), flow)
+        super().__init__(lifecycle, entity, state, event, tuple(str(e) for e in allowed), flow)
 
     @property
     def lifecycle(self) -> str:

@@ -25,7 +25,9 @@ def to_machine(lifecycle: Lifecycle[Any, Any], model: object) -> Machine:
 
     The model starts in the lifecycle's initial state; every trigger is named after an event's
     value. Terminal states are marked `final` in the machine. A refused trigger raises
-    `transitions.MachineError` and leaves `model.state` unchanged.
+    `transitions.MachineError` and leaves `model.state` unchanged. What `transitions` itself
+    keeps public (`Machine.set_state`, an assignable `model.state`) bypasses the table: don't use
+    it where the table's guarantees matter.
     """
     states: list[dict[str, Any]] = [
         {"name": state, "final": state in lifecycle.terminal} for state in lifecycle.states

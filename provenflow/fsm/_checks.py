@@ -58,12 +58,17 @@ def _names(members: Iterator[StrEnum] | Sequence[StrEnum] | frozenset[StrEnum]) 
     return ", ".join(sorted(str(member) for member in members))
 
 
+def _is(member: object, enum: type[StrEnum]) -> bool:
+    """Whether `member` is a member of `enum` (the same on every Python version)."""
+    return isinstance(member, enum)
+
+
 def _edge(state: object, event: object, target: object) -> str:
     return f"{state} --{event}--> {target}"
 
 
 def _declared_states(d: Definition) -> Iterator[LifecycleDefinitionError]:
-    if d.initial not in d.states:
+    if not _is(d.initial, d.states):
         yield d.fail(
             f"initial state {d.initial!r}",
             f"is not a state of {d.states.__name__} (states: {_names(list(d.states))})",
@@ -71,7 +76,7 @@ def _declared_states(d: Definition) -> Iterator[LifecycleDefinitionError]:
     if not d.terminal:
         yield d.fail("terminal states", "none declared (a lifecycle needs at least one)")
     for state in sorted(d.terminal, key=str):
-        if state not in d.states:
+        if not _is(state, d.states):
             yield d.fail(
                 f"terminal state {state!r}",
                 f"is not a state of {d.states.__name__} (states: {_names(list(d.states))})",
@@ -80,7 +85,7 @@ def _declared_states(d: Definition) -> Iterator[LifecycleDefinitionError]:
 
 def _rows_cover_states(d: Definition) -> Iterator[LifecycleDefinitionError]:
     for state in d.rows:
-        if state not in d.states:
+        if not _is(state, d.states):
             yield d.fail(
                 f"row {state!r}",
                 f"is not a state of {d.states.__name__} (states: {_names(list(d.states))})",
@@ -95,13 +100,13 @@ def _rows_cover_states(d: Definition) -> Iterator[LifecycleDefinitionError]:
 
 def _edges_known(d: Definition) -> Iterator[LifecycleDefinitionError]:
     for state, event, target in d.edges():
-        if event not in d.events:
+        if not _is(event, d.events):
             yield d.fail(
                 _edge(state, event, target),
                 f"event {event!r} is not an event of {d.events.__name__} "
                 f"(events: {_names(list(d.events))})",
             )
-        if target not in d.states:
+        if not _is(target, d.states):
             yield d.fail(
                 _edge(state, event, target),
                 f"target {target!r} is not a state of {d.states.__name__} "

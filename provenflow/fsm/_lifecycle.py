@@ -53,22 +53,28 @@ class Lifecycle(Generic[S, E]):
         changed either way: the caller keeps its state until it stores the returned one.
         """
         try:
-            row = self.table[state]
+            return self.table[state][event]
         except KeyError:
-            raise UsageError(
-                f"{self.name} {entity!r}: {state!r} is not a {self.name} state "
-                f"(states: {', '.join(self.states)})"
-            ) from None
-        try:
-            return row[event]
-        except KeyError:
+            row = self._row(state, entity)
             raise IllegalTransition(
-                self.name, entity, str(state), str(event), self.allowed(state), flow
+                self.name, entity, str(state), str(event), sorted(row, key=str), flow
             ) from None
 
     def allowed(self, state: S) -> tuple[E, ...]:
-        """Return the events allowed from `state`, sorted by name; empty when it is terminal."""
-        return tuple(sorted(self.table[state], key=str))
+        """Return the events allowed from `state`, sorted by name; empty when it is terminal.
+
+        Raises `UsageError` when `state` is not a state of this lifecycle.
+        """
+        return tuple(sorted(self._row(state), key=str))
+
+    def _row(self, state: S, entity: str | None = None) -> Mapping[E, S]:
+        try:
+            return self.table[state]
+        except (KeyError, TypeError):
+            where = self.name if entity is None else f"{self.name} {entity!r}"
+            raise UsageError(
+                f"{where}: {state!r} is not a {self.name} state (states: {', '.join(self.states)})"
+            ) from None
 
     def edges(self) -> Iterator[tuple[S, E, S]]:
         """Yield every (state, event, target) of the table, in declaration order."""
@@ -173,7 +179,7 @@ class EntityState(Generic[S, E]):
 
     def can(self, event: E) -> bool:
         """Return whether `event` is allowed from the current state."""
-        return event in self.lifecycle.table[self._state]
+        return event in self.lifecycle._row(self._state)
 
     def __repr__(self) -> str:
         return f"<{self.lifecycle.name} {self.entity!r}: {self._state}>"
