@@ -1,0 +1,511 @@
+"""Run every benchmark case on provenflow and on TaskFlow 6.5.0, and write `bench/RESULTS.md`.
+
+    python3 bench/run.py [--quick] [--max-taskflow-n N] [--timeout SECONDS] [--output PATH]
+
+Each case at each size runs in a fresh subprocess, so its peak memory is its own:
+`bench/provenflow_cases.py` with this interpreter and the repository root on `PYTHONPATH`, and
+`bench/taskflow_cases.py` with the interpreter of `bench/.venv-taskflow`, a virtual environment
+made here (if missing) holding TaskFlow 6.5.0 from PyPI. Each subprocess prints one JSON object;
+this script turns them into tables and checks the targets against the numbers it measured.
+Nothing in the report is typed by hand: a case that could not run says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV = BENCH / ".venv-taskflow"
+TASKFLOW_VERSION = "6.5.0"
+
+CASES = {
+    "linear": "Linear flow, serial engine",
+    "unordered": "Unordered flow, threads (TaskFlow: parallel engine, threads)",
+    "diamond": "Diamond graph 1 -> N/2 -> 1, threads (TaskFlow: parallel engine, threads)",
+}
+SIZES = {
+    "linear": (10, 100, 1_000, 10_000, 100_000),
+    "unordered": (1_000, 10_000),
+    "diamond": (1_000, 10_000),
+}
+QUICK_SIZES = {"linear": (10, 100, 1_000, 10_000), "unordered": (1_000,), "diamond": (1_000,)}
+TASKFLOW_CAP, QUICK_TASKFLOW_CAP = 1_000, 100
+NOT_RUN = "not run (quadratic; would take minutes)"
+
+OVERHEAD_LIMIT_US = 25.0
+FLAT_SIZES = (1_000, 10_000, 100_000)
+FLAT_LIMIT = 1.5  # "flat": the largest overhead at most this many times the smallest
+SPEEDUP_TARGET, SPEEDUP_N = 200.0, 1_000
+MEMORY_LIMIT_KB, MEMORY_N = 5.0, 100_000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- running the cases --------------------------------------------------------------------
+
+
+def _taskflow_version(python: Path) -> str | None:
+    if not python.exists():
+        return None
+    probe = "import importlib.metadata as m; print(m.version('taskflow'))"
+    try:
+        done = subprocess.run(
+            [str(python), "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def ensure_taskflow() -> tuple[Path | None, str]:
+    """Return (the venv's python, how it was had), or (None, why TaskFlow is not available)."""
+    python = VENV / "bin" / "python"
+    if _taskflow_version(python) == TASKFLOW_VERSION:
+        return python, f"already installed in {VENV.relative_to(ROOT)}"
+    log(f"making {VENV.relative_to(ROOT)} with taskflow=={TASKFLOW_VERSION} from PyPI ...")
+    steps = {
+        f"python3 -m venv {VENV.relative_to(ROOT)}": [sys.executable, "-m", "venv", str(VENV)],
+        f"pip install taskflow=={TASKFLOW_VERSION}": [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            f"taskflow=={TASKFLOW_VERSION}",
+        ],
+    }
+    for label, command in steps.items():
+        try:
+            subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
+        except subprocess.CalledProcessError as error:
+            tail = " ".join(error.stderr.strip().splitlines()[-3:])
+            return None, f"`{label}` failed (exit {error.returncode}): {tail}"
+        except (OSError, subprocess.SubprocessError) as error:
+            return None, f"`{label}` failed: {error}"
+    found = _taskflow_version(python)
+    if found != TASKFLOW_VERSION:
+        return None, f"after installing, {python} reports taskflow {found}"
+    return python, f"installed now in {VENV.relative_to(ROOT)}"
+
+
+def run_case(
+    python: Path | str, script: str, case: str, n: int, *, timeout: float, env: dict[str, str]
+) -> dict[str, Any]:
+    """Run one case script in a fresh interpreter and return its JSON (or why there is none)."""
+    command = [str(python), str(BENCH / script), "--case", case, "--n", str(n)]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"did not finish within the {timeout:g} s timeout"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = " ".join(done.stderr.strip().splitlines()[-2:])
+        return {"ok": False, "error": f"exit {done.returncode} without a JSON result: {tail}"}
+    return result
+
+
+@dataclass
+class Row:
+    """One case at one size, with each side's JSON (or the reason a side did not run)."""
+
+    case: str
+    n: int
+    provenflow: dict[str, Any]
+    taskflow: dict[str, Any]
+    tasks: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tasks = self.provenflow.get("tasks") or self.taskflow.get("tasks") or self.n
+
+    def _us(self, result: dict[str, Any]) -> float | None:
+        return result["seconds"] / self.tasks * 1e6 if result.get("ok") else None
+
+    @property
+    def provenflow_us(self) -> float | None:
+        return self._us(self.provenflow)
+
+    @property
+    def taskflow_us(self) -> float | None:
+        return self._us(self.taskflow)
+
+    @property
+    def bare_us(self) -> float | None:
+        bare = self.provenflow.get("bare_loop")
+        return bare["seconds"] / self.tasks * 1e6 if bare else None
+
+    @property
+    def overhead_us(self) -> float | None:
+        if self.provenflow_us is None or self.bare_us is None:
+            return None
+        return self.provenflow_us - self.bare_us
+
+    def peak_kb(self, result: dict[str, Any]) -> float | None:
+        return result["peak_bytes"] / self.tasks / 1024 if result.get("ok") else None
+
+    @property
+    def speedup(self) -> float | None:
+        if self.provenflow_us is None or self.taskflow_us is None:
+            return None
+        return self.taskflow_us / self.provenflow_us
+
+    @property
+    def bare_ratio(self) -> float | None:
+        if self.provenflow_us is None or not self.bare_us:
+            return None
+        return self.provenflow_us / self.bare_us
+
+
+def run_all(args: argparse.Namespace, taskflow_python: Path | None, no_taskflow: str) -> list[Row]:
+    sizes = QUICK_SIZES if args.quick else SIZES
+    plan = [(case, n) for case in CASES for n in sizes[case]]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    rows = []
+    for index, (case, n) in enumerate(plan, 1):
+        sides: dict[str, dict[str, Any]] = {}
+        for side, python, script in (
+            ("provenflow", sys.executable, "provenflow_cases.py"),
+            ("taskflow", taskflow_python, "taskflow_cases.py"),
+        ):
+            if python is None:
+                sides[side] = {"ok": False, "available": False, "error": no_taskflow}
+            elif side == "taskflow" and n > args.max_taskflow_n:
+                sides[side] = {"ok": False, "skipped": NOT_RUN}
+            else:
+                start = time.perf_counter()
+                sides[side] = run_case(python, script, case, n, timeout=args.timeout, env=env)
+                spent = time.perf_counter() - start
+                status = "ok" if sides[side].get("ok") else sides[side].get("error")
+                log(f"[{index}/{len(plan)}] {side} {case} N={n:,}: {spent:.1f} s, {status}")
+        rows.append(Row(case, n, sides["provenflow"], sides["taskflow"]))
+    return rows
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    """Describe this machine: CPU model, cores, memory, OS, Python."""
+    cpu, memory = platform.processor() or "unknown", "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+    os_name = platform.platform()
+    release = Path("/etc/os-release")
+    if release.exists():
+        for line in release.read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = f"{line.split('=', 1)[1].strip(chr(34))} ({os_name})"
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "CPU": cpu,
+        "cores": f"{os.cpu_count()} logical, {usable} usable by this process",
+        "memory": memory,
+        "OS": os_name,
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+
+
+def checkout() -> str:
+    def git(*words: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), *words], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    dirty = git("status", "--porcelain", "--", "provenflow")
+    return f"checkout {commit}" + (", with uncommitted changes in provenflow/" if dirty else "")
+
+
+def versions(rows: list[Row], taskflow_how: str) -> list[str]:
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        for side, result in (("provenflow", row.provenflow), ("taskflow", row.taskflow)):
+            found.setdefault(side, result.get("versions", {}))
+    ours = found.get("provenflow", {})
+    theirs = found.get("taskflow", {})
+    lines = [
+        f"- provenflow {ours.get('provenflow', '?')} ({checkout()}); "
+        + ", ".join(f"{k} {v}" for k, v in ours.items() if k != "provenflow")
+    ]
+    if theirs:
+        lines.append(
+            f"- TaskFlow {theirs.get('taskflow', '?')} ({taskflow_how}); "
+            + ", ".join(f"{k} {v}" for k, v in theirs.items() if k != "taskflow")
+        )
+    else:
+        lines.append(f"- TaskFlow: not available ({taskflow_how})")
+    return lines
+
+
+def number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    digits = 0 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3
+    return f"{value:,.{digits}f}{unit}"
+
+
+class Notes:
+    """Numbered notes that table cells refer to, each text once."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def ref(self, text: str) -> str:
+        if text not in self.texts:
+            self.texts.append(text)
+        return f"[{self.texts.index(text) + 1}]"
+
+
+def why_missing(library: str, result: dict[str, Any]) -> str:
+    """Say why a side has no numbers."""
+    if "skipped" in result:
+        return f"{library} {result['skipped']}"
+    if result.get("available") is False:
+        what = "engine" if library == "provenflow" else "6.5.0"
+        return f"{library} {what} not available: {result['error']}"
+    return f"{library} run failed: {result.get('error')}"
+
+
+def missing_cell(library: str, result: dict[str, Any], notes: Notes) -> str:
+    """Return the table cell of a side that has no numbers, with a note saying why."""
+    if "skipped" in result:
+        return str(result["skipped"])
+    word = "not available" if result.get("available") is False else "failed"
+    return f"{word} {notes.ref(why_missing(library, result))}"
+
+
+def table(case: str, rows: list[Row], notes: Notes) -> list[str]:
+    lines = [
+        f"### {CASES[case]}",
+        "",
+        "| N | tasks | provenflow µs/task | bare loop µs/task | engine overhead µs/task "
+        "| provenflow peak KB/task | TaskFlow µs/task | TaskFlow peak KB/task "
+        "| speed-up vs TaskFlow | ratio to bare loop |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ours = number(row.provenflow_us)
+        if row.provenflow_us is None:
+            ours = missing_cell("provenflow", row.provenflow, notes)
+        theirs = number(row.taskflow_us)
+        if row.taskflow_us is None:
+            theirs = missing_cell("TaskFlow", row.taskflow, notes)
+        cells = [
+            f"{row.n:,}",
+            f"{row.tasks:,}",
+            ours,
+            number(row.bare_us),
+            number(row.overhead_us),
+            number(row.peak_kb(row.provenflow)),
+            theirs,
+            number(row.peak_kb(row.taskflow)),
+            number(row.speedup, "x"),
+            number(row.bare_ratio, "x"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    fixed = {side: fixed_cost(rows, side) for side in ("provenflow", "taskflow")}
+    lines += [
+        "",
+        "Fixed cost of one run, whatever its size (this case at N=10, best of up to 5 runs; "
+        f"included in the numbers above): provenflow {number(fixed['provenflow'], ' ms')}, "
+        f"TaskFlow {number(fixed['taskflow'], ' ms')}.",
+        "",
+    ]
+    return lines
+
+
+def fixed_cost(rows: list[Row], side: str) -> float | None:
+    """Return the milliseconds of one run at N=10 on `side`, from the first row that has one."""
+    for row in rows:
+        result = row.provenflow if side == "provenflow" else row.taskflow
+        if result.get("ok"):
+            return float(result["small_run_seconds"]) * 1e3
+    return None
+
+
+def at_most(value: float, limit: float, unit: str) -> str:
+    if value <= limit:
+        return "met"
+    return f"missed by {number(value - limit, unit)} ({(value / limit - 1) * 100:.0f}% over)"
+
+
+def at_least(value: float, limit: float, unit: str) -> str:
+    if value >= limit:
+        return "met"
+    return f"missed by {number(limit - value, unit)} ({(1 - value / limit) * 100:.0f}% short)"
+
+
+Check = tuple[str, str, str]  # (target, measured, verdict)
+
+
+def _not_measured(row: Row | None, case: str, n: int) -> str:
+    if row is None:
+        return f"not measured: {case} N={n:,} is not in this run"
+    if row.provenflow_us is None:
+        return "not measured: " + why_missing("provenflow", row.provenflow)
+    return "not measured: " + why_missing("TaskFlow", row.taskflow)
+
+
+def _overhead_checks(by: dict[tuple[str, int], Row]) -> list[Check]:
+    target = f"serial engine overhead ≤ {OVERHEAD_LIMIT_US:g} µs/task, N = 1,000 … 100,000"
+    flat = f"… and flat: largest/smallest overhead ≤ {FLAT_LIMIT:g} over those N"
+    measured: dict[int, float] = {}
+    for n in FLAT_SIZES:
+        row = by.get(("linear", n))
+        overhead = row.overhead_us if row is not None else None
+        if overhead is None:
+            reason = _not_measured(row, "linear", n)
+            return [(target, "—", reason), (flat, "—", reason)]
+        measured[n] = overhead
+    worst = max(measured, key=measured.__getitem__)
+    checks = [
+        (
+            target,
+            f"max {number(measured[worst])} µs (N={worst:,})",
+            at_most(measured[worst], OVERHEAD_LIMIT_US, " µs"),
+        )
+    ]
+    smallest = min(measured.values())
+    if smallest <= 0:
+        return [*checks, (flat, "—", "not measurable: an overhead is not above zero")]
+    spread = measured[worst] / smallest
+    return [*checks, (flat, f"{spread:.2f}", at_most(spread, FLAT_LIMIT, ""))]
+
+
+def _speedup_checks(by: dict[tuple[str, int], Row]) -> list[Check]:
+    checks = []
+    for case in CASES:
+        row = by.get((case, SPEEDUP_N))
+        target = f"≥ {SPEEDUP_TARGET:g}x faster than TaskFlow at N={SPEEDUP_N:,}, {case}"
+        if row is None or row.speedup is None:
+            checks.append((target, "—", _not_measured(row, case, SPEEDUP_N)))
+        else:
+            verdict = at_least(row.speedup, SPEEDUP_TARGET, "x")
+            checks.append((target, number(row.speedup, "x"), verdict))
+    return checks
+
+
+def _memory_check(by: dict[tuple[str, int], Row]) -> Check:
+    target = f"peak memory ≤ {MEMORY_LIMIT_KB:g} KB/task at N={MEMORY_N:,}, linear"
+    row = by.get(("linear", MEMORY_N))
+    kb = row.peak_kb(row.provenflow) if row is not None else None
+    if kb is None:
+        return (target, "—", _not_measured(row, "linear", MEMORY_N))
+    return (target, number(kb, " KB"), at_most(kb, MEMORY_LIMIT_KB, " KB"))
+
+
+def targets(rows: list[Row]) -> list[str]:
+    """Check each target against the measured rows; return the lines of a markdown table."""
+    by = {(row.case, row.n): row for row in rows}
+    checks = [*_overhead_checks(by), *_speedup_checks(by), _memory_check(by)]
+    lines = ["| target | measured | verdict |", "|---|---:|---|"]
+    return lines + [f"| {target} | {value} | {verdict} |" for target, value, verdict in checks]
+
+
+def taskflow_scaling(rows: list[Row]) -> list[str]:
+    """Say how TaskFlow's per-task time grows with N, from the linear rows it ran."""
+    measured = [(row.n, row.taskflow_us) for row in rows if row.case == "linear"]
+    points = [(n, us) for n, us in measured if us is not None]
+    lines = []
+    for (small_n, small_us), (large_n, large_us) in itertools.pairwise(points):
+        lines.append(
+            f"- TaskFlow, linear: µs/task grows {large_us / small_us:.1f}x from N={small_n:,} to "
+            f"N={large_n:,} (a constant cost per task would be 1x; a total time quadratic in N, "
+            f"{large_n / small_n:g}x)."
+        )
+    return lines
+
+
+def render(args: argparse.Namespace, rows: list[Row], taskflow_how: str) -> str:
+    """Return the whole of RESULTS.md."""
+    notes = Notes()
+    command = " ".join(["python3 bench/run.py", *sys.argv[1:]])
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark results: provenflow and TaskFlow 6.5.0, side by side",
+        "",
+        f"Written by `{command}` on {now}; do not edit by hand, run it again."
+        + (" This was a `--quick` run: fewer sizes, TaskFlow capped lower." if args.quick else ""),
+        "What each number means, and how it is measured: `bench/README.md`.",
+        "",
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in machine().items()),
+        "",
+        "## Versions",
+        "",
+        *versions(rows, taskflow_how),
+        "",
+        "## Results",
+        "",
+        "µs/task is the best wall time of build + run divided by the number of tasks; peak KB/task"
+        " is the tracemalloc peak of one build + run divided by the number of tasks. TaskFlow"
+        f" runs up to N={args.max_taskflow_n:,} (`--max-taskflow-n`).",
+        "",
+    ]
+    for case in CASES:
+        lines += table(case, [row for row in rows if row.case == case], notes)
+    if notes.texts:
+        lines += ["Notes:", "", *(f"{i}. {t}" for i, t in enumerate(notes.texts, 1)), ""]
+    scaling = taskflow_scaling(rows)
+    if scaling:
+        lines += ["## TaskFlow scaling", "", *scaling, ""]
+    lines += ["## Targets", "", "Computed from the numbers above.", "", *targets(rows), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer sizes (for a check that the harness works)"
+    )
+    parser.add_argument(
+        "--max-taskflow-n",
+        type=int,
+        help=f"largest N run on TaskFlow (default {TASKFLOW_CAP:,}; {QUICK_TASKFLOW_CAP} quick)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed per case (default 600)"
+    )
+    parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.max_taskflow_n is None:
+        args.max_taskflow_n = QUICK_TASKFLOW_CAP if args.quick else TASKFLOW_CAP
+    taskflow_python, taskflow_how = ensure_taskflow()
+    if taskflow_python is None:
+        log(f"TaskFlow not available, provenflow is shown alone: {taskflow_how}")
+    rows = run_all(args, taskflow_python, taskflow_how)
+    args.output.write_text(render(args, rows, taskflow_how))
+    log(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
