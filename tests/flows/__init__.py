@@ -1,0 +1,1 @@
+"""Tests of provenflow.flows: atoms, retries, patterns and compilation."""
