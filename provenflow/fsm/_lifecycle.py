@@ -14,7 +14,7 @@ job) and changes it only through `apply`; there is no setter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -44,6 +44,11 @@ class Lifecycle(Generic[S, E]):
     terminal: frozenset[S]
     table: Mapping[S, Mapping[E, S]]
     _definition: Definition = field(repr=False)
+    _events_by_value: Mapping[str, E] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_value = MappingProxyType({str(event): event for event in self.events})
+        object.__setattr__(self, "_events_by_value", by_value)
 
     def apply(self, state: S, event: E, entity: str | None = None, flow: str | None = None) -> S:
         """Return the state that `event` leads to from `state`.
@@ -75,6 +80,18 @@ class Lifecycle(Generic[S, E]):
             raise UsageError(
                 f"{where}: {state!r} is not a {self.name} state (states: {', '.join(self.states)})"
             ) from None
+
+    def event(self, value: str) -> E:
+        """Return the event whose value is `value` (e.g. as read back from a store).
+
+        Raises `UsageError` naming the events when there is none.
+        """
+        event = self._events_by_value.get(value)
+        if event is not None:
+            return event
+        raise UsageError(
+            f"{self.name}: {value!r} is not a {self.name} event (events: {', '.join(self.events)})"
+        )
 
     def edges(self) -> Iterator[tuple[S, E, S]]:
         """Yield every (state, event, target) of the table, in declaration order."""
@@ -163,18 +180,19 @@ class EntityState(Generic[S, E]):
     def replay(
         cls,
         lifecycle: Lifecycle[S, E],
-        events: Iterator[E] | Sequence[E],
+        events: Iterable[E | str],
         entity: str | None = None,
         flow: str | None = None,
     ) -> EntityState[S, E]:
         """Return an entity whose state is reached by applying `events` from the initial state.
 
-        This is how recorded state is loaded: through the table, never by assignment. Raises
-        `IllegalTransition` at the first event the table refuses.
+        This is how recorded state is loaded: through the table, never by assignment. Events
+        may be given by value. Raises `IllegalTransition` at the first event the table refuses,
+        and `UsageError` for a value that is no event of the lifecycle.
         """
         holder = cls(lifecycle, entity, flow)
         for event in events:
-            holder.apply(event)
+            holder.apply(lifecycle.event(str(event)))
         return holder
 
     def can(self, event: E) -> bool:

@@ -1,0 +1,34 @@
+"""The engine: a pure scheduling core and the runner around it.
+
+`Engine` runs a flow on an executor, recording every transition through a store and telling
+listeners; `run` is the one-call form. `Core` is the pure decision-maker the runner (and the
+model checker) drives.
+"""
+
+from __future__ import annotations
+
+from provenflow.engine._core import Core
+from provenflow.engine._listeners import (
+    CaptureListener,
+    Listener,
+    LoggingListener,
+    PrintingListener,
+    TimingListener,
+    printing_durations,
+)
+from provenflow.engine._runner import Engine, run
+from provenflow.engine._work import AtomRecord, Work
+
+__all__ = [
+    "AtomRecord",
+    "CaptureListener",
+    "Core",
+    "Engine",
+    "Listener",
+    "LoggingListener",
+    "PrintingListener",
+    "TimingListener",
+    "Work",
+    "printing_durations",
+    "run",
+]

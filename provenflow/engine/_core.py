@@ -1,0 +1,577 @@
+"""The engine's pure core: what is ready, what a failure means, when the run is over.
+
+Theory of operation. The core holds the state of one run of a compiled flow: one `EntityState`
+per atom (changed only through the task and retry tables), the flow's own `EntityState`, the
+results, failures and retry histories. It never runs user code that has side effects, never
+reads the clock (a clock is passed in) and does no I/O. The runner asks it for `Work`
+(`take_work`), performs each, and reports back (`finish`); the core answers with the
+`Transition`s it made (`drain`), which the runner records before performing the next side
+effect. A model checker drives the very same object with a simulated executor and store.
+
+Forward: every node keeps a count of unfinished predecessors; a node whose count reaches zero
+is ready (after its deciders: a nay ignores the target and, by the decider's depth, what
+follows). Finishing a node decrements its successors, so a run of N atoms costs O(N + edges).
+
+Failures: a failed atom's nearest retry decides. RETRY reverts and resets that retry's subflow
+and runs the retry again; REVERT undoes the subflow and lets the next retry out decide;
+REVERT_ALL, or no retry left, reverts the whole flow. Reverting is a `_Phase` over a set of
+nodes (see `_phases`): dependents are reverted before their dependencies. A revert that fails
+blocks its dependencies and the run ends FAILURE.
+
+Resume: a core built from recorded `AtomRecord`s replays each atom's events through its table,
+then continues: RETRYING retries reopen their phase, unresolved failures are decided again,
+atoms left RUNNING are executed again (`crash_recovered`), or reverted when their scope is
+being undone; atoms left REVERTING are reverted again.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from provenflow.engine._phases import PhaseBook
+from provenflow.engine._work import AtomRecord, Work
+from provenflow.errors import InternalError, Interrupted, RecordError
+from provenflow.failure import Failure
+from provenflow.flows import CompiledFlow, Decision, Depth, History, Node, Retry
+from provenflow.fsm import EntityState
+from provenflow.fsm import flow as flow_fsm
+from provenflow.fsm import retry as retry_fsm
+from provenflow.fsm import task as task_fsm
+from provenflow.persistence import Transition
+
+__all__ = ["Core"]
+
+TaskState = task_fsm.State
+FlowState = flow_fsm.State
+FINISHED = frozenset({TaskState.SUCCESS, TaskState.IGNORE})
+"""Atom states that let successors run (the same strings in the retry lifecycle)."""
+OVER = frozenset({FlowState.SUCCESS, FlowState.REVERTED, FlowState.FAILURE, FlowState.SUSPENDED})
+
+
+class Core:
+    """The state of one run and the rules that advance it. See the module docstring."""
+
+    def __init__(
+        self,
+        compiled: CompiledFlow,
+        store: Mapping[str, Any] | None = None,
+        *,
+        clock: Callable[[], float] = lambda: 0.0,
+        records: Mapping[str, AtomRecord] | None = None,
+        flow_events: Iterable[str] = (),
+    ) -> None:
+        self.compiled = compiled
+        self.nodes: Mapping[str, Node] = compiled.nodes
+        self.store: Mapping[str, Any] = dict(store or {})
+        self.clock = clock
+        self.index = {name: i for i, name in enumerate(compiled.order)}
+        self.flow = EntityState.replay(flow_fsm.LIFECYCLE, flow_events, entity=compiled.name)
+        self.states: dict[str, EntityState[Any, Any]] = {}
+        self.attempts: dict[str, int] = {}
+        self.outcomes: dict[str, Any] = {}
+        self.provided: dict[str, dict[str, Any]] = {}
+        self.histories: dict[str, History] = {}
+        self.failures: dict[str, Failure] = {}
+        self.revert_failures: dict[str, Failure] = {}
+        self.joins_done: set[str] = set()
+        self.waiting: dict[str, int] = {}
+        self.in_flight: dict[str, Work] = {}
+        self.ready: list[tuple[int, int, str]] = []
+        self.decided: dict[int, bool] = {}
+        self.done = 0
+        self.atom_count = 0
+        self.phases = PhaseBook(self)
+        self._out: list[Transition] = []
+        self._load(records or {})
+
+    # -- building -------------------------------------------------------------------------
+
+    def _load(self, records: Mapping[str, AtomRecord]) -> None:
+        for name, node in self.nodes.items():
+            if node.kind == "join":
+                continue
+            self.atom_count += 1
+            lifecycle = retry_fsm.LIFECYCLE if node.kind == "retry" else task_fsm.LIFECYCLE
+            record = records.get(name)
+            if record is None:
+                self.states[name] = EntityState(lifecycle, name, self.compiled.name)
+                self.attempts[name] = 0
+            else:
+                self.states[name] = EntityState.replay(
+                    lifecycle, record.events, name, self.compiled.name
+                )
+                self.attempts[name] = record.attempt
+                if record.outcome is not None:
+                    self.outcomes[name] = record.outcome
+                if isinstance(record.outcome, Failure):
+                    self.failures[name] = record.outcome
+                if record.revert_failure is not None:
+                    self.revert_failures[name] = record.revert_failure
+            if node.kind == "retry":
+                history = record.history if record and record.history else History()
+                self.histories[name] = history
+            state = self.states[name].state
+            if state in FINISHED:
+                self.done += 1
+            if state == TaskState.SUCCESS:
+                self.provided[name] = self._provided_by(name, self.outcomes.get(name))
+
+    def _provided_by(self, name: str, result: Any) -> dict[str, Any]:
+        atom = self.nodes[name].atom
+        assert atom is not None
+        return atom.provided(result)
+
+    # -- the runner's interface ---------------------------------------------------------------
+
+    @property
+    def over(self) -> bool:
+        """Whether the run has ended (SUCCESS, REVERTED, FAILURE) or is SUSPENDED."""
+        return self.flow.state in OVER
+
+    def drain(self) -> list[Transition]:
+        """Return the transitions made since the last call, oldest first, and forget them."""
+        out, self._out = self._out, []
+        return out
+
+    def start(self) -> None:
+        """Begin or continue the run: move the flow to RUNNING (or on with its revert).
+
+        A fresh run is `start`ed; a recorded one is continued as the module docstring says.
+        A run that already ended is left as it is.
+        """
+        state = self.flow.state
+        if state in OVER - {FlowState.SUSPENDED}:
+            return
+        event = {
+            FlowState.PENDING: flow_fsm.Event.START,
+            FlowState.SUSPENDED: flow_fsm.Event.RESUME,
+        }.get(state, flow_fsm.Event.CRASH_RECOVERED)
+        self._move_flow(event)
+        self._count_waiting(self.compiled.order)
+        if self.flow.state == FlowState.REVERTING:
+            self.phases.open(None, self.compiled.order)
+        else:
+            self._continue_recorded()
+        self._settle()
+
+    def _continue_recorded(self) -> None:
+        for name in self.compiled.order:
+            node = self.nodes[name]
+            retrying = node.kind == "retry" and self._state(name) == retry_fsm.State.RETRYING
+            if retrying and self.phases.phase_of(name) is None:
+                self.phases.open(name, self.compiled.guarded[name])
+        for name in self.compiled.order:
+            if self.flow.state != FlowState.RUNNING:
+                return
+            if name not in self.states or self.phases.phase_of(name) is not None:
+                continue
+            state = self._state(name)
+            if state == TaskState.FAILURE:
+                self.resolve(name, self.failures[name])
+            elif state == TaskState.RUNNING:
+                self._push_ready(name)
+            elif state == TaskState.REVERTING:
+                raise RecordError(
+                    f"atom {name!r} in run of {self.compiled.name!r} is recorded REVERTING, "
+                    "but no retry or flow revert that would revert it is recorded"
+                )
+        for name in self.compiled.order:
+            free = self.waiting[name] == 0 and self.phases.phase_of(name) is None
+            if free and name in self.states and self._state(name) == TaskState.PENDING:
+                self._became_ready(name)
+
+    def take_work(self, limit: int) -> list[Work]:
+        """Start up to `limit` side effects and return them (their transitions are in `drain`).
+
+        Reverts come first; new executions only while the flow is RUNNING, highest priority
+        first, ties in flow order.
+        """
+        out: list[Work] = []
+        while len(out) < limit:
+            name = self.phases.next_revert()
+            if name is None:
+                break
+            out.append(self._start_revert(name))
+        while len(out) < limit and self.ready and self.flow.state == FlowState.RUNNING:
+            _, _, name = heapq.heappop(self.ready)
+            work = self._start_execute(name)
+            if work is not None:
+                out.append(work)
+        self._settle()
+        return out
+
+    def finish(self, work: Work, result: Any = None, failure: Failure | None = None) -> None:
+        """Take the outcome of `work`: its result, or the `Failure` it raised."""
+        del self.in_flight[work.node]
+        if work.action == "execute":
+            self._finish_execute(work.node, result, failure)
+        else:
+            self._finish_revert(work.node, failure)
+        self._settle()
+
+    def has_work(self) -> bool:
+        """Whether `take_work` may have something to hand out now."""
+        return self.phases.busy() or (bool(self.ready) and self.flow.state == FlowState.RUNNING)
+
+    def request_suspend(self) -> bool:
+        """Ask the run to stop scheduling; return whether it will (only a RUNNING flow does)."""
+        if self.flow.state != FlowState.RUNNING:
+            return False
+        self._move_flow(flow_fsm.Event.SUSPEND)
+        self._settle()
+        return True
+
+    def results(self) -> dict[str, Any]:
+        """Return every symbol provided by an atom that is SUCCESS now; later ones win."""
+        values: dict[str, Any] = {}
+        for name in self.compiled.order:
+            provided = self.provided.get(name)
+            if provided:
+                values.update(provided)
+        return values
+
+    def state_of(self, name: str) -> str:
+        """Return the state of atom `name` (a `UsageError`-free lookup for known atoms)."""
+        return str(self.states[name].state)
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def _state(self, name: str) -> Any:
+        return self.states[name].state
+
+    def _move(self, name: str, event: Any, **data: Any) -> None:
+        holder = self.states[name]
+        old = holder.state
+        new = holder.apply(event)
+        self._out.append(
+            Transition(
+                name,
+                holder.lifecycle.name,
+                old,
+                event,
+                new,
+                self.attempts[name],
+                self.clock(),
+                **data,
+            )
+        )
+
+    def _move_flow(self, event: flow_fsm.Event) -> None:
+        old = self.flow.state
+        new = self.flow.apply(event)
+        self._out.append(Transition(None, "flow", old, event, new, 0, self.clock()))
+
+    # -- forward ---------------------------------------------------------------------------------
+
+    def _finished(self, name: str) -> bool:
+        if name in self.states:
+            return self.states[name].state in FINISHED
+        return name in self.joins_done
+
+    def _count_waiting(self, names: Iterable[str]) -> None:
+        for name in names:
+            node = self.nodes[name]
+            count = sum(1 for p in node.predecessors if not self._finished(p))
+            self.waiting[name] = count
+            if node.kind == "join" and count == 0:
+                self.joins_done.add(name)
+            elif node.kind == "join":
+                self.joins_done.discard(name)
+
+    def _push_ready(self, name: str) -> None:
+        atom = self.nodes[name].atom
+        priority = atom.priority if atom is not None else 0
+        heapq.heappush(self.ready, (-priority, self.index[name], name))
+
+    def _release(self, name: str) -> None:
+        """`name` just finished (SUCCESS, IGNORE or a join): its successors wait for one less."""
+        stack = [name]
+        while stack:
+            for successor in self.nodes[stack.pop()].successors:
+                self.waiting[successor] -= 1
+                if self.waiting[successor] == 0:
+                    if self.nodes[successor].kind == "join":
+                        self.joins_done.add(successor)
+                        stack.append(successor)
+                    else:
+                        self._became_ready(successor)
+
+    def _became_ready(self, name: str) -> None:
+        if self._state(name) != TaskState.PENDING or self.phases.phase_of(name) is not None:
+            return
+        node = self.nodes[name]
+        if node.deciders:
+            ignored = self._apply_deciders(node)
+            if ignored is None or ignored:
+                return
+        self._push_ready(name)
+
+    def _apply_deciders(self, node: Node) -> set[str] | None:
+        """Return the nodes vetoed for `node` (empty: it may run; None: a decider raised)."""
+        vetoed: set[str] = set()
+        for decider in node.deciders:
+            key = id(decider)
+            if key not in self.decided:
+                history = {s: self.outcomes[s] for s in decider.sources if s in self.provided}
+                try:
+                    self.decided[key] = bool(decider.decide(history))
+                except Exception as exc:  # a user's decider is user code
+                    failure = Failure.from_exception(exc)
+                    self.failures[node.name] = failure
+                    self.resolve(node.name, failure)
+                    return None
+            if not self.decided[key]:
+                vetoed |= self._vetoed_by(decider.targets, decider.depth, decider.flow)
+        if vetoed:
+            self._ignore(vetoed)
+        return vetoed
+
+    def _vetoed_by(self, targets: Iterable[str], depth: Depth, flow: str) -> set[str]:
+        vetoed = set(targets)
+        if depth == Depth.ATOM:
+            return vetoed
+        frontier = list(vetoed)
+        while frontier:
+            for successor in self.nodes[frontier.pop()].successors:
+                node = self.nodes[successor]
+                if successor in vetoed or (depth == Depth.FLOW and flow not in node.flows):
+                    continue
+                vetoed.add(successor)
+                if depth != Depth.NEIGHBORS or node.kind == "join":
+                    frontier.append(successor)
+        return vetoed
+
+    def _ignore(self, names: set[str]) -> None:
+        ordered = sorted(names, key=self.index.__getitem__)
+        released = []
+        for name in ordered:
+            if name in self.states and self._state(name) == TaskState.PENDING:
+                self._move(name, task_fsm.Event.IGNORE)
+                self.done += 1
+                released.append(name)
+        for name in released:
+            self._release(name)
+
+    def arguments(self, name: str) -> dict[str, Any]:
+        """Resolve the execute arguments of atom `name` from injections, results and store.
+
+        Raises `MissingValue`-like `Interrupted`? No: raises `KeyError`-free `RecordError`
+        naming the symbol when a required provider did not provide it (it was ignored).
+        """
+        node = self.nodes[name]
+        atom = node.atom
+        assert atom is not None
+        args: dict[str, Any] = {}
+        for arg, binding in node.bindings.items():
+            if binding.kind == "inject":
+                args[arg] = binding.value
+            elif binding.kind == "store":
+                args[arg] = self.store[binding.symbol]
+            elif binding.kind == "atom":
+                provider = binding.provider
+                assert provider is not None
+                provided = self.provided.get(provider)
+                if provided is not None and binding.symbol in provided:
+                    args[arg] = provided[binding.symbol]
+                elif binding.symbol not in atom.optional:
+                    raise MissingValue(name, binding.symbol, provider, str(self._state(provider)))
+        if node.kind == "retry":
+            args["history"] = self.histories[name]
+        return args
+
+    def _start_execute(self, name: str) -> Work | None:
+        if name in self.in_flight or self.phases.phase_of(name) is not None:
+            return None
+        state = self._state(name)
+        if state == TaskState.RUNNING:
+            event: Any = task_fsm.Event.CRASH_RECOVERED
+        elif state in (TaskState.PENDING, retry_fsm.State.RETRYING):
+            event = task_fsm.Event.START
+        else:
+            return None
+        self.attempts[name] += 1
+        self._move(name, event)
+        atom = self.nodes[name].atom
+        assert atom is not None
+        try:
+            args = self.arguments(name)
+        except MissingValue as exc:
+            self._finish_execute(name, None, Failure.from_exception(exc))
+            return None
+        work = Work("execute", name, atom, self.attempts[name], args)
+        self.in_flight[name] = work
+        return work
+
+    def _finish_execute(self, name: str, result: Any, failure: Failure | None) -> None:
+        node = self.nodes[name]
+        provided: dict[str, Any] = {}
+        if failure is None:
+            try:
+                provided = self._provided_by(name, result)
+            except Exception as exc:
+                failure = Failure.from_exception(exc)
+        if failure is not None:
+            self.outcomes[name] = failure
+            self.failures[name] = failure
+            self._move(name, task_fsm.Event.FAIL, failure=failure)
+            if self.phases.phase_of(name) is not None:
+                self.phases.ran_out(name)
+            else:
+                self.resolve(name, failure)
+            return
+        self.outcomes[name] = result
+        self.provided[name] = provided
+        self.failures.pop(name, None)
+        data: dict[str, Any] = {"result": result}
+        if node.kind == "retry":
+            history = self.histories[name].with_attempt(result)
+            self.histories[name] = history
+            data["history"] = tuple(history.to_list())
+        self._move(name, task_fsm.Event.SUCCEED, **data)
+        self.done += 1
+        if self.phases.phase_of(name) is not None:
+            self.phases.ran_out(name)
+        else:
+            self._release(name)
+
+    # -- failures and reverts -----------------------------------------------------------------
+
+    def resolve(self, name: str, failure: Failure) -> None:
+        """Decide what the failure of `name` means, from its nearest retry outwards."""
+        if self.flow.state == FlowState.REVERTING:
+            return
+        retry = self.nodes[name].retry
+        while retry is not None:
+            controller = self.nodes[retry].atom
+            assert isinstance(controller, Retry)
+            history = self.histories[retry].with_failures({name: failure})
+            try:
+                decision = controller.decide(history, self.arguments(retry))
+            except Exception as exc:  # a user's controller is user code
+                self.failures[retry] = Failure.from_exception(exc)
+                break
+            if decision == Decision.RETRY:
+                self.histories[retry] = history
+                self._move(retry, retry_fsm.Event.RETRY, history=tuple(history.to_list()))
+                self.done -= 1
+                self.phases.open(retry, self.compiled.guarded[retry])
+                return
+            if decision == Decision.REVERT_ALL:
+                break
+            retry = self.nodes[retry].retry
+        self.revert_all()
+
+    def revert_all(self) -> None:
+        """Give up the run: the flow goes REVERTING and everything that started is undone."""
+        if self.flow.state == FlowState.REVERTING:
+            return
+        self._move_flow(flow_fsm.Event.FAIL)
+        self.phases.open(None, self.compiled.order)
+
+    def _start_revert(self, name: str) -> Work:
+        state = self._state(name)
+        if state == TaskState.REVERTING:
+            self._move(name, task_fsm.Event.CRASH_RECOVERED)
+        else:
+            if state in FINISHED:
+                self.done -= 1
+            self._move(name, task_fsm.Event.REVERT)
+        atom = self.nodes[name].atom
+        assert atom is not None
+        result = self.outcomes.get(name)
+        if state == TaskState.RUNNING or (
+            state == TaskState.REVERTING and name not in self.outcomes
+        ):
+            result = Failure.from_exception(Interrupted(name, "the process stopped while it ran"))
+            self.outcomes[name] = result
+        try:
+            args = self.arguments(name)
+        except MissingValue:
+            args = {}
+        work = Work("revert", name, atom, self.attempts[name], args, result, dict(self.failures))
+        self.in_flight[name] = work
+        return work
+
+    def _finish_revert(self, name: str, failure: Failure | None) -> None:
+        if failure is None:
+            data: dict[str, Any] = {}
+            if self.nodes[name].kind == "retry":
+                self.histories[name] = History()
+                data["history"] = ()
+            self._move(name, task_fsm.Event.REVERTED, **data)
+            self.outcomes.pop(name, None)
+            self.provided.pop(name, None)
+            self.phases.reverted(name)
+        else:
+            self.revert_failures[name] = failure
+            self._move(name, task_fsm.Event.REVERT_FAILED, failure=failure)
+            self.provided.pop(name, None)
+            self.phases.revert_failed(name)
+
+    def reset_and_retry(self, retry: str) -> None:
+        """The subflow of `retry` is undone: reset it to PENDING and run the retry again."""
+        guarded = self.compiled.guarded[retry]
+        for name in guarded:
+            if name in self.states and self._state(name) in (
+                TaskState.REVERTED,
+                TaskState.IGNORE,
+            ):
+                if self._state(name) == TaskState.IGNORE:
+                    self.done -= 1
+                self._move(name, task_fsm.Event.RESET)
+        members = set(guarded)
+        boundary = {s for name in guarded for s in self.nodes[name].successors} - members
+        self._count_waiting([*guarded, *sorted(boundary, key=self.index.__getitem__)])
+        self.decided.clear()
+        if self.flow.state == FlowState.RUNNING:
+            self._push_ready(retry)
+
+    def finish_flow(self) -> None:
+        """The whole-flow revert is over: REVERTED, or FAILURE when a revert failed."""
+        if self.revert_failures:
+            self._move_flow(flow_fsm.Event.REVERT_FAILED)
+        else:
+            self._move_flow(flow_fsm.Event.REVERTED)
+
+    def _settle(self) -> None:
+        """End the run when nothing is left to do, or say why it cannot go on."""
+        if self.in_flight or self.phases.busy() or self.over:
+            return
+        state = self.flow.state
+        if state == FlowState.RUNNING:
+            while self.ready:
+                name = self.ready[0][2]
+                if self._state(name) in (TaskState.PENDING, TaskState.RUNNING) or (
+                    self._state(name) == retry_fsm.State.RETRYING
+                ):
+                    return
+                heapq.heappop(self.ready)
+            if self.done == self.atom_count:
+                self._move_flow(flow_fsm.Event.SUCCEED)
+                return
+            stuck = [n for n in self.compiled.order if n in self.states and not self._finished(n)]
+            raise InternalError(
+                f"flow {self.compiled.name!r}: nothing is running or ready, yet "
+                f"{len(stuck)} atoms are not finished (first: {stuck[:3]})"
+            )
+        if state == FlowState.SUSPENDING:
+            if self.done == self.atom_count:
+                self._move_flow(flow_fsm.Event.SUCCEED)
+            else:
+                self._move_flow(flow_fsm.Event.SUSPENDED)
+
+
+class MissingValue(RecordError):
+    """An atom needs a value that its provider did not provide (the provider was ignored)."""
+
+    def __init__(self, atom: str, symbol: str, provider: str, state: str) -> None:
+        super().__init__(atom, symbol, provider, state)
+
+    def __str__(self) -> str:
+        atom, symbol, provider, state = self.args
+        return (
+            f"atom {atom!r} needs {symbol!r} from {provider!r}, which is {state} and provides "
+            "nothing (give the parameter a default, or link the decider deeper)"
+        )

@@ -1,0 +1,394 @@
+"""The runner: the effectful shell around the core. `Engine`, `run`.
+
+The engine compiles the flow (refusing a bad one before anything runs), creates or loads the
+run in a store, and drives the core through the engine-loop lifecycle: RESUMING, then rounds of
+SCHEDULING (take work from the core, record its transitions, submit it), WAITING (for a
+completion) and ANALYZING (hand outcomes to the core, record what it decided), until the run is
+over. Every transition the core makes is recorded through the store (a compare-and-set) before
+the runner performs the next side effect, then announced to the listeners. `run_iter()` yields
+the loop's states; sending it `True` asks for suspension, as `suspend()` does.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from typing import Any
+
+from provenflow.engine._async import AsyncDispatcher
+from provenflow.engine._core import Core
+from provenflow.engine._executors import Completion, Dispatcher, make_dispatcher
+from provenflow.engine._listeners import announce
+from provenflow.engine._work import AtomRecord
+from provenflow.errors import InternalError, MultipleFailures, RecordError, UsageError
+from provenflow.failure import Failure, RecordedFailure
+from provenflow.flows import CompiledFlow, Flow, History, compile_flow
+from provenflow.fsm import EntityState
+from provenflow.fsm import engine as loop_fsm
+from provenflow.persistence import AtomInfo, RunInfo, Storage, Transition, open_storage
+
+__all__ = ["Engine", "run"]
+
+LoopState = loop_fsm.State
+LoopEvent = loop_fsm.Event
+_WAIT = object()
+"""What the engine loop yields when it needs completions from its driver."""
+OUTCOME_EVENTS = {
+    "SUCCESS": LoopEvent.SUCCEED,
+    "REVERTED": LoopEvent.REVERTED,
+    "FAILURE": LoopEvent.REVERT_FAILED,
+    "SUSPENDED": LoopEvent.SUSPENDED,
+}
+
+
+class Engine:
+    """Runs one flow, recording every transition; see the module docstring.
+
+    `store` gives values for symbols no atom provides; `backend` is a storage URL or object
+    (default: a new in-memory store); `executor` is "serial", "threads", "processes" or a
+    `concurrent.futures.Executor`; `listeners` are told of every transition.
+    Raises a `FlowDefinitionError` before anything runs when the flow is refused.
+    """
+
+    def __init__(
+        self,
+        flow: Flow,
+        store: Mapping[str, Any] | None = None,
+        backend: str | Storage | None = None,
+        executor: str | cf.Executor = "serial",
+        *,
+        max_workers: int | None = None,
+        listeners: Iterable[Any] = (),
+        flow_id: str | None = None,
+    ) -> None:
+        store = dict(store or {})
+        compiled = compile_flow(flow, store_keys=store)
+        self.storage = open_storage(backend)
+        self.flow_id = flow_id or uuid.uuid4().hex
+        atoms = tuple(
+            AtomInfo(name, node.kind, node.atom.version)
+            for name, node in compiled.nodes.items()
+            if node.atom is not None
+        )
+        version = self.storage.create(RunInfo(self.flow_id, compiled.name, atoms, store))
+        self._setup(compiled, Core(compiled, store, clock=time.time), version)
+        self._configure(executor, max_workers, listeners)
+
+    @classmethod
+    def load(
+        cls,
+        flow: Flow,
+        backend: str | Storage,
+        flow_id: str,
+        executor: str | cf.Executor = "serial",
+        *,
+        max_workers: int | None = None,
+        listeners: Iterable[Any] = (),
+    ) -> Engine:
+        """Return an engine over the recorded run `flow_id`; its `run()` continues that run.
+
+        `flow` must be the same flow rebuilt (atoms are matched by name). Raises `UnknownRun`
+        when the store has no such run, and `RecordError` when a recorded atom's kind or version
+        differs from the flow's, naming both.
+        """
+        storage = open_storage(backend)
+        info, transitions, version = storage.load(flow_id)
+        compiled = compile_flow(flow, store_keys=info.store)
+        _check_atoms(compiled, info)
+        records, flow_events = _records_from(transitions)
+        core = Core(compiled, info.store, clock=time.time, records=records, flow_events=flow_events)
+        engine = cls.__new__(cls)
+        engine.storage = storage
+        engine.flow_id = flow_id
+        engine._setup(compiled, core, version)
+        engine._configure(executor, max_workers, listeners)
+        return engine
+
+    def _setup(self, compiled: CompiledFlow, core: Core, version: int) -> None:
+        self.compiled = compiled
+        self._core = core
+        self._version = version
+        self._suspend = threading.Event()
+        self._lock = threading.Lock()
+        self._loop_state: Any = LoopState.PENDING
+
+    def _configure(
+        self, executor: str | cf.Executor, max_workers: int | None, listeners: Iterable[Any]
+    ) -> None:
+        make_dispatcher(executor, max_workers).close()  # refuse a bad executor now
+        self._executor = executor
+        self._max_workers = max_workers
+        self.listeners: list[Any] = list(listeners)
+
+    # -- what a caller reads ---------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ..."""
+        return self._core.flow.state
+
+    @property
+    def loop_state(self) -> str:
+        """The engine loop's state (see `provenflow.fsm.engine`)."""
+        return str(self._loop_state)
+
+    def atom_state(self, name: str) -> str:
+        """Return the state of the atom called `name`; `UsageError` names the atoms if unknown."""
+        if name not in self._core.states:
+            known = ", ".join(sorted(self._core.states))
+            raise UsageError(f"flow {self.compiled.name!r} has no atom {name!r} (atoms: {known})")
+        return self._core.state_of(name)
+
+    def results(self) -> dict[str, Any]:
+        """Return every symbol provided by an atom that succeeded and was not reverted."""
+        return self._core.results()
+
+    def history(self) -> list[Transition]:
+        """Return every recorded transition of this run, oldest first."""
+        return self.storage.load(self.flow_id)[1]
+
+    def failures(self) -> dict[str, Failure]:
+        """Return the failures of this run's atoms that are still on record, by atom name.
+
+        An atom that failed and then succeeded on a retry has no failure on record.
+        """
+        return dict(self._core.failures)
+
+    def revert_failures(self) -> dict[str, Failure]:
+        """Return the failures of reverts that raised, by atom name."""
+        return dict(self._core.revert_failures)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def suspend(self) -> None:
+        """Ask the run to stop scheduling; running atoms finish, then `run()` returns SUSPENDED.
+
+        Safe to call from any thread, including a task's. Has no effect on a run that is
+        reverting or over.
+        """
+        self._suspend.set()
+
+    def run(self) -> dict[str, Any]:
+        """Run (or continue) the flow to its end or to a suspension; return `results()`.
+
+        Raises the original exception when one atom failed and the run was reverted (or ended
+        FAILURE), `MultipleFailures` when several did.
+        """
+        for _ in self.run_iter():
+            pass
+        return self.results()
+
+    def run_iter(self) -> Generator[str, bool | None, None]:
+        """Run like `run()`, yielding each state of the engine loop; `send(True)` suspends."""
+        with self._running():
+            dispatcher = make_dispatcher(self._executor, self._max_workers)
+            dispatcher.progress = self._progress if self._hears_progress() else None
+            try:
+                rounds = self._drive(dispatcher)
+                value = next(rounds)
+                while True:
+                    if value is _WAIT:
+                        value = rounds.send(dispatcher.wait())
+                    else:
+                        value = rounds.send((yield value))
+            except StopIteration:
+                pass
+            finally:
+                dispatcher.close()
+        self._raise_failures()
+
+    async def run_async(self) -> dict[str, Any]:
+        """Run like `run()` inside an asyncio program, without blocking its event loop.
+
+        `async def` atoms run on the running loop; plain ones in the loop's default thread pool.
+        Each atom's `timeout` cancels it. Raises as `run()` does.
+        """
+        with self._running():
+            dispatcher = AsyncDispatcher(self._max_workers or 64)
+            dispatcher.progress = self._progress if self._hears_progress() else None
+            try:
+                rounds = self._drive(dispatcher)
+                value = next(rounds)
+                while True:
+                    if value is _WAIT:
+                        value = rounds.send(await dispatcher.wait())
+                    else:
+                        value = rounds.send(None)
+            except StopIteration:
+                pass
+            finally:
+                await dispatcher.close()
+        self._raise_failures()
+        return self.results()
+
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[None]:
+        if not self._lock.acquire(blocking=False):
+            raise UsageError(f"engine for run {self.flow_id!r} is already running")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _hears_progress(self) -> bool:
+        return any(hasattr(listener, "on_progress") for listener in self.listeners)
+
+    def _drive(self, dispatcher: Dispatcher | AsyncDispatcher) -> Generator[Any, Any, None]:
+        """The engine loop. Yields loop states (and gets suspension requests back), and yields
+        `_WAIT` when it needs completions, which the driver sends back."""
+        core = self._core
+        loop = EntityState(loop_fsm.LIFECYCLE, self.compiled.name)
+        self._suspend.clear()
+        if (yield self._step(loop, LoopEvent.START)):
+            self._suspend.set()
+        core.start()
+        self._record()
+        event = LoopEvent.ANALYZE if core.over else LoopEvent.SCHEDULE
+        completions: list[Completion] = []
+        while True:
+            self._honour_suspend()
+            if (yield self._step(loop, event)):
+                self._suspend.set()
+            if loop.state == LoopState.SCHEDULING:
+                self._schedule(dispatcher)
+                event = LoopEvent.WAIT
+            elif loop.state == LoopState.WAITING:
+                completions = (yield _WAIT) if not dispatcher.idle else []
+                event = LoopEvent.ANALYZE
+            else:
+                event = self._analyze(completions, dispatcher)
+                completions = []
+                if event in OUTCOME_EVENTS.values():
+                    yield self._step(loop, event)
+                    return
+
+    def _honour_suspend(self) -> None:
+        if self._suspend.is_set() and self._core.request_suspend():
+            self._record()
+
+    def _schedule(self, dispatcher: Dispatcher | AsyncDispatcher) -> None:
+        for work in self._core.take_work(dispatcher.free):
+            self._record()
+            dispatcher.submit(work)
+        self._record()
+
+    def _analyze(
+        self, completions: list[Completion], dispatcher: Dispatcher | AsyncDispatcher
+    ) -> LoopEvent:
+        core = self._core
+        for completion in completions:
+            core.finish(completion.work, completion.result, completion.failure)
+            self._record()
+        self._honour_suspend()
+        if core.over:
+            return OUTCOME_EVENTS[core.flow.state]
+        if core.has_work():
+            return LoopEvent.SCHEDULE
+        if dispatcher.idle:
+            raise InternalError(
+                f"flow {self.compiled.name!r} is {core.flow.state} with nothing running "
+                "and nothing to do"
+            )
+        return LoopEvent.WAIT
+
+    def _step(self, loop: EntityState[Any, Any], event: LoopEvent) -> str:
+        old = loop.state
+        new = loop.apply(event)
+        self._loop_state = new
+        if self.listeners:
+            announce(
+                self.listeners,
+                Transition(None, "engine", old, event, new, 0, time.time()),
+            )
+        return str(new)
+
+    def _record(self) -> None:
+        transitions = self._core.drain()
+        if not transitions:
+            return
+        storage, flow_id, listeners = self.storage, self.flow_id, self.listeners
+        for transition in transitions:
+            self._version = storage.record(flow_id, transition, self._version)
+            if listeners:
+                announce(listeners, transition)
+
+    def _progress(self, atom: str, fraction: float) -> None:
+        for listener in self.listeners:
+            on_progress = getattr(listener, "on_progress", None)
+            if on_progress is not None:
+                on_progress(atom, fraction)
+
+    def _raise_failures(self) -> None:
+        state = self._core.flow.state
+        if state not in ("REVERTED", "FAILURE"):
+            return
+        failures = [*self._core.failures.values(), *self._core.revert_failures.values()]
+        if not failures:
+            return
+        exceptions = [_exception_of(failure) for failure in failures]
+        if len(exceptions) == 1:
+            raise exceptions[0]
+        raise MultipleFailures(
+            f"flow {self.compiled.name!r} ended {state}: {len(exceptions)} atoms failed",
+            exceptions,
+        )
+
+
+def _exception_of(failure: Failure) -> Exception:
+    exc = failure.exception
+    if isinstance(exc, Exception):
+        return exc
+    return RecordedFailure(failure)
+
+
+def _check_atoms(compiled: CompiledFlow, info: RunInfo) -> None:
+    for recorded in info.atoms:
+        node = compiled.nodes.get(recorded.name)
+        if node is None or node.atom is None:
+            continue
+        if node.kind != recorded.kind or node.atom.version != recorded.version:
+            raise RecordError(
+                f"run {info.flow_id!r}: atom {recorded.name!r} is recorded as {recorded.kind} "
+                f"version {recorded.version!r}, but the flow now has {node.kind} version "
+                f"{node.atom.version!r}; rename the atom or finish the run with the old code"
+            )
+
+
+def _records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecord], list[str]]:
+    """Rebuild what the core needs from a run's transitions, oldest first."""
+    records: dict[str, AtomRecord] = {}
+    flow_events: list[str] = []
+    for transition in transitions:
+        if transition.atom is None:
+            flow_events.append(transition.event)
+            continue
+        record = records.setdefault(transition.atom, AtomRecord())
+        record.events.append(transition.event)
+        record.attempt = max(record.attempt, transition.attempt)
+        new = transition.new_state
+        if new == "SUCCESS":
+            record.outcome = transition.result
+        elif new == "FAILURE":
+            record.outcome = transition.failure
+        elif new in ("REVERTED", "PENDING"):
+            record.outcome = None
+        elif new == "REVERT_FAILURE":
+            record.revert_failure = transition.failure
+        if transition.history is not None:
+            record.history = History.from_list(list(transition.history))
+    return records, flow_events
+
+
+def run(
+    flow: Flow,
+    store: Mapping[str, Any] | None = None,
+    backend: str | Storage | None = None,
+    executor: str | cf.Executor = "serial",
+    **options: Any,
+) -> dict[str, Any]:
+    """Run `flow` on a new engine and return every provided symbol (see `Engine`)."""
+    return Engine(flow, store=store, backend=backend, executor=executor, **options).run()

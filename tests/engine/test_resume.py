@@ -1,0 +1,178 @@
+"""Suspension, and resuming a run from what its store holds: after a suspend or a crash."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import pytest
+
+import provenflow as pf
+from provenflow.engine import CaptureListener
+from provenflow.persistence import MemoryStorage
+from tests.helpers import Crash, CrashingStorage, Journal, make_task
+
+
+def linear(journal: Journal, fail_last: bool = False) -> pf.Flow:
+    return pf.LinearFlow("f").add(
+        make_task(journal, "a", provides="x", value=1),
+        make_task(journal, "b", requires=("x",)),
+        make_task(journal, "c", fail=fail_last),
+    )
+
+
+def test_suspend_from_a_task_then_resume_runs_the_rest_once() -> None:
+    journal = Journal()
+    storage = MemoryStorage()
+    holder: dict[str, pf.Engine] = {}
+
+    @pf.task
+    def pause() -> None:
+        journal("execute", "pause")
+        holder["engine"].suspend()
+
+    flow = pf.LinearFlow("f").add(make_task(journal, "a"), pause, make_task(journal, "b"))
+    engine = holder["engine"] = pf.Engine(flow, backend=storage)
+    engine.run()
+    assert engine.state == "SUSPENDED"
+    assert engine.atom_state("b") == "PENDING"
+    again = pf.Engine.load(flow, storage, engine.flow_id)
+    again.run()
+    assert again.state == "SUCCESS"
+    assert journal.actions("execute") == ["a", "pause", "b"]
+    flow_events = [t.event for t in again.history() if t.atom is None]
+    assert flow_events == ["start", "suspend", "suspended", "resume", "succeed"]
+
+
+def test_run_iter_send_true_suspends() -> None:
+    journal = Journal()
+    engine = pf.Engine(linear(journal))
+    steps = engine.run_iter()
+    assert next(steps) == "RESUMING"
+    states = [steps.send(True)]
+    states.extend(steps)
+    assert states[-1] == "SUSPENDED"
+    assert engine.state == "SUSPENDED"
+    assert journal.actions("execute") == []
+
+
+def crash_then_resume(
+    build: Callable[[Journal], pf.Flow], crash_at: int, executor: str = "serial"
+) -> tuple[Journal, pf.Engine | None, MemoryStorage, str]:
+    """Run until write `crash_at` crashes, then resume on the surviving store."""
+    journal = Journal()
+    storage = CrashingStorage(crash_at=crash_at)
+    engine = pf.Engine(build(journal), backend=storage, executor=executor)
+    try:
+        engine.run()
+    except Crash:
+        pass
+    except Exception:
+        return journal, engine, storage.inner, engine.flow_id
+    else:
+        return journal, None, storage.inner, engine.flow_id
+    resumed = pf.Engine.load(build(journal), storage.inner, engine.flow_id)
+    with contextlib.suppress(Exception):
+        resumed.run()
+    return journal, resumed, storage.inner, engine.flow_id
+
+
+def writes_of(build: Callable[[Journal], pf.Flow]) -> int:
+    storage = CrashingStorage()
+    with contextlib.suppress(Exception):
+        pf.Engine(build(Journal()), backend=storage).run()
+    return storage.writes
+
+
+@pytest.mark.parametrize("crash_at", range(1, writes_of(linear) + 1))
+def test_a_crash_at_any_write_resumes_to_success_without_repeating_successes(
+    crash_at: int,
+) -> None:
+    journal, resumed, storage, flow_id = crash_then_resume(linear, crash_at)
+    assert resumed is not None
+    assert resumed.state == "SUCCESS"
+    executed = journal.actions("execute")
+    assert sorted(set(executed)) == ["a", "b", "c"]
+    # An atom runs twice only when the crash came after its RUNNING record and before its
+    # result was recorded: the one place a side effect may have happened unrecorded.
+    history = storage.load(flow_id)[1]
+    for name in "abc":
+        starts = [t for t in history if t.atom == name and t.new_state == "RUNNING"]
+        assert executed.count(name) <= len(starts)
+        successes = [t for t in history if t.atom == name and t.event == "succeed"]
+        assert len(successes) == 1
+
+
+@pytest.mark.parametrize("crash_at", range(1, writes_of(lambda j: linear(j, True)) + 1))
+def test_a_crash_while_failing_or_reverting_still_ends_reverted(crash_at: int) -> None:
+    def build(journal: Journal) -> pf.Flow:
+        return linear(journal, fail_last=True)
+
+    journal, resumed, storage, flow_id = crash_then_resume(build, crash_at)
+    assert resumed is not None
+    assert resumed.state == "REVERTED"
+    history = storage.load(flow_id)[1]
+    final = {t.atom: t.new_state for t in history if t.atom is not None}
+    assert set(final.values()) <= {"REVERTED"}
+    reverts = journal.actions("revert")
+    # Reverse order: c before b before a, whatever was repeated after the crash.
+    firsts = [reverts.index(name) for name in "cba" if name in reverts]
+    assert firsts == sorted(firsts)
+
+
+def test_a_task_executed_again_after_a_crash_is_announced_as_a_new_attempt() -> None:
+    journal = Journal()
+    storage = CrashingStorage(crash_at=4)  # flow start, a start, a succeed, b start -> crash
+    engine = pf.Engine(linear(journal), backend=storage)
+    with pytest.raises(Crash):
+        engine.run()
+    capture = CaptureListener(kinds=["task"])
+    storage.crash_at = None
+    pf.Engine.load(linear(journal), storage.inner, engine.flow_id, listeners=[capture]).run()
+    assert capture.steps()[:2] == [("b", "start", "RUNNING"), ("b", "succeed", "SUCCESS")]
+
+
+def test_a_running_task_found_after_a_crash_is_executed_again_with_a_new_attempt() -> None:
+    journal = Journal()
+    storage = CrashingStorage(crash_at=5)  # ..., b start recorded, b's succeed write crashes
+    engine = pf.Engine(linear(journal), backend=storage)
+    with pytest.raises(Crash):
+        engine.run()
+    capture = CaptureListener(kinds=["task"])
+    resumed = pf.Engine.load(linear(journal), storage.inner, engine.flow_id, listeners=[capture])
+    resumed.run()
+    assert capture.transitions[0].event == "crash_recovered"
+    assert capture.transitions[0].atom == "b"
+    assert capture.transitions[0].attempt == 2
+    assert journal.actions("execute") == ["a", "b", "b", "c"]
+
+
+def test_load_refuses_an_unknown_run() -> None:
+    with pytest.raises(pf.UnknownRun, match="run 'nope': not found in memory://"):
+        pf.Engine.load(linear(Journal()), MemoryStorage(), "nope")
+
+
+def test_load_refuses_an_atom_whose_version_changed() -> None:
+    journal = Journal()
+    storage = MemoryStorage()
+    engine = pf.Engine(linear(journal), backend=storage)
+    engine.run()
+    changed = pf.LinearFlow("f").add(
+        make_task(journal, "a", provides="x", value=1).copy(version="2.0"),
+        make_task(journal, "b", requires=("x",)),
+        make_task(journal, "c"),
+    )
+    with pytest.raises(pf.RecordError, match=r"atom 'a' is recorded as task version '1.0'"):
+        pf.Engine.load(changed, storage, engine.flow_id)
+
+
+def test_two_engines_cannot_both_advance_one_run() -> None:
+    journal = Journal()
+    storage = MemoryStorage()
+    first = pf.Engine(linear(journal), backend=storage)
+    second = pf.Engine.load(linear(journal), storage, first.flow_id)
+    steps = first.run_iter()
+    next(steps)
+    next(steps)  # the first engine has recorded the flow's start
+    with pytest.raises(pf.StaleVersion):
+        second.run()

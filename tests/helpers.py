@@ -1,0 +1,92 @@
+"""Shared fakes for the test suite: one place, as the house style asks.
+
+- `CrashingStorage` wraps a real store and "kills the process" (raises `Crash`) at its Nth
+  write, leaving the wrapped store exactly as a crashed process would.
+- `Journal` records the side effects tasks perform, in order, across engines.
+- `make_task` builds a task whose execute and revert write to a journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import provenflow as pf
+from provenflow.persistence import MemoryStorage, RunInfo, Transition
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so no engine code catches it."""
+
+
+class CrashingStorage:
+    """A store that crashes on its Nth `record` (1-based), before writing it."""
+
+    def __init__(self, inner: MemoryStorage | None = None, crash_at: int | None = None) -> None:
+        self.inner = inner or MemoryStorage()
+        self.url = self.inner.url
+        self.crash_at = crash_at
+        self.writes = 0
+
+    def create(self, run: RunInfo) -> int:
+        return self.inner.create(run)
+
+    def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
+        return self.inner.load(flow_id)
+
+    def record(self, flow_id: str, transition: Transition, expected_version: int) -> int:
+        self.writes += 1
+        if self.crash_at is not None and self.writes == self.crash_at:
+            raise Crash(f"crash before write {self.writes}")
+        return self.inner.record(flow_id, transition, expected_version)
+
+    def runs(self) -> list[tuple[RunInfo, str]]:
+        return self.inner.runs()
+
+
+class Journal:
+    """The side effects of tasks, in the order they happened."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str]] = []
+
+    def __call__(self, action: str, name: str) -> None:
+        self.entries.append((action, name))
+
+    def actions(self, action: str) -> list[str]:
+        return [name for a, name in self.entries if a == action]
+
+
+def make_task(
+    journal: Journal,
+    name: str,
+    *,
+    requires: tuple[str, ...] = (),
+    provides: str | None = None,
+    fail: Callable[[], bool] | bool = False,
+    revert_fails: bool = False,
+    value: Any = None,
+) -> pf.Task:
+    """A task that journals its execute and revert; it fails when `fail` says so."""
+
+    def execute(**kwargs: Any) -> Any:
+        journal("execute", name)
+        should_fail = fail() if callable(fail) else fail
+        if should_fail:
+            raise ValueError(f"{name} failed")
+        return value if value is not None else name
+
+    def revert(**kwargs: Any) -> None:
+        journal("revert", name)
+        if revert_fails:
+            raise RuntimeError(f"{name} revert failed")
+
+    params = ", ".join(requires)
+    namespace: dict[str, Any] = {"_execute": execute, "_revert": revert}
+    exec(  # builds a function whose signature names the requirements
+        f"def run({params}):\n    return _execute({', '.join(f'{r}={r}' for r in requires)})\n"
+        f"def undo({params}{', ' if params else ''}result=None, flow_failures=None):\n"
+        f"    return _revert()\n",
+        namespace,
+    )
+    return pf.task(namespace["run"], name=name, provides=provides, revert=namespace["undo"])
