@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import provenflow as pf
@@ -20,7 +20,12 @@ class Crash(BaseException):
 
 
 class CrashingStorage:
-    """A store that crashes on its Nth `record` (1-based), before writing it."""
+    """A store that crashes at its Nth transition write (1-based).
+
+    A batch whose Nth transition is reached is cut there: the transitions before it are written
+    (as if each had been its own transaction) and the process "dies" before the Nth, so every
+    prefix of a run is a crash point.
+    """
 
     def __init__(self, inner: MemoryStorage | None = None, crash_at: int | None = None) -> None:
         self.inner = inner or MemoryStorage()
@@ -34,11 +39,14 @@ class CrashingStorage:
     def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
         return self.inner.load(flow_id)
 
-    def record(self, flow_id: str, transition: Transition, expected_version: int) -> int:
-        self.writes += 1
-        if self.crash_at is not None and self.writes == self.crash_at:
-            raise Crash(f"crash before write {self.writes}")
-        return self.inner.record(flow_id, transition, expected_version)
+    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+        version = expected_version
+        for transition in transitions:
+            self.writes += 1
+            if self.crash_at is not None and self.writes == self.crash_at:
+                raise Crash(f"crash before write {self.writes}")
+            version = self.inner.record(flow_id, [transition], version)
+        return version
 
     def runs(self) -> list[tuple[RunInfo, str]]:
         return self.inner.runs()

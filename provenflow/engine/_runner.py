@@ -112,7 +112,7 @@ class Engine:
         self.compiled = compiled
         self._core = core
         self._version = version
-        self._suspend = threading.Event()
+        self._suspend = False  # set from any thread; a bool store is atomic
         self._lock = threading.Lock()
         self._loop_state: Any = LoopState.PENDING
 
@@ -170,7 +170,7 @@ class Engine:
         Safe to call from any thread, including a task's. Has no effect on a run that is
         reverting or over.
         """
-        self._suspend.set()
+        self._suspend = True
 
     def run(self) -> dict[str, Any]:
         """Run (or continue) the flow to its end or to a suspension; return `results()`.
@@ -178,8 +178,16 @@ class Engine:
         Raises the original exception when one atom failed and the run was reverted (or ended
         FAILURE), `MultipleFailures` when several did.
         """
-        for _ in self.run_iter():
-            pass
+        with self._running():
+            dispatcher = make_dispatcher(self._executor, self._max_workers)
+            dispatcher.progress = self._progress if self._hears_progress() else None
+            try:
+                for value in (rounds := self._drive(dispatcher)):
+                    while value is _WAIT:
+                        value = rounds.send(dispatcher.wait())
+            finally:
+                dispatcher.close()
+        self._raise_failures()
         return self.results()
 
     def run_iter(self) -> Generator[str, bool | None, None]:
@@ -242,17 +250,18 @@ class Engine:
         `_WAIT` when it needs completions, which the driver sends back."""
         core = self._core
         loop = EntityState(loop_fsm.LIFECYCLE, self.compiled.name)
-        self._suspend.clear()
+        self._suspend = False
         if (yield self._step(loop, LoopEvent.START)):
-            self._suspend.set()
+            self._suspend = True
         core.start()
         self._record()
         event = LoopEvent.ANALYZE if core.over else LoopEvent.SCHEDULE
         completions: list[Completion] = []
         while True:
-            self._honour_suspend()
+            if self._suspend:
+                self._honour_suspend()
             if (yield self._step(loop, event)):
-                self._suspend.set()
+                self._suspend = True
             if loop.state == LoopState.SCHEDULING:
                 self._schedule(dispatcher)
                 event = LoopEvent.WAIT
@@ -267,7 +276,7 @@ class Engine:
                     return
 
     def _honour_suspend(self) -> None:
-        if self._suspend.is_set() and self._core.request_suspend():
+        if self._suspend and self._core.request_suspend():
             self._record()
 
     def _schedule(self, dispatcher: Dispatcher | AsyncDispatcher) -> None:
@@ -297,24 +306,23 @@ class Engine:
 
     def _step(self, loop: EntityState[Any, Any], event: LoopEvent) -> str:
         old = loop.state
-        new = loop.apply(event)
+        new: str = loop.apply(event)
         self._loop_state = new
         if self.listeners:
             announce(
                 self.listeners,
                 Transition(None, "engine", old, event, new, 0, time.time()),
             )
-        return str(new)
+        return new
 
     def _record(self) -> None:
         transitions = self._core.drain()
         if not transitions:
             return
-        storage, flow_id, listeners = self.storage, self.flow_id, self.listeners
-        for transition in transitions:
-            self._version = storage.record(flow_id, transition, self._version)
-            if listeners:
-                announce(listeners, transition)
+        self._version = self.storage.record(self.flow_id, transitions, self._version)
+        if self.listeners:
+            for transition in transitions:
+                announce(self.listeners, transition)
 
     def _progress(self, atom: str, fraction: float) -> None:
         for listener in self.listeners:

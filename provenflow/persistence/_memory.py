@@ -7,6 +7,7 @@ as on a durable backend; it is the default when no backend is given.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from provenflow.errors import StaleVersion, UnknownRun, UsageError
 from provenflow.persistence._records import RunInfo, Transition
@@ -41,19 +42,20 @@ class MemoryStorage:
                 raise UnknownRun(flow_id, self.url) from None
             return run, list(transitions), len(transitions)
 
-    def record(self, flow_id: str, transition: Transition, expected_version: int) -> int:
-        """Append `transition` if the run is at `expected_version`; else raise `StaleVersion`."""
+    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+        """Append `transitions` if the run is at `expected_version`; else raise `StaleVersion`."""
         with self._lock:
             try:
-                _, transitions = self._runs[flow_id]
+                _, recorded = self._runs[flow_id]
             except KeyError:
                 raise UnknownRun(flow_id, self.url) from None
-            if len(transitions) != expected_version:
-                raise StaleVersion(flow_id, expected_version, len(transitions))
-            transitions.append(transition)
-            if transition.atom is None:
-                self._states[flow_id] = transition.new_state
-            return expected_version + 1
+            if len(recorded) != expected_version:
+                raise StaleVersion(flow_id, expected_version, len(recorded))
+            recorded.extend(transitions)
+            for transition in transitions:
+                if transition.atom is None:
+                    self._states[flow_id] = transition.new_state
+            return len(recorded)
 
     def runs(self) -> list[tuple[RunInfo, str]]:
         """Return every run with its flow's state, oldest first."""

@@ -1,8 +1,9 @@
 """The storage protocol every backend implements, and opening a backend by URL.
 
 A backend keeps runs: a `RunInfo` written once by `create`, then an append-only list of
-`Transition`s written by `record`. Each `record` is a compare-and-set on the run's version: the
-writer says which version it last saw, the store applies the transition and returns the next
+`Transition`s written by `record`. Each `record` writes a batch of transitions as one
+transaction, and is a compare-and-set on the run's version (the number of transitions it holds):
+the writer says which version it last saw, the store appends the batch and returns the new
 version, or refuses with `StaleVersion` and changes nothing. Two engines on one run therefore
 cannot both advance it. Values are whatever the backend can keep (the memory backend keeps
 Python objects; the durable ones keep JSON).
@@ -10,6 +11,7 @@ Python objects; the durable ones keep JSON).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from provenflow.errors import UsageError
@@ -35,10 +37,11 @@ class Storage(Protocol):
         """
         ...
 
-    def record(self, flow_id: str, transition: Transition, expected_version: int) -> int:
-        """Append `transition` if the run is still at `expected_version`; return the new one.
+    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+        """Append `transitions`, all or none, if the run is still at `expected_version`.
 
-        Raises `StaleVersion` (nothing written) when another writer advanced the run first.
+        Returns the new version. Raises `StaleVersion` (nothing written) when another writer
+        advanced the run first.
         """
         ...
 

@@ -2,7 +2,7 @@
 
 A `Transition` is one state change of one entity of a run: the flow itself (`atom` is None) or
 one atom. It carries the data that changed with it, as JSON-safe values: the result a task
-provided, the failure it raised (`Failure.to_dict()`), a retry's history. The engine records
+provided, the `Failure` it raised, a retry's history (as `History.to_list()`). The engine records
 each transition through the store before the side effect it announces (RUNNING before
 `execute`, REVERTING before `revert`), and the list of transitions of a run, oldest first, is
 its history: replaying their events through the lifecycle tables gives back every state.
@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from provenflow.failure import Failure
 
 __all__ = ["AtomInfo", "RunInfo", "Transition"]
 
@@ -33,7 +35,7 @@ class Transition:
     attempt: int = 0
     at: float = 0.0
     result: Any = None
-    failure: Mapping[str, Any] | None = None
+    failure: Failure | None = None
     history: tuple[Any, ...] | None = None
 
     @property
