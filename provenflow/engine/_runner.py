@@ -182,7 +182,9 @@ class Engine:
             dispatcher = make_dispatcher(self._executor, self._max_workers)
             dispatcher.progress = self._progress if self._hears_progress() else None
             try:
-                for value in (rounds := self._drive(dispatcher)):
+                rounds = self._drive(dispatcher)
+                for state in rounds:
+                    value = state
                     while value is _WAIT:
                         value = rounds.send(dispatcher.wait())
             finally:
