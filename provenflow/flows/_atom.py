@@ -273,6 +273,24 @@ class Atom:
         """
         return self._arguments
 
+    def call_execute(self, args: Mapping[str, object]) -> Any:
+        """Call execute with the arguments it accepts from `args` (argument name -> value).
+
+        Returns what execute returns (an awaitable when `is_async`). Raises `UsageError` when a
+        required argument is missing; whatever execute raises propagates. See `Task`, `Retry`.
+        """
+        raise NotImplementedError
+
+    def call_revert(
+        self, args: Mapping[str, object], result: object, flow_failures: Mapping[str, object]
+    ) -> Any:
+        """Call revert with what it accepts of `args`, `result` and `flow_failures`.
+
+        Returns what revert returns (an awaitable when `is_async`, also for the default no-op
+        revert); whatever revert raises propagates. See `Task`, `Retry`.
+        """
+        raise NotImplementedError
+
     def provided(self, result: object) -> dict[str, object]:
         """Return the symbols `result` provides: {name: result}, or unpacked for a tuple.
 

@@ -2,21 +2,21 @@
 
 Theory of operation, in three passes, each linear in the size of the flow:
 
-1. *Survey* (`_survey`): walk the flow tree once; refuse duplicate atom or flow names, and
-   compute what each flow *exports*: symbol -> the atom whose value is visible after the flow
-   (in a linear flow the last provider wins; in a graph or unordered flow one symbol may have
-   only one providing member, since their order is not fixed: `AmbiguousProvider`).
-2. *Walk* (`_walk`): create one node per atom, retries first in their flow, and resolve each
-   argument lexically through a stack of scopes, innermost first: the atom's own inject, then
-   in each enclosing flow the nearest earlier provider (a linear flow: the members before this
-   one, then the flow's retry; a graph flow: the one other member providing it, which adds a
-   data edge; an unordered flow: only its retry, since siblings have no order), then the store,
-   then the parameter's default. Ordering edges join the exits of a linear flow's member to
-   the entries of the next one (through a `join` node when both sides have several nodes),
-   a retry to the entries of its flow, and a graph flow's linked members.
-3. *Freeze* (`_Builder.freeze`): sort topologically (Kahn's algorithm, ties broken by the order
-   the flow was written in, so the same flow always compiles to the same order), refuse a
-   cycle naming its atoms, and build the frozen `CompiledFlow`.
+1. *Survey* (`_Builder.survey`): walk the flow tree once; refuse duplicate atom or flow
+   names, and compute what each flow *exports*: symbol -> the atom whose value is visible
+   after the flow (in a linear flow the last provider wins; in a graph or unordered flow one
+   symbol may have only one providing member, since their order is not fixed).
+2. *Walk* (`_Builder.walk`): create one node per atom, retries first in their flow, and
+   resolve each argument lexically through a stack of scopes, innermost first: the atom's own
+   inject, then in each enclosing flow the nearest earlier provider (a linear flow: the
+   members before this one, then the flow's retry; a graph flow: the one other member
+   providing it, which adds a data edge; an unordered flow: only its retry, since siblings
+   have no order), then the store, then the parameter's default. Ordering edges join the
+   exits of a linear flow's member to the entries of the next one (through a `join` node when
+   both sides have several nodes), a retry to the entries of its flow, and linked members.
+3. *Freeze* (`Nodes.freeze`, in `_freeze`): sort topologically (Kahn's algorithm, ties broken
+   by the order the flow was written in, so the same flow always compiles to the same
+   order), refuse a cycle naming its atoms, and build the frozen `CompiledFlow`.
 
 Every refusal is raised before anything runs, as a `FlowDefinitionError` subclass naming the
 atom, the symbol and the flow. Compilation reads the flow and changes nothing in it.
