@@ -84,6 +84,7 @@ class Dispatcher:
         self.progress: ProgressSink | None = None
         self._futures: dict[cf.Future[Any], tuple[Work, float | None]] = {}
         self._done: list[Completion] = []
+        self._abandoned = 0
 
     @property
     def free(self) -> int:
@@ -134,15 +135,20 @@ class Dispatcher:
             for future, (work, deadline) in list(self._futures.items()):
                 if deadline is not None and deadline <= now:
                     del self._futures[future]
-                    future.cancel()
+                    if not future.cancel():
+                        self._abandoned += 1
                     self._done.append(Completion(work, failure=timed_out(work)))
         done, self._done = self._done, []
         return done
 
     def close(self) -> None:
-        """Release the pool the engine made (a caller's executor is left running)."""
+        """Release the pool the engine made (a caller's executor is left running).
+
+        Waits for the pool's threads, unless a timed-out call is still running in one: that
+        call cannot be stopped, so the engine does not wait for it.
+        """
         if self.owned and self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.shutdown(wait=not self._abandoned, cancel_futures=True)
 
 
 def make_dispatcher(executor: str | cf.Executor, max_workers: int | None = None) -> Dispatcher:

@@ -9,7 +9,7 @@ import pytest
 
 import provenflow as pf
 from provenflow.engine import CaptureListener
-from provenflow.persistence import MemoryStorage
+from provenflow.persistence import MemoryStorage, Transition
 from tests.helpers import Crash, CrashingStorage, Journal, make_task
 
 
@@ -176,3 +176,51 @@ def test_two_engines_cannot_both_advance_one_run() -> None:
     next(steps)  # the first engine has recorded the flow's start
     with pytest.raises(pf.StaleVersion):
         second.run()
+
+
+def retried(journal: Journal) -> pf.Flow:
+    """a, then [b, c] under Times(3) where c fails its first execution ever, then d."""
+    sub = pf.LinearFlow("sub", retry=pf.Times(3, name="again")).add(
+        make_task(journal, "b"),
+        make_task(journal, "c", fail=lambda: journal.actions("execute").count("c") == 1),
+    )
+    return pf.LinearFlow("f").add(make_task(journal, "a"), sub, make_task(journal, "d"))
+
+
+def assert_consistent(history: list[Transition], outcome: str) -> None:
+    """The invariants of DESIGN.md on a finished run's record."""
+    final = {t.atom: t.new_state for t in history if t.atom is not None}
+    assert [t.new_state for t in history if t.atom is None][-1] == outcome
+    assert not {"RUNNING", "REVERTING"} & set(final.values())
+    if outcome == "SUCCESS":
+        assert set(final.values()) <= {"SUCCESS", "IGNORE"}
+    if outcome == "REVERTED":
+        assert set(final.values()) <= {"REVERTED", "PENDING", "IGNORE"}
+
+
+@pytest.mark.parametrize("crash_at", range(1, writes_of(retried) + 1))
+def test_a_crash_anywhere_in_a_retry_resumes_to_success(crash_at: int) -> None:
+    journal, resumed, storage, flow_id = crash_then_resume(retried, crash_at)
+    assert resumed is not None
+    assert_consistent(storage.load(flow_id)[1], "SUCCESS")
+    assert journal.actions("execute")[-1] == "d"
+
+
+def parallel(journal: Journal) -> pf.Flow:
+    """Two branches of two tasks each; the second branch's last task fails."""
+    left = pf.LinearFlow("left").add(make_task(journal, "l1"), make_task(journal, "l2"))
+    right = pf.LinearFlow("right").add(
+        make_task(journal, "r1"), make_task(journal, "r2", fail=True)
+    )
+    return pf.UnorderedFlow("both").add(left, right)
+
+
+@pytest.mark.parametrize("crash_at", range(1, writes_of(parallel) + 1))
+def test_a_crash_anywhere_in_parallel_branches_ends_reverted(crash_at: int) -> None:
+    journal, resumed, storage, flow_id = crash_then_resume(parallel, crash_at, "threads")
+    assert resumed is not None
+    assert_consistent(storage.load(flow_id)[1], "REVERTED")
+    reverts = journal.actions("revert")
+    for first, then in (("l2", "l1"), ("r2", "r1")):
+        if first in reverts and then in reverts:
+            assert reverts.index(first) < reverts.index(then)
