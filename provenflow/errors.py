@@ -257,7 +257,7 @@ class RetryUsedAsTask(FlowDefinitionError):
 
 
 class AlreadyAdded(FlowDefinitionError):
-    """An atom or flow object was added a second time; each belongs to one flow."""
+    """An atom or flow object was added a second time to one flow; each appears once."""
 
     def __init__(self, kind: str, name: str, flow: str, owner: str) -> None:
         super().__init__(kind, name, flow, owner)
@@ -267,7 +267,7 @@ class AlreadyAdded(FlowDefinitionError):
         advice = "add a copy: .copy(name=...)" if kind != "flow" else "build another flow"
         return (
             f"flow {flow!r}: {kind} {name!r} is already in flow {owner!r}; "
-            f"an atom or a flow belongs to one flow ({advice})"
+            f"an atom or a flow appears once in a flow ({advice})"
         )
 
 

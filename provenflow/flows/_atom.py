@@ -103,7 +103,6 @@ class Atom:
 
     def _configure(self, options: dict[str, Any]) -> None:
         self._options = options
-        self._parent: object | None = None
         given_name = options["name"]
         self._named = given_name is not None
         self.name = self._default_name() if given_name is None else given_name
@@ -350,6 +349,18 @@ class Atom:
         duplicate = copy_module.copy(self)
         duplicate._configure({**self._options, **overrides})
         return duplicate
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Return the state to pickle (read-only mappings as dicts), for process executors."""
+        state = dict(self.__dict__)
+        state["rebind"] = dict(self.rebind)
+        state["inject"] = dict(self.inject)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.rebind = MappingProxyType(dict(state["rebind"]))
+        self.inject = MappingProxyType(dict(state["inject"]))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

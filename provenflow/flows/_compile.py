@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from provenflow.errors import (
+    AlreadyAdded,
     AmbiguousProvider,
     DuplicateName,
     MissingInput,
@@ -125,6 +126,8 @@ class _Builder(Nodes):
         self.store_keys = store_keys
         self.exports: dict[int, dict[str, str]] = {}
         self.atom_names: set[str] = set()
+        self.places: dict[int, str] = {}
+        """id of each atom and flow met -> the flow holding it."""
 
     # Pass 1: names and exports.
 
@@ -136,6 +139,7 @@ class _Builder(Nodes):
         flow_places: dict[str, str | None],
     ) -> dict[str, str]:
         """Check names under `flow`, record and return what it exports (symbol -> atom)."""
+        self._note_object(flow, "flow", flow.name, parent)
         if flow.name in flow_places:
             raise DuplicateName("flow", flow.name, flow_places[flow.name], parent)
         flow_places[flow.name] = parent
@@ -161,7 +165,15 @@ class _Builder(Nodes):
         self.exports[id(flow)] = exports
         return exports
 
+    def _note_object(self, item: Atom | Flow, kind: str, name: str, flow: str | None) -> None:
+        """Refuse an object met a second time in the tree (its name would clash too)."""
+        first = self.places.get(id(item))
+        if first is not None and flow is not None:
+            raise AlreadyAdded(kind, name, flow, first)
+        self.places[id(item)] = flow or name
+
     def _note_atom(self, atom: Atom, flow: str, places: dict[str, str]) -> None:
+        self._note_object(atom, atom.kind, atom.name, flow)
         if atom.name in places:
             raise DuplicateName("atom", atom.name, places[atom.name], flow)
         places[atom.name] = flow

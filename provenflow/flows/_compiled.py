@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Literal
 
 import networkx as nx
 
@@ -78,6 +79,11 @@ class Node:
     bindings: Mapping[str, Binding]
     deciders: tuple[Decider, ...]
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        fields = [getattr(self, name) for name in self.__slots__]
+        fields[7] = dict(self.bindings)
+        return _node, tuple(fields)
+
 
 @dataclass(frozen=True)
 class CompiledFlow:
@@ -98,3 +104,42 @@ class CompiledFlow:
     guarded: Mapping[str, tuple[str, ...]]
     providers: Mapping[str, tuple[str, ...]]
     store_requires: frozenset[str]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _compiled_flow, (
+            self.name,
+            dict(self.nodes),
+            self.order,
+            self.graph,
+            dict(self.guarded),
+            dict(self.providers),
+            self.store_requires,
+        )
+
+
+def _node(*fields: Any) -> Node:
+    """Rebuild a pickled Node, its bindings read-only again."""
+    node = Node(*fields)
+    object.__setattr__(node, "bindings", MappingProxyType(dict(node.bindings)))
+    return node
+
+
+def _compiled_flow(  # noqa: PLR0917 (the positional form pickling needs)
+    name: str,
+    nodes: dict[str, Node],
+    order: tuple[str, ...],
+    graph: nx.DiGraph[str],
+    guarded: dict[str, tuple[str, ...]],
+    providers: dict[str, tuple[str, ...]],
+    store_requires: frozenset[str],
+) -> CompiledFlow:
+    """Rebuild a pickled CompiledFlow, its mappings read-only again."""
+    return CompiledFlow(
+        name,
+        MappingProxyType(nodes),
+        order,
+        graph,
+        MappingProxyType(guarded),
+        MappingProxyType(providers),
+        store_requires,
+    )

@@ -32,6 +32,9 @@ class Attempt:
     def __post_init__(self) -> None:
         object.__setattr__(self, "failures", MappingProxyType(dict(self.failures)))
 
+    def __reduce__(self) -> tuple[type[Attempt], tuple[object, dict[str, Failure]]]:
+        return Attempt, (self.value, dict(self.failures))
+
 
 class History:
     """An immutable sequence of `Attempt`s, oldest first.
@@ -72,6 +75,9 @@ class History:
 
     def __repr__(self) -> str:
         return f"History({list(self._attempts)!r})"
+
+    def __reduce__(self) -> tuple[type[History], tuple[tuple[Attempt, ...]]]:
+        return History, (self._attempts,)
 
     @property
     def last(self) -> Attempt | None:

@@ -12,8 +12,10 @@ Every flow may be guarded by a retry: `LinearFlow("upload", retry=Times(3))`. Th
 before everything in the flow and decides what a failure inside it means.
 
 A flow holds its members; it checks what it can when they are added (a member is an atom or a
-flow, belongs to one flow only, is not a retry) and leaves the rest (names, symbols, cycles) to
-`compile_flow`. A refused `add` or `link` changes nothing.
+flow, is not a retry, is not added twice, does not contain the flow) and leaves the rest
+(names, an object used twice in one tree, symbols, cycles) to `compile_flow`. An object may be
+a member of several flows, so a factory can build many flows from module-level tasks. A
+refused `add` or `link` changes nothing.
 """
 
 from __future__ import annotations
@@ -83,12 +85,11 @@ class Flow:
             _check_retry(name, retry)
             if not retry._named:
                 retry.name = f"{name}_retry"
-            retry._parent = self
+                retry._named = True
         self._name = name
         self._retry = retry
         self._members: list[Atom | Flow] = []
         self._positions: dict[int, int] = {}
-        self._parent: Flow | None = None
 
     @property
     def name(self) -> str:
@@ -104,15 +105,16 @@ class Flow:
         """Add `items` (atoms or flows) in order and return this flow.
 
         Raises `RetryUsedAsTask` for a retry, `InvalidMember` for anything but an atom or a
-        flow, `AlreadyAdded` for an item already in a flow (this one included), and
-        `FlowDefinitionError` for a flow that contains this one. Nothing is added then.
+        flow, `AlreadyAdded` for an item already in this flow, and `FlowDefinitionError` for a
+        flow that contains this one. Nothing is added then. (One object may be a member of
+        several flows, so a flow factory may reuse module-level tasks; compiling refuses an
+        object that appears twice in the one flow compiled.)
         """
         batch: set[int] = set()
         for item in items:
             self._check_member(item, batch)
             batch.add(id(item))
         for item in items:
-            item._parent = self
             self._positions[id(item)] = len(self._members)
             self._members.append(item)
         return self
@@ -122,20 +124,26 @@ class Flow:
             raise RetryUsedAsTask(item.name, self._name)
         if not isinstance(item, Atom | Flow):
             raise InvalidMember(self._name, _describe(item))
-        kind = item.kind if isinstance(item, Atom) else "flow"
-        if id(item) in batch:
+        if id(item) in batch or id(item) in self._positions:
+            kind = item.kind if isinstance(item, Atom) else "flow"
             raise AlreadyAdded(kind, item.name, self._name, self._name)
-        if isinstance(item, Atom | Flow) and item._parent is not None:
-            owner = item._parent
-            raise AlreadyAdded(kind, item.name, self._name, getattr(owner, "name", "?"))
-        if isinstance(item, Flow):
-            ancestor: Flow | None = self
-            while ancestor is not None:
-                if ancestor is item:
-                    raise FlowDefinitionError(
-                        f"flow {self._name!r}: cannot add flow {item.name!r}, which contains it"
-                    )
-                ancestor = ancestor._parent
+        if isinstance(item, Flow) and item._contains(self):
+            raise FlowDefinitionError(
+                f"flow {self._name!r}: cannot add flow {item.name!r}, which contains it"
+            )
+
+    def _contains(self, flow: Flow) -> bool:
+        """Return whether `flow` is this flow or nested in it, at any depth."""
+        pending: list[Flow] = [self]
+        seen: set[int] = set()
+        while pending:
+            current = pending.pop()
+            if current is flow:
+                return True
+            if id(current) not in seen:
+                seen.add(id(current))
+                pending.extend(member for member in current if isinstance(member, Flow))
+        return False
 
     def position(self, member: Atom | Flow) -> int | None:
         """Return the index of a direct member, or None when `member` is not one."""
@@ -246,9 +254,6 @@ def _check_retry(flow: str, retry: object) -> None:
         raise FlowDefinitionError(
             f"flow {flow!r}: retry must be a Retry controller (Times, ForEach, ...), got {given}"
         )
-    if retry._parent is not None:
-        owner = getattr(retry._parent, "name", "?")
-        raise AlreadyAdded("retry", retry.name, flow, owner)
 
 
 def _describe(value: object) -> str:

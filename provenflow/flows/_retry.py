@@ -83,7 +83,8 @@ class Retry(Atom):
 
         flow = LinearFlow("upload", retry=RetryTimeouts(provides="attempt")).add(...)
 
-    An unnamed retry takes the name "<flow>_retry" when it is attached to a flow.
+    An unnamed retry takes the name "<flow>_retry" when it is first attached to a flow, and
+    keeps it.
     """
 
     kind = "retry"

@@ -99,7 +99,7 @@ def test_a_task_over_its_timeout_fails_and_reverts(executor: str) -> None:
     slow = pf.task(hang, name="slow", timeout=0.05)
     engine = pf.Engine(pf.LinearFlow("f").add(make_task(journal, "first"), slow), executor=executor)
     try:
-        with pytest.raises(TimeoutError, match="'slow': execute did not finish within 0.05 s"):
+        with pytest.raises(TimeoutError, match=r"'slow': execute did not finish within 0\.05 s"):
             engine.run()
     finally:
         release.set()

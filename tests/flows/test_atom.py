@@ -407,3 +407,14 @@ def test_copy_refuses_unknown_options_and_bad_values() -> None:
     with pytest.raises(AtomDefinitionError):
         original.copy(rebind={"nope": "x"})
     assert original.name == "adder"
+
+
+def test_atoms_pickle_for_process_executors() -> None:
+    atom = Scale("scale", provides="scaled", rebind={"value": "amount"}, inject={"unit": "s"})
+    copy = pickle.loads(pickle.dumps(atom))
+    assert (copy.name, copy.provides, copy.requires) == ("scale", ("scaled",), {"amount"})
+    assert dict(copy.rebind) == dict(atom.rebind)
+    assert dict(copy.inject) == {"unit": "s"}
+    assert copy.call_execute({"value": 2}) == "4.0s"
+    with pytest.raises(TypeError):
+        copy.rebind["value"] = "other"  # type: ignore[index]

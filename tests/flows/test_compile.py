@@ -8,6 +8,7 @@ import networkx as nx
 import pytest
 
 from provenflow.errors import (
+    AlreadyAdded,
     AmbiguousProvider,
     DependencyCycle,
     DuplicateName,
@@ -505,6 +506,37 @@ def test_duplicate_flow_names_are_refused() -> None:
     )
 
 
+def test_an_object_used_twice_in_one_tree_is_refused() -> None:
+    step = needs("a")
+    flow = LinearFlow("f").add(step, LinearFlow("g").add(step))
+    assert refusal(AlreadyAdded, flow) == (
+        "flow 'g': task 'a' is already in flow 'f'; an atom or a flow appears once in a flow "
+        "(add a copy: .copy(name=...))"
+    )
+    inner = LinearFlow("inner")
+    twice = LinearFlow("f").add(inner, UnorderedFlow("u").add(inner))
+    assert refusal(AlreadyAdded, twice) == (
+        "flow 'u': flow 'inner' is already in flow 'f'; an atom or a flow appears once in a "
+        "flow (build another flow)"
+    )
+    retry = Times()
+    shared = LinearFlow("f").add(LinearFlow("g", retry=retry), LinearFlow("h", retry=retry))
+    assert refusal(AlreadyAdded, shared) == (
+        "flow 'h': retry 'g_retry' is already in flow 'g'; an atom or a flow appears once in "
+        "a flow (add a copy: .copy(name=...))"
+    )
+
+
+def test_a_factory_may_reuse_module_level_tasks() -> None:
+    make = needs("make", provides="x")
+    use = needs("use", ["x"])
+
+    def factory() -> LinearFlow:
+        return LinearFlow("f").add(make, use)
+
+    assert compile_flow(factory()).order == compile_flow(factory()).order == ("make", "use")
+
+
 def test_an_atom_may_share_a_flow_name() -> None:
     compiled = compile_flow(LinearFlow("charge").add(needs("charge")))
     assert compiled.order == ("charge",)
@@ -568,3 +600,17 @@ def test_a_large_linear_flow_compiles() -> None:
     assert compiled.graph.number_of_edges() == 4999
     assert provider_of(compiled, "s4999", "x") == "s4998"
     assert provider_of(compiled, "s0", "x") == "default"
+
+
+def test_a_compiled_flow_pickles() -> None:
+    inner = UnorderedFlow("inner", retry=Times(2)).add(needs("c"), needs("d", provides="z"))
+    flow = LinearFlow("f").add(needs("a", provides="x"), inner, needs("e", ["x", "z"]))
+    compiled = compile_flow(flow)
+    copy = pickle.loads(pickle.dumps(compiled))
+    assert copy.order == compiled.order
+    assert copy.nodes.keys() == compiled.nodes.keys()
+    assert copy.nodes["e"].bindings == compiled.nodes["e"].bindings
+    assert dict(copy.guarded) == dict(compiled.guarded)
+    assert nx.utils.graphs_equal(copy.graph, compiled.graph)
+    with pytest.raises(TypeError):
+        copy.nodes["e"].bindings["x"] = Binding("store", "x", None)  # type: ignore[index]

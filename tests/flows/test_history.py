@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -116,3 +117,12 @@ def test_from_list_names_the_bad_entry(data: Any, message: str) -> None:
     with pytest.raises(RecordFieldError) as caught:
         History.from_list(data)
     assert str(caught.value) == message
+
+
+def test_histories_pickle() -> None:
+
+    history = History().with_attempt(1).with_failures({"a": failure_of(ValueError("boom"))})
+    copy = pickle.loads(pickle.dumps(history))
+    assert copy == history
+    with pytest.raises(TypeError):
+        copy[0].failures["b"] = failure_of(ValueError())  # type: ignore[index]

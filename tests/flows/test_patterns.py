@@ -90,15 +90,12 @@ def test_the_retry_must_be_a_retry_controller() -> None:
     )
 
 
-def test_a_retry_guards_one_flow() -> None:
+def test_a_retry_may_guard_flows_of_several_trees_and_keeps_its_first_name() -> None:
     retry = ForEach([1])
     LinearFlow("first", retry=retry)
-    with pytest.raises(AlreadyAdded) as caught:
-        LinearFlow("second", retry=retry)
-    assert str(caught.value) == (
-        "flow 'second': retry 'first_retry' is already in flow 'first'; an atom or a flow "
-        "belongs to one flow (add a copy: .copy(name=...))"
-    )
+    second = LinearFlow("second", retry=retry)
+    assert second.retry is retry
+    assert retry.name == "first_retry"
 
 
 def test_a_retry_is_not_a_member() -> None:
@@ -131,18 +128,17 @@ def test_a_member_is_an_atom_or_a_flow(item: Any, given: str) -> None:
     assert isinstance(caught.value, UsageError)
 
 
-def test_an_atom_belongs_to_one_flow() -> None:
+def test_an_atom_may_be_a_member_of_several_flows_but_once_in_each() -> None:
     step = Step("a")
     first = LinearFlow("first").add(step)
+    second = LinearFlow("second").add(step)
+    assert list(first) == list(second) == [step]
     with pytest.raises(AlreadyAdded) as caught:
-        LinearFlow("second").add(step)
-    assert str(caught.value) == (
-        "flow 'second': task 'a' is already in flow 'first'; an atom or a flow belongs to one "
-        "flow (add a copy: .copy(name=...))"
-    )
-    with pytest.raises(AlreadyAdded):
         first.add(step)
-    LinearFlow("third").add(step.copy(name="a2"))
+    assert str(caught.value) == (
+        "flow 'first': task 'a' is already in flow 'first'; an atom or a flow appears once in "
+        "a flow (add a copy: .copy(name=...))"
+    )
 
 
 def test_the_same_item_twice_in_one_add_is_refused_and_nothing_is_added() -> None:
@@ -151,7 +147,7 @@ def test_the_same_item_twice_in_one_add_is_refused_and_nothing_is_added() -> Non
     with pytest.raises(AlreadyAdded) as caught:
         flow.add(Step("b"), step, step)
     assert str(caught.value) == (
-        "flow 'f': task 'a' is already in flow 'f'; an atom or a flow belongs to one flow "
+        "flow 'f': task 'a' is already in flow 'f'; an atom or a flow appears once in a flow "
         "(add a copy: .copy(name=...))"
     )
     assert list(flow) == []
@@ -159,27 +155,30 @@ def test_the_same_item_twice_in_one_add_is_refused_and_nothing_is_added() -> Non
     assert list(flow) == [step]
 
 
-def test_a_flow_belongs_to_one_flow() -> None:
+def test_a_flow_may_be_a_member_of_several_flows_but_once_in_each() -> None:
     inner = LinearFlow("inner")
     LinearFlow("one").add(inner)
+    two = LinearFlow("two").add(inner)
     with pytest.raises(AlreadyAdded) as caught:
-        LinearFlow("two").add(inner)
+        two.add(inner)
     assert str(caught.value) == (
-        "flow 'two': flow 'inner' is already in flow 'one'; an atom or a flow belongs to one "
-        "flow (build another flow)"
+        "flow 'two': flow 'inner' is already in flow 'two'; an atom or a flow appears once in "
+        "a flow (build another flow)"
     )
 
 
 def test_a_flow_cannot_contain_itself() -> None:
     outer = LinearFlow("outer")
     middle = LinearFlow("middle")
-    outer.add(middle)
+    inner = UnorderedFlow("inner")
+    outer.add(middle.add(inner))
     with pytest.raises(FlowDefinitionError) as caught:
-        middle.add(outer)
-    assert str(caught.value) == "flow 'middle': cannot add flow 'outer', which contains it"
+        inner.add(outer)
+    assert str(caught.value) == "flow 'inner': cannot add flow 'outer', which contains it"
     with pytest.raises(FlowDefinitionError) as caught:
         outer.add(outer)
     assert str(caught.value) == "flow 'outer': cannot add flow 'outer', which contains it"
+    assert list(inner) == []
 
 
 def test_a_function_task_is_a_member() -> None:

@@ -287,3 +287,13 @@ def test_copy_of_a_builtin_keeps_its_policy() -> None:
     assert isinstance(twin, Times)
     assert (twin.name, twin.attempts, twin.revert_all) == ("four-again", 4, True)
     assert ForEach([1, 2]).copy(provides="v").values == (1, 2)
+
+
+def test_built_in_retries_pickle() -> None:
+    for retry in (Times(3, provides="n"), ForEach([1, 2]), ParameterizedForEach(), AlwaysRevert()):
+        copy = pickle.loads(pickle.dumps(retry))
+        assert type(copy) is type(retry)
+        assert copy.name == retry.name
+        assert copy.call_execute({"values": [5]}, History()) == retry.call_execute(
+            {"values": [5]}, History()
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import pickle
 from typing import Any
 
 import pytest
@@ -171,3 +172,15 @@ def test_update_progress_refuses_what_is_not_a_real_number(fraction: object) -> 
         f"task 'dl': update_progress takes a number from 0 to 1, got {fraction!r}"
     )
     assert seen == []
+
+
+@task(provides="doubled")
+def double(x: int) -> int:
+    return 2 * x
+
+
+def test_a_module_level_function_task_pickles() -> None:
+
+    copy = pickle.loads(pickle.dumps(double))
+    assert copy.call_execute({"x": 4}) == 8
+    assert copy.provides == ("doubled",)
