@@ -275,7 +275,8 @@ class Atom:
     def call_execute(self, args: Mapping[str, object]) -> Any:
         """Call execute with the arguments it accepts from `args` (argument name -> value).
 
-        Returns what execute returns (an awaitable when `is_async`). Raises `UsageError` when a
+        Injected arguments missing from `args` are taken from `inject`. Returns what execute
+        returns (an awaitable when `is_async`). Raises `UsageError` when a
         required argument is missing; whatever execute raises propagates. See `Task`, `Retry`.
         """
         raise NotImplementedError
@@ -311,6 +312,8 @@ class Atom:
         return dict(zip(self.provides, result, strict=True))
 
     def _execute_keywords(self, args: Mapping[str, object]) -> dict[str, object]:
+        if self.inject:
+            args = {**self.inject, **args}
         for arg in self._required_arguments:
             if arg not in args:
                 raise UsageError(
@@ -325,6 +328,8 @@ class Atom:
         signature = self._revert
         if signature is None:
             return None
+        if self.inject:
+            args = {**self.inject, **args}
         keywords = select_arguments(args, signature)
         keywords.update((k, v) for k, v in extras.items() if signature.accepts(k))
         return keywords

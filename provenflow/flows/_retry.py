@@ -157,9 +157,10 @@ class Retry(Atom):
         propagates.
         """
         history, args = self._split_history(args, history, "decide")
-        self._execute_keywords(args)  # checks that every required argument is there
+        arguments = {**self.inject, **args}
+        self._execute_keywords(arguments)  # checks that every required argument is there
         on_failure: Any = getattr(self, "on_failure")  # noqa: B009 (defined by subclasses)
-        decision = on_failure(history, **select_arguments(args, self._on_failure_signature))
+        decision = on_failure(history, **select_arguments(arguments, self._on_failure_signature))
         if not isinstance(decision, Decision):
             allowed = tuple(f"Decision.{member.name}" for member in Decision)
             raise BadDecision(self.name, reprlib.repr(decision), allowed)

@@ -10,11 +10,14 @@ what execute did. `async def` execute (and revert) are supported; then `call_exe
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, overload
 
-from provenflow.errors import AtomDefinitionError
+from provenflow.errors import AtomDefinitionError, UsageError
 from provenflow.flows._atom import Atom, Rebind
 from provenflow.flows._progress import report_progress
 from provenflow.flows._signature import Signature, function_signature, method_signature
@@ -141,6 +144,23 @@ class FunctionTask(Task):
             return None
         return function_signature(self.revert_function, role="revert")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the functions by reference, also a module-level `@task` function.
+
+        A decorated function's module attribute is this task, not the function, so pickle
+        cannot find the function by name; it is recorded as (module, qualified name) instead
+        and looked up again, through the task found there, when unpickled.
+        """
+        state = super().__getstate__()
+        state["function"] = _reference(self.function)
+        state["revert_function"] = _reference(self.revert_function)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.function = _dereference(state["function"])
+        self.revert_function = _dereference(state["revert_function"])
+
     def call_execute(self, args: Mapping[str, object]) -> Any:
         """Call the function with the arguments it accepts from `args`; see `Task`."""
         return self.function(**self._execute_keywords(args))
@@ -226,3 +246,40 @@ def task(
     if function is None:
         return wrap
     return wrap(function)
+
+
+@dataclass(frozen=True)
+class _TaskFunction:
+    """A pickled reference to the function a module-level `@task` wraps."""
+
+    module: str
+    qualname: str
+
+
+def _reference(function: Any) -> Any:
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        return function
+    found = _lookup(sys.modules.get(module), qualname)
+    if isinstance(found, FunctionTask) and found.function is function:
+        return _TaskFunction(module, qualname)
+    return function
+
+
+def _dereference(reference: Any) -> Any:
+    if not isinstance(reference, _TaskFunction):
+        return reference
+    found = _lookup(importlib.import_module(reference.module), reference.qualname)
+    if not isinstance(found, FunctionTask):
+        raise UsageError(
+            f"cannot unpickle the task function {reference.module}.{reference.qualname}: "
+            f"it is no longer a @task there (found {found!r})"
+        )
+    return found.function
+
+
+def _lookup(owner: object, qualname: str) -> object:
+    for part in qualname.split("."):
+        owner = getattr(owner, part, None)
+    return owner

@@ -418,3 +418,20 @@ def test_atoms_pickle_for_process_executors() -> None:
     assert copy.call_execute({"value": 2}) == "4.0s"
     with pytest.raises(TypeError):
         copy.rebind["value"] = "other"  # type: ignore[index]
+
+
+def test_call_execute_and_call_revert_take_injected_values() -> None:
+    undone: list[int] = []
+
+    class Adder(Task):
+        def execute(self, a: int, b: int) -> int:
+            return a + b
+
+        def revert(self, b: int) -> None:
+            undone.append(b)
+
+    atom = Adder(inject={"b": 10})
+    assert atom.call_execute({"a": 1}) == 11
+    assert atom.call_execute({"a": 1, "b": 5}) == 6
+    atom.call_revert({"a": 1}, 11, {})
+    assert undone == [10]

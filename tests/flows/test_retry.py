@@ -297,3 +297,10 @@ def test_built_in_retries_pickle() -> None:
         assert copy.call_execute({"values": [5]}, History()) == retry.call_execute(
             {"values": [5]}, History()
         )
+
+
+def test_injected_arguments_reach_execute_and_on_failure() -> None:
+    retry = ParameterizedForEach(inject={"values": [7, 8]})
+    assert retry.requires == frozenset()
+    assert retry.call_execute({}, History()) == 7
+    assert retry.decide(failed(History().with_attempt(7)), {}) is Decision.RETRY
