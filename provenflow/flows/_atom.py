@@ -31,7 +31,8 @@ from provenflow.flows._signature import Signature
 __all__ = ["Atom", "Rebind", "select_arguments"]
 
 Rebind = Mapping[str, str] | Sequence[str]
-"""A rebind: a mapping argument -> symbol, or symbols for execute's parameters in order."""
+"""A rebind: a mapping argument -> symbol, or symbols for execute's required parameters in
+order."""
 
 _OPTIONS = ("name", "provides", "rebind", "inject", "version", "priority", "timeout")
 
@@ -155,7 +156,6 @@ class Atom:
         elif isinstance(provides, tuple):
             names = provides
         else:
-            names = ()
             self._refuse(f"provides must be a str or a tuple of str, got {provides!r}")
         seen: dict[str, None] = {}
         for symbol in names:
@@ -198,16 +198,17 @@ class Atom:
         if rebind is None:
             return {}
         if isinstance(rebind, list | tuple):
-            if len(rebind) > len(signature.names):
+            required = [name for name in signature.names if name in signature.required]
+            if len(rebind) > len(required):
                 self._refuse(
-                    f"rebind lists {len(rebind)} symbols, but execute takes only "
-                    f"{len(signature.names)} parameters ({parameters})"
+                    f"rebind lists {len(rebind)} symbols, but execute has only {len(required)} "
+                    f"required parameters ({', '.join(required) or 'none'}); rebind optional "
+                    "ones with a mapping"
                 )
-            pairs = dict(zip(signature.names, rebind, strict=False))
+            pairs = dict(zip(required, rebind, strict=False))
         elif isinstance(rebind, Mapping):
             pairs = dict(rebind)
         else:
-            pairs = {}
             self._refuse(
                 "rebind must be a mapping (argument -> symbol) or a list/tuple of symbols, "
                 f"got {rebind!r}"

@@ -126,10 +126,18 @@ def test_rebind_as_a_mapping() -> None:
     assert dict(atom.rebind) == {"a": "left", "b": "b"}
 
 
-def test_rebind_as_a_list_maps_the_parameters_in_order() -> None:
+def test_rebind_as_a_list_maps_the_required_parameters_in_order() -> None:
     atom = Add(rebind=["x", "y"])
     assert dict(atom.rebind) == {"a": "x", "b": "y"}
     assert Add(rebind=("x",)).requires == frozenset({"x", "b"})
+
+    class Mixed(Task):
+        def execute(self, a: int, b: int = 1, *, c: int) -> int:
+            return a + b + c
+
+    assert dict(Mixed(rebind=["x", "z"]).rebind) == {"a": "x", "b": "b", "c": "z"}
+    with pytest.raises(AtomDefinitionError, match="rebind optional ones with a mapping"):
+        Mixed(rebind=["x", "y", "z"])
 
 
 def test_optional_parameters_and_keyword_only_ones() -> None:
@@ -173,7 +181,8 @@ def test_var_keyword_takes_rebound_and_injected_extra_arguments() -> None:
         ),
         (
             {"rebind": ["x", "y", "z"]},
-            "task 'Add': rebind lists 3 symbols, but execute takes only 2 parameters (a, b)",
+            "task 'Add': rebind lists 3 symbols, but execute has only 2 required parameters "
+            "(a, b); rebind optional ones with a mapping",
         ),
         ({"rebind": {"a": 3}}, "task 'Add': rebind maps 'a' to 3, which is not a symbol name"),
         ({"rebind": {"a": ""}}, "task 'Add': rebind maps 'a' to '', which is not a symbol name"),
