@@ -203,44 +203,36 @@ class GraphFlow(Flow):
         endpoints that are not members, a member linked to itself, a repeated link, a bad
         depth or a decider that is not callable.
         """
-        source = _label(a)
-        target = _label(b)
+        depth = self._link_problem(a, b, decider, depth)
+        self._links.append(Link(a, b, decider, depth))
+        self._linked.add((id(a), id(b)))
+        return self
+
+    def _link_problem(
+        self, a: Atom | Flow, b: Atom | Flow, decider: object, depth: Depth | str
+    ) -> Depth:
+        """Return `depth` as a Depth, or raise `BadLink` saying what is wrong with the link."""
+
+        def refuse(problem: str) -> BadLink:
+            return BadLink(self.name, _label(a), _label(b), problem)
+
         for end in (a, b):
             if self.position(end) is None:
-                raise BadLink(
-                    self.name,
-                    source,
-                    target,
-                    f"{_label(end)!r} is not a member of this flow (add it first)",
-                )
+                raise refuse(f"{_label(end)!r} is not a member of this flow (add it first)")
         if a is b:
-            raise BadLink(self.name, source, target, "a member cannot follow itself")
+            raise refuse("a member cannot follow itself")
         if (id(a), id(b)) in self._linked:
-            raise BadLink(self.name, source, target, "they are linked already")
+            raise refuse("they are linked already")
         try:
             depth = Depth(depth)
         except ValueError:
             allowed = ", ".join(member.value for member in Depth)
-            raise BadLink(
-                self.name, source, target, f"depth must be one of {allowed}, got {depth!r}"
-            ) from None
+            raise refuse(f"depth must be one of {allowed}, got {depth!r}") from None
         if decider is None and depth is not Depth.ALL:
-            raise BadLink(
-                self.name,
-                source,
-                target,
-                "depth says how far a decider's veto reaches: pass a decider too",
-            )
+            raise refuse("depth says how far a decider's veto reaches: pass a decider too")
         if decider is not None and not callable(decider):
-            raise BadLink(
-                self.name,
-                source,
-                target,
-                f"decider must be callable (history -> bool), got {decider!r}",
-            )
-        self._links.append(Link(a, b, decider, depth))
-        self._linked.add((id(a), id(b)))
-        return self
+            raise refuse(f"decider must be callable (history -> bool), got {decider!r}")
+        return depth
 
 
 def _label(item: object) -> str:
