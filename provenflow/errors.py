@@ -37,6 +37,7 @@ __all__ = [
     "InvalidMember",
     "LifecycleDefinitionError",
     "MissingInput",
+    "MissingValue",
     "MultipleFailures",
     "NoValuesLeft",
     "ProvenflowError",
@@ -438,3 +439,17 @@ class NoValuesLeft(UsageError):
 
 class MultipleFailures(ExceptionGroup[Exception], ProvenflowError):
     """Several atoms failed in one run; holds each original exception (an `ExceptionGroup`)."""
+
+
+class MissingValue(UsageError):
+    """An atom needs a value that its provider did not provide: a decider ignored the provider."""
+
+    def __init__(self, atom: str, symbol: str, provider: str, state: str) -> None:
+        super().__init__(atom, symbol, provider, state)
+
+    def __str__(self) -> str:
+        atom, symbol, provider, state = self.args
+        return (
+            f"atom {atom!r} needs {symbol!r} from {provider!r}, which is {state} and provides "
+            "nothing (give the parameter a default, or link the decider deeper)"
+        )

@@ -32,7 +32,7 @@ from typing import Any
 
 from provenflow.engine._phases import PhaseBook
 from provenflow.engine._work import AtomRecord, Work
-from provenflow.errors import InternalError, Interrupted, RecordError
+from provenflow.errors import InternalError, Interrupted, MissingValue, RecordError
 from provenflow.failure import Failure
 from provenflow.flows import CompiledFlow, Decision, Depth, History, Node, Retry
 from provenflow.fsm import EntityState
@@ -357,8 +357,8 @@ class Core:
     def arguments(self, name: str) -> dict[str, Any]:
         """Resolve the execute arguments of atom `name` from injections, results and store.
 
-        Raises `MissingValue`-like `Interrupted`? No: raises `KeyError`-free `RecordError`
-        naming the symbol when a required provider did not provide it (it was ignored).
+        Raises `MissingValue` naming the symbol when a required provider did not provide it
+        (a decider ignored it).
         """
         node = self.nodes[name]
         atom = node.atom
@@ -561,17 +561,3 @@ class Core:
                 self._move_flow(flow_fsm.Event.SUCCEED)
             else:
                 self._move_flow(flow_fsm.Event.SUSPENDED)
-
-
-class MissingValue(RecordError):
-    """An atom needs a value that its provider did not provide (the provider was ignored)."""
-
-    def __init__(self, atom: str, symbol: str, provider: str, state: str) -> None:
-        super().__init__(atom, symbol, provider, state)
-
-    def __str__(self) -> str:
-        atom, symbol, provider, state = self.args
-        return (
-            f"atom {atom!r} needs {symbol!r} from {provider!r}, which is {state} and provides "
-            "nothing (give the parameter a default, or link the decider deeper)"
-        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import dataclasses
 import inspect
 import time
 from collections.abc import Callable
@@ -65,6 +66,18 @@ def _perform_detached(work: Work) -> Any:
     return perform(work)
 
 
+def _portable(work: Work) -> Work:
+    """Return `work` with its failures stripped of live exceptions, which may not pickle."""
+    result = work.result
+    if isinstance(result, Failure):
+        result = dataclasses.replace(result, exception=None)
+    failures = {
+        name: dataclasses.replace(failure, exception=None)
+        for name, failure in work.flow_failures.items()
+    }
+    return Work(work.action, work.node, work.atom, work.attempt, work.args, result, failures)
+
+
 def timed_out(work: Work) -> Failure:
     """Return the failure of `work` that did not finish within its atom's timeout."""
     return Failure.from_exception(
@@ -107,7 +120,7 @@ class Dispatcher:
             return
         pool = self.pool or cf.ThreadPoolExecutor(max_workers=1)
         if isinstance(pool, cf.ProcessPoolExecutor):
-            future = pool.submit(_perform_detached, work)
+            future = pool.submit(_perform_detached, _portable(work))
         else:
             future = pool.submit(perform, work, self.progress)
         deadline = None if timeout is None else time.monotonic() + timeout

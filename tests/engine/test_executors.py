@@ -139,3 +139,35 @@ def test_an_engine_cannot_run_twice_at_once() -> None:
     engine = holder["engine"] = pf.Engine(pf.LinearFlow("f").add(reenter))
     engine.run()
     assert seen == [f"engine for run {engine.flow_id!r} is already running"]
+
+
+class Unpicklable(Exception):
+    """An exception that cannot cross a process boundary."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("this exception does not pickle")
+
+
+class RecordsRevert(pf.Task):
+    def execute(self) -> int:
+        return 1
+
+    def revert(self, result: int, flow_failures: Any) -> None:
+        assert sorted(flow_failures) == ["target"]
+        assert flow_failures["target"].type_name.endswith("Unpicklable")
+        assert flow_failures["target"].exception is None
+
+
+def test_processes_revert_with_failures_whose_exceptions_do_not_pickle() -> None:
+    """A decider's failure happens in the engine's process and cannot pickle; the revert in a
+    worker process still gets it, as data without the live exception."""
+
+    def decide(history: dict[str, object]) -> bool:
+        raise Unpicklable("local only")
+
+    good, target = RecordsRevert(name="good"), Double(name="target")
+    flow = pf.GraphFlow("g").add(good, target).link(good, target, decider=decide)
+    engine = pf.Engine(flow, store={"x": 1}, executor="processes", max_workers=1)
+    with pytest.raises(Unpicklable):
+        engine.run()
+    assert engine.atom_state("good") == "REVERTED"

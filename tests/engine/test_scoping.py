@@ -99,6 +99,6 @@ def test_a_value_from_an_ignored_provider_fails_the_consumer_with_a_clear_error(
     graph = pf.GraphFlow("g").add(source, provider, reader("consumer"))
     graph.link(source, provider, decider=lambda history: False, depth=pf.Depth.ATOM)
     engine = pf.Engine(graph)
-    with pytest.raises(pf.RecordError, match="needs 'x' from 'provider', which is IGNORE"):
+    with pytest.raises(pf.UsageError, match="needs 'x' from 'provider', which is IGNORE"):
         engine.run()
     assert engine.state == "REVERTED"
