@@ -47,6 +47,8 @@ TaskState = task_fsm.State
 FlowState = flow_fsm.State
 FINISHED = frozenset({TaskState.SUCCESS, TaskState.IGNORE})
 """Atom states that let successors run (the same strings in the retry lifecycle)."""
+_NOTHING: dict[str, Any] = {}
+"""What an atom that provides nothing provided (shared: never mutated)."""
 OVER = frozenset({FlowState.SUCCESS, FlowState.REVERTED, FlowState.FAILURE, FlowState.SUSPENDED})
 
 
@@ -189,7 +191,7 @@ class Core:
         first, ties in flow order.
         """
         out: list[Work] = []
-        while len(out) < limit:
+        while len(out) < limit and self.phases.busy():
             name = self.phases.next_revert()
             if name is None:
                 break
@@ -241,7 +243,14 @@ class Core:
     def _state(self, name: str) -> Any:
         return self.states[name].state
 
-    def _move(self, name: str, event: Any, **data: Any) -> None:
+    def _move(
+        self,
+        name: str,
+        event: Any,
+        result: Any = None,
+        failure: Failure | None = None,
+        history: tuple[Any, ...] | None = None,
+    ) -> None:
         holder = self.states[name]
         old = holder.state
         new = holder.apply(event)
@@ -254,7 +263,9 @@ class Core:
                 new,
                 self.attempts[name],
                 self.clock(),
-                **data,
+                result,
+                failure,
+                history,
             )
         )
 
@@ -406,32 +417,36 @@ class Core:
 
     def _finish_execute(self, name: str, result: Any, failure: Failure | None) -> None:
         node = self.nodes[name]
-        provided: dict[str, Any] = {}
-        if failure is None:
+        atom = node.atom
+        assert atom is not None
+        provided: dict[str, Any] = _NOTHING
+        if failure is None and atom.provides:
             try:
-                provided = self._provided_by(name, result)
+                provided = atom.provided(result)
             except Exception as exc:
                 failure = Failure.from_exception(exc)
+        in_phase = self.phases.phase_of(name) is not None
         if failure is not None:
             self.outcomes[name] = failure
             self.failures[name] = failure
             self._move(name, task_fsm.Event.FAIL, failure=failure)
-            if self.phases.phase_of(name) is not None:
+            if in_phase:
                 self.phases.ran_out(name)
             else:
                 self.resolve(name, failure)
             return
         self.outcomes[name] = result
         self.provided[name] = provided
-        self.failures.pop(name, None)
-        data: dict[str, Any] = {"result": result}
+        if self.failures:
+            self.failures.pop(name, None)
         if node.kind == "retry":
             history = self.histories[name].with_attempt(result)
             self.histories[name] = history
-            data["history"] = tuple(history.to_list())
-        self._move(name, task_fsm.Event.SUCCEED, **data)
+            self._move(name, task_fsm.Event.SUCCEED, result, None, tuple(history.to_list()))
+        else:
+            self._move(name, task_fsm.Event.SUCCEED, result)
         self.done += 1
-        if self.phases.phase_of(name) is not None:
+        if in_phase:
             self.phases.ran_out(name)
         else:
             self._release(name)
@@ -496,11 +511,11 @@ class Core:
 
     def _finish_revert(self, name: str, failure: Failure | None) -> None:
         if failure is None:
-            data: dict[str, Any] = {}
+            history: tuple[Any, ...] | None = None
             if self.nodes[name].kind == "retry":
                 self.histories[name] = History()
-                data["history"] = ()
-            self._move(name, task_fsm.Event.REVERTED, **data)
+                history = ()
+            self._move(name, task_fsm.Event.REVERTED, history=history)
             self.outcomes.pop(name, None)
             self.provided.pop(name, None)
             self.phases.reverted(name)
