@@ -113,6 +113,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "PrintingListener",
         "TimingListener",
         "Work",
+        "factory_spec",
+        "load_factory",
         "printing_durations",
         "run",
     ],

@@ -8,6 +8,7 @@ model checker) drives.
 from __future__ import annotations
 
 from provenflow.engine._core import Core
+from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._listeners import (
     CaptureListener,
     Listener,
@@ -29,6 +30,8 @@ __all__ = [
     "PrintingListener",
     "TimingListener",
     "Work",
+    "factory_spec",
+    "load_factory",
     "printing_durations",
     "run",
 ]

@@ -1,0 +1,90 @@
+"""Flow factories: `FILE_OR_MODULE:FACTORY` specs, as the command and resumption use them.
+
+A factory is a function without arguments that returns a flow. Naming it by a spec lets a run be
+started, resumed or checked from the command line: `examples/order.py:make_flow` (a file) or
+`mypackage.flows:make_flow` (an importable module). A flow built by a factory can be rebuilt
+after a crash by calling the factory again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from provenflow.errors import UsageError
+from provenflow.flows import Flow
+
+__all__ = ["factory_spec", "load_factory"]
+
+
+def load_factory(spec: str) -> Callable[[], Flow]:
+    """Return the factory named by `spec` (`path/to/file.py:name` or `package.module:name`).
+
+    Raises `UsageError` naming the spec when the file or module cannot be imported, has no
+    such name, or the name is not callable. Importing runs the module's code.
+    """
+    location, separator, name = spec.rpartition(":")
+    if not separator or not location or not name:
+        raise UsageError(
+            f"factory {spec!r}: expected FILE_OR_MODULE:FACTORY, e.g. flows.py:make_flow"
+        )
+    module = _import(location, spec)
+    factory = getattr(module, name, None)
+    if factory is None:
+        raise UsageError(f"factory {spec!r}: {location} has no attribute {name!r}")
+    if not callable(factory):
+        raise UsageError(f"factory {spec!r}: {name!r} is a {type(factory).__name__}, not callable")
+    return _checked(factory, spec)
+
+
+def _import(location: str, spec: str) -> object:
+    if location.endswith(".py") or "/" in location or Path(location).is_file():
+        path = Path(location)
+        if not path.is_file():
+            raise UsageError(f"factory {spec!r}: no such file {str(path)!r}")
+        module_name = f"_provenflow_factory_{abs(hash(path.resolve()))}"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise UsageError(f"factory {spec!r}: cannot import {str(path)!r}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
+    try:
+        return importlib.import_module(location)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"factory {spec!r}: no module named {exc.name!r}") from None
+
+
+def _checked(factory: Callable[[], object], spec: str) -> Callable[[], Flow]:
+    def build() -> Flow:
+        flow = factory()
+        if not isinstance(flow, Flow):
+            raise UsageError(
+                f"factory {spec!r} returned {type(flow).__name__!r}, not a flow "
+                "(return a LinearFlow, UnorderedFlow or GraphFlow)"
+            )
+        return flow
+
+    return build
+
+
+def factory_spec(factory: Callable[[], Flow]) -> str | None:
+    """Return `module:name` for an importable module-level factory, or None.
+
+    Lambdas, nested functions and methods are not re-importable, so they give None.
+    """
+    module = getattr(factory, "__module__", None)
+    qualname = getattr(factory, "__qualname__", "")
+    if not module or module == "__main__" or "." in qualname or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"
