@@ -193,7 +193,13 @@ class Engine:
         return self.results()
 
     def run_iter(self) -> Generator[str, bool | None, None]:
-        """Run like `run()`, yielding each state of the engine loop; `send(True)` suspends."""
+        """Run like `run()`, yielding each state of the engine loop; `send(True)` suspends.
+
+        Each state is yielded as the loop enters it, before its work is done (so at ANALYZING
+        a just-finished atom still shows RUNNING). The engine counts as running until the
+        generator is exhausted or closed: after breaking out of the loop, call `close()` on it
+        before running the engine again.
+        """
         with self._running():
             dispatcher = make_dispatcher(self._executor, self._max_workers)
             dispatcher.progress = self._progress if self._hears_progress() else None
