@@ -80,3 +80,31 @@ def test_usage_errors_exit_2_with_one_line(flows: Path, args: list[str], message
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_readme_main_command_runs_the_example_flow() -> None:
+    """The README's first command, after its install step, works from the repository root."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    first_block = re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)
+    assert first_block is not None
+    install, _, command = first_block.group(1).partition(" && ")
+    assert install == "python3 -m pip install -e ."
+    argv = shlex.split(command)
+    assert argv[0] == "provenflow"
+    completed = subprocess.run(
+        [sys.executable, "-m", "provenflow", *argv[1:]],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "flow 'order' ended SUCCESS" in completed.stdout
+    assert "retry 'retry_shipping': SUCCESS --retry--> RETRYING (attempt 1)" in completed.stdout
