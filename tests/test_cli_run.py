@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,11 +88,6 @@ def test_usage_errors_exit_2_with_one_line(flows: Path, args: list[str], message
 
 def test_the_readme_main_command_runs_the_example_flow() -> None:
     """The README's first command, after its install step, works from the repository root."""
-    import re
-    import shlex
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text()
     first_block = re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)
