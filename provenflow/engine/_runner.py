@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from provenflow.engine._async import AsyncDispatcher
-from provenflow.engine._core import Core
+from provenflow.engine._core import Core, collector_paused
 from provenflow.engine._executors import Completion, Dispatcher, make_dispatcher
 from provenflow.engine._listeners import announce
 from provenflow.engine._work import AtomRecord
@@ -69,11 +69,12 @@ class Engine:
         compiled = compile_flow(flow, store_keys=store)
         self.storage = open_storage(backend)
         self.flow_id = flow_id or uuid.uuid4().hex
-        atoms = tuple(
-            AtomInfo(name, node.kind, node.atom.version)
-            for name, node in compiled.nodes.items()
-            if node.atom is not None
-        )
+        with collector_paused():
+            atoms = tuple(
+                AtomInfo(name, node.kind, node.atom.version)
+                for name, node in compiled.nodes.items()
+                if node.atom is not None
+            )
         version = self.storage.create(RunInfo(self.flow_id, compiled.name, atoms, store))
         self._setup(compiled, Core(compiled, store, clock=time.time), version)
         self._configure(executor, max_workers, listeners)
