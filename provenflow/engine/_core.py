@@ -154,7 +154,9 @@ class Core:
 
     def drain(self) -> list[Transition]:
         """Return the transitions made since the last call, oldest first, and forget them."""
-        out, self._out = self._out, []
+        out = self._out
+        if out:
+            self._out = []
         return out
 
     def start(self) -> None:

@@ -289,10 +289,10 @@ class Engine:
             self._record()
 
     def _schedule(self, dispatcher: Dispatcher | AsyncDispatcher) -> None:
-        for work in self._core.take_work(dispatcher.free):
-            self._record()
+        works = self._core.take_work(dispatcher.free)
+        self._record()  # write-ahead: every RUNNING and REVERTING is recorded before its call
+        for work in works:
             dispatcher.submit(work)
-        self._record()
 
     def _analyze(
         self, completions: list[Completion], dispatcher: Dispatcher | AsyncDispatcher

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from provenflow.failure import Failure
 
 __all__ = ["AtomInfo", "RunInfo", "Transition"]
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     """One recorded state change: `atom` (None for the flow) went `old_state --event--> new_state`.
 
     `attempt` numbers the atom's executions (1 for the first `start`, one more for each
     re-execution after a crash); `at` is the time it was recorded (seconds since the epoch).
+    An immutable tuple: cheap to make, and one holding only plain values is not tracked by the
+    cyclic garbage collector, which keeps a long history cheap to hold.
     """
 
     atom: str | None
