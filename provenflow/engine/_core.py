@@ -18,7 +18,7 @@ REVERT_ALL, or no retry left, reverts the whole flow. Reverting is a `_Phase` ov
 nodes (see `_phases`): dependents are reverted before their dependencies. A revert that fails
 blocks its dependencies and the run ends FAILURE.
 
-Resume: a core built from recorded `AtomRecord`s replays each atom's events through its table,
+Resume (`_resume`): a core built from recorded `AtomRecord`s replays each atom's events through its table,
 then continues: RETRYING retries reopen their phase, unresolved failures are decided again,
 atoms left RUNNING are executed again (`crash_recovered`), or reverted when their scope is
 being undone; atoms left REVERTING are reverted again.
@@ -32,11 +32,13 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from provenflow.engine._deciders import vetoed_by
 from provenflow.engine._phases import PhaseBook
+from provenflow.engine._resume import continue_recorded, load_records
 from provenflow.engine._work import AtomRecord, Work
-from provenflow.errors import InternalError, Interrupted, MissingValue, RecordError
+from provenflow.errors import InternalError, Interrupted, MissingValue
 from provenflow.failure import Failure
-from provenflow.flows import CompiledFlow, Decision, Depth, History, Node, Retry
+from provenflow.flows import CompiledFlow, Decision, History, Node, Retry
 from provenflow.fsm import EntityState
 from provenflow.fsm import flow as flow_fsm
 from provenflow.fsm import retry as retry_fsm
@@ -106,44 +108,9 @@ class Core:
         self.phases = PhaseBook(self)
         self._out: list[Transition] = []
         with collector_paused():
-            self._load(records or {})
+            load_records(self, records or {})
 
     # -- building -------------------------------------------------------------------------
-
-    def _load(self, records: Mapping[str, AtomRecord]) -> None:
-        for name, node in self.nodes.items():
-            if node.kind == "join":
-                continue
-            self.atom_count += 1
-            lifecycle = retry_fsm.LIFECYCLE if node.kind == "retry" else task_fsm.LIFECYCLE
-            record = records.get(name)
-            if record is None:
-                self.states[name] = EntityState(lifecycle, name, self.compiled.name)
-                self.attempts[name] = 0
-            else:
-                self.states[name] = EntityState.replay(
-                    lifecycle, record.events, name, self.compiled.name
-                )
-                self.attempts[name] = record.attempt
-                if record.outcome is not None:
-                    self.outcomes[name] = record.outcome
-                if isinstance(record.outcome, Failure):
-                    self.failures[name] = record.outcome
-                if record.revert_failure is not None:
-                    self.revert_failures[name] = record.revert_failure
-            if node.kind == "retry":
-                history = record.history if record and record.history else History()
-                self.histories[name] = history
-            state = self.states[name].state
-            if state in FINISHED:
-                self.done += 1
-            if state == TaskState.SUCCESS:
-                self.provided[name] = self._provided_by(name, self.outcomes.get(name))
-
-    def _provided_by(self, name: str, result: Any) -> dict[str, Any]:
-        atom = self.nodes[name].atom
-        assert atom is not None
-        return atom.provided(result)
 
     # -- the runner's interface ---------------------------------------------------------------
 
@@ -177,34 +144,8 @@ class Core:
         if self.flow.state == FlowState.REVERTING:
             self.phases.open(None, self.compiled.order)
         else:
-            self._continue_recorded()
+            continue_recorded(self)
         self._settle()
-
-    def _continue_recorded(self) -> None:
-        for name in self.compiled.order:
-            node = self.nodes[name]
-            retrying = node.kind == "retry" and self._state(name) == retry_fsm.State.RETRYING
-            if retrying and self.phases.phase_of(name) is None:
-                self.phases.open(name, self.compiled.guarded[name])
-        for name in self.compiled.order:
-            if self.flow.state != FlowState.RUNNING:
-                return
-            if name not in self.states or self.phases.phase_of(name) is not None:
-                continue
-            state = self._state(name)
-            if state == TaskState.FAILURE:
-                self.resolve(name, self.failures[name])
-            elif state == TaskState.RUNNING:
-                self._push_ready(name)
-            elif state == TaskState.REVERTING:
-                raise RecordError(
-                    f"atom {name!r} in run of {self.compiled.name!r} is recorded REVERTING, "
-                    "but no retry or flow revert that would revert it is recorded"
-                )
-        for name in self.compiled.order:
-            free = self.waiting[name] == 0 and self.phases.phase_of(name) is None
-            if free and name in self.states and self._state(name) == TaskState.PENDING:
-                self._became_ready(name)
 
     def take_work(self, limit: int) -> list[Work]:
         """Start up to `limit` side effects and return them (their transitions are in `drain`).
@@ -313,7 +254,7 @@ class Core:
             elif node.kind == "join":
                 self.joins_done.discard(name)
 
-    def _push_ready(self, name: str) -> None:
+    def push_ready(self, name: str) -> None:
         atom = self.nodes[name].atom
         priority = atom.priority if atom is not None else 0
         heapq.heappush(self.ready, (-priority, self.index[name], name))
@@ -329,9 +270,9 @@ class Core:
                         self.joins_done.add(successor)
                         stack.append(successor)
                     else:
-                        self._became_ready(successor)
+                        self.became_ready(successor)
 
-    def _became_ready(self, name: str) -> None:
+    def became_ready(self, name: str) -> None:
         if self._state(name) != TaskState.PENDING or self.phases.phase_of(name) is not None:
             return
         node = self.nodes[name]
@@ -339,7 +280,7 @@ class Core:
             ignored = self._apply_deciders(node)
             if ignored is None or ignored:
                 return
-        self._push_ready(name)
+        self.push_ready(name)
 
     def _apply_deciders(self, node: Node) -> set[str] | None:
         """Return the nodes vetoed for `node` (empty: it may run; None: a decider raised)."""
@@ -356,24 +297,9 @@ class Core:
                     self.resolve(node.name, failure)
                     return None
             if not self.decided[key]:
-                vetoed |= self._vetoed_by(decider.targets, decider.depth, decider.flow)
+                vetoed |= vetoed_by(self.nodes, decider.targets, decider.depth, decider.flow)
         if vetoed:
             self._ignore(vetoed)
-        return vetoed
-
-    def _vetoed_by(self, targets: Iterable[str], depth: Depth, flow: str) -> set[str]:
-        vetoed = set(targets)
-        if depth == Depth.ATOM:
-            return vetoed
-        frontier = list(vetoed)
-        while frontier:
-            for successor in self.nodes[frontier.pop()].successors:
-                node = self.nodes[successor]
-                if successor in vetoed or (depth == Depth.FLOW and flow not in node.flows):
-                    continue
-                vetoed.add(successor)
-                if depth != Depth.NEIGHBORS or node.kind == "join":
-                    frontier.append(successor)
         return vetoed
 
     def _ignore(self, names: set[str]) -> None:
@@ -563,7 +489,7 @@ class Core:
         self._count_waiting([*guarded, *sorted(boundary, key=self.index.__getitem__)])
         self.decided.clear()
         if self.flow.state == FlowState.RUNNING:
-            self._push_ready(retry)
+            self.push_ready(retry)
 
     def finish_flow(self) -> None:
         """The whole-flow revert is over: REVERTED, or FAILURE when a revert failed."""

@@ -1,0 +1,102 @@
+"""Rebuilding a core from a run's record, and continuing the run from where it stopped.
+
+`load_records` gives every atom the state its recorded events lead to, replayed through its
+lifecycle table (a record the table refuses raises `IllegalTransition`), with its attempt
+count, last outcome and, for a retry, its history. `continue_recorded` then decides what to do
+with what it finds, in this order, so that an interrupted decision is never lost:
+
+1. a retry recorded RETRYING reopens the revert phase of its subflow;
+2. an atom recorded FAILURE outside any phase has its failure decided again (the decision
+   itself is only durable once it changed a state);
+3. an atom recorded RUNNING outside any phase is executed again, as a new attempt
+   (`crash_recovered`);
+4. an atom recorded REVERTING outside any phase cannot happen in a consistent record: reverts
+   happen only inside a recorded phase (a RETRYING retry or a REVERTING flow);
+5. PENDING atoms whose predecessors are done become ready (their deciders vote again).
+
+A flow recorded REVERTING is handled before all this by the core, which reopens the whole-flow
+phase: there, RUNNING atoms are reverted at once and REVERTING ones reverted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from provenflow.engine._work import AtomRecord
+from provenflow.errors import RecordError
+from provenflow.failure import Failure
+from provenflow.flows import History
+from provenflow.fsm import EntityState
+from provenflow.fsm import flow as flow_fsm
+from provenflow.fsm import retry as retry_fsm
+from provenflow.fsm import task as task_fsm
+
+if TYPE_CHECKING:
+    from provenflow.engine._core import Core
+
+__all__ = ["continue_recorded", "load_records"]
+
+TaskState = task_fsm.State
+FINISHED = frozenset({TaskState.SUCCESS, TaskState.IGNORE})
+
+
+def load_records(core: Core, records: Mapping[str, AtomRecord]) -> None:
+    """Give every atom of `core` its recorded state and data (or a fresh one)."""
+    flow_name = core.compiled.name
+    for name, node in core.nodes.items():
+        if node.kind == "join":
+            continue
+        core.atom_count += 1
+        lifecycle = retry_fsm.LIFECYCLE if node.kind == "retry" else task_fsm.LIFECYCLE
+        record = records.get(name)
+        if record is None:
+            core.states[name] = EntityState(lifecycle, name, flow_name)
+            core.attempts[name] = 0
+        else:
+            core.states[name] = EntityState.replay(lifecycle, record.events, name, flow_name)
+            core.attempts[name] = record.attempt
+            if record.outcome is not None:
+                core.outcomes[name] = record.outcome
+            if isinstance(record.outcome, Failure):
+                core.failures[name] = record.outcome
+            if record.revert_failure is not None:
+                core.revert_failures[name] = record.revert_failure
+        if node.kind == "retry":
+            history = record.history if record and record.history else History()
+            core.histories[name] = history
+        state = core.states[name].state
+        if state in FINISHED:
+            core.done += 1
+        if state == TaskState.SUCCESS and node.atom is not None:
+            core.provided[name] = node.atom.provided(core.outcomes.get(name))
+
+
+def continue_recorded(core: Core) -> None:
+    """Pick a recorded, RUNNING run up where it stopped (see the module docstring)."""
+    order = core.compiled.order
+    for name in order:
+        retrying = core.nodes[name].kind == "retry" and (
+            core.states[name].state == retry_fsm.State.RETRYING
+        )
+        if retrying and core.phases.phase_of(name) is None:
+            core.phases.open(name, core.compiled.guarded[name])
+    for name in order:
+        if core.flow.state != flow_fsm.State.RUNNING:
+            return
+        if name not in core.states or core.phases.phase_of(name) is not None:
+            continue
+        state = core.states[name].state
+        if state == TaskState.FAILURE:
+            core.resolve(name, core.failures[name])
+        elif state == TaskState.RUNNING:
+            core.push_ready(name)
+        elif state == TaskState.REVERTING:
+            raise RecordError(
+                f"atom {name!r} in run of {core.compiled.name!r} is recorded REVERTING, "
+                "but no retry or flow revert that would revert it is recorded"
+            )
+    for name in order:
+        free = core.waiting[name] == 0 and core.phases.phase_of(name) is None
+        if free and name in core.states and core.states[name].state == TaskState.PENDING:
+            core.became_ready(name)
