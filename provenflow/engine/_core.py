@@ -18,10 +18,10 @@ REVERT_ALL, or no retry left, reverts the whole flow. Reverting is a `_Phase` ov
 nodes (see `_phases`): dependents are reverted before their dependencies. A revert that fails
 blocks its dependencies and the run ends FAILURE.
 
-Resume (`_resume`): a core built from recorded `AtomRecord`s replays each atom's events through its table,
-then continues: RETRYING retries reopen their phase, unresolved failures are decided again,
-atoms left RUNNING are executed again (`crash_recovered`), or reverted when their scope is
-being undone; atoms left REVERTING are reverted again.
+Resume (see `_resume`): a core built from recorded `AtomRecord`s replays each atom's events
+through its table, then continues: RETRYING retries reopen their phase, unresolved failures are
+decided again, atoms left RUNNING are executed again (`crash_recovered`), or reverted when
+their scope is being undone; atoms left REVERTING are reverted again.
 """
 
 from __future__ import annotations
