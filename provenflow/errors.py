@@ -28,6 +28,7 @@ __all__ = [
     "BadDecision",
     "BadLink",
     "BadResult",
+    "CorruptRecord",
     "DependencyCycle",
     "DuplicateName",
     "FlowDefinitionError",
@@ -39,15 +40,20 @@ __all__ = [
     "MissingInput",
     "MissingValue",
     "MultipleFailures",
+    "NewerSchema",
     "NoValuesLeft",
     "ProvenflowError",
     "RecordError",
     "RecordFieldError",
     "RetryUsedAsTask",
+    "RunExists",
     "StaleVersion",
     "StorageError",
+    "StorageUnavailable",
     "UnknownRun",
     "UnorderedDependency",
+    "UnrecordableTransition",
+    "UnstorableValue",
     "UsageError",
 ]
 
@@ -453,3 +459,105 @@ class MissingValue(UsageError):
             f"atom {atom!r} needs {symbol!r} from {provider!r}, which is {state} and provides "
             "nothing (give the parameter a default, or link the decider deeper)"
         )
+
+
+class UnstorableValue(UsageError):
+    """A value cannot be kept by a durable store (JSON only); names the run, atom and type."""
+
+    def __init__(
+        self, flow_id: str, atom: str | None, where: str, type_name: str, problem: str
+    ) -> None:
+        super().__init__(flow_id, atom, where, type_name, problem)
+
+    @property
+    def atom(self) -> str | None:
+        """The atom whose value was refused; None for the run's own store."""
+        atom: str | None = self.args[1]
+        return atom
+
+    @property
+    def where(self) -> str:
+        """The refused value's place, e.g. `result['items'][2]` or `store['when']`."""
+        return str(self.args[2])
+
+    @property
+    def type_name(self) -> str:
+        """The type of the refused value (or dict key), e.g. `datetime.datetime`."""
+        return str(self.args[3])
+
+    def __str__(self) -> str:
+        flow_id, atom, where, type_name, problem = self.args
+        owner = "the run's store" if atom is None else f"atom {atom!r}"
+        return (
+            f"run {flow_id!r}: {owner}: {where} is of type {type_name}: {problem}; a durable store "
+            "keeps JSON values only (str, int, finite float, bool, None, lists and tuples, "
+            "dicts with str keys), and nothing was written"
+        )
+
+
+class UnrecordableTransition(UsageError):
+    """A transition given to a store names a lifecycle, state, event or edge its table lacks."""
+
+    def __init__(self, flow_id: str, index: int, problem: str) -> None:
+        super().__init__(flow_id, index, problem)
+
+    def __str__(self) -> str:
+        flow_id, index, problem = self.args
+        return f"run {flow_id!r}: transition {index} of the batch: {problem}; nothing was written"
+
+
+class RunExists(UsageError):
+    """A run was created with a flow id that the store already holds."""
+
+    def __init__(self, flow_id: str, url: str) -> None:
+        super().__init__(flow_id, url)
+
+    def __str__(self) -> str:
+        flow_id, url = self.args
+        return f"run {flow_id!r} already exists in {url}; load it, or create it under a new id"
+
+
+class CorruptRecord(RecordError):
+    """Stored data cannot be read back (corrupt, hand-edited or foreign); names where and what."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(where, problem)
+
+    @property
+    def where(self) -> str:
+        """The store, and the run, row, file or field in it, that holds the bad data."""
+        return str(self.args[0])
+
+    def __str__(self) -> str:
+        where, problem = self.args
+        return f"{where}: {problem} (the store was left as it is)"
+
+
+class NewerSchema(RecordError):
+    """A store was written by a newer provenflow: its schema version is higher than known."""
+
+    def __init__(self, where: str, found: int, supported: int) -> None:
+        super().__init__(where, found, supported)
+
+    def __str__(self) -> str:
+        where, found, supported = self.args
+        return (
+            f"{where}: schema version {found} is newer than this provenflow knows ({supported}); "
+            "upgrade provenflow to open it (the store was left as it is)"
+        )
+
+
+class StorageUnavailable(StorageError):
+    """A store could not be opened, reached, read or written; names it and the reason."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, reason)
+
+    @property
+    def url(self) -> str:
+        """The store's URL (without any password)."""
+        return str(self.args[0])
+
+    def __str__(self) -> str:
+        url, reason = self.args
+        return f"storage {url}: {reason}"

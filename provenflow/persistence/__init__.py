@@ -1,13 +1,39 @@
 """Persistence: the storage protocol, the records it keeps, and the backends.
 
 Every transition of a run is recorded through a `Storage` before its side effect, as a
-compare-and-set on the run's version; the transitions of a run are its audit trail.
+compare-and-set on the run's version; the transitions of a run are its audit trail. Backends:
+`MemoryStorage` (`memory://`), `SqlStorage` (`sqlite:///path`, `postgresql://...`) and
+`DirStorage` (`dir:///path`); `open_storage(url)` picks one. `SqlStorage` is imported on first
+use, so that SQLAlchemy is only loaded by a program that uses a database.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from provenflow.persistence._dir import DirStorage
 from provenflow.persistence._memory import MemoryStorage
 from provenflow.persistence._protocol import Storage, open_storage
 from provenflow.persistence._records import AtomInfo, RunInfo, Transition
 
-__all__ = ["AtomInfo", "MemoryStorage", "RunInfo", "Storage", "Transition", "open_storage"]
+if TYPE_CHECKING:
+    from provenflow.persistence._sql import SqlStorage
+
+__all__ = [
+    "AtomInfo",
+    "DirStorage",
+    "MemoryStorage",
+    "RunInfo",
+    "SqlStorage",
+    "Storage",
+    "Transition",
+    "open_storage",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "SqlStorage":
+        from provenflow.persistence._sql import SqlStorage  # noqa: PLC0415 (imports SQLAlchemy)
+
+        return SqlStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

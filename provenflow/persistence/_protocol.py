@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from provenflow.errors import UsageError
+from provenflow.persistence._dir import DirStorage
 from provenflow.persistence._records import RunInfo, Transition
 
 __all__ = ["Storage", "open_storage"]
@@ -53,18 +54,33 @@ class Storage(Protocol):
 def open_storage(backend: str | Storage | None) -> Storage:
     """Return the backend named by a URL, or `backend` itself when it already is one.
 
-    None and `memory://` give a new in-memory backend. Raises `UsageError` for an unknown URL.
+    None and `memory://` give a new in-memory backend; `sqlite:///path` (relative, or
+    `sqlite:////absolute`) and `postgresql://user@host/db` a `SqlStorage`; `dir:///path` (all
+    after `dir://` is the path) a `DirStorage`. Raises `UsageError` for an unknown URL, and
+    what the backend raises when it cannot be opened (`StorageUnavailable`, `CorruptRecord`,
+    `NewerSchema`).
     """
     from provenflow.persistence._memory import MemoryStorage  # noqa: PLC0415 (cycle)
 
     if backend is None:
         return MemoryStorage()
     if isinstance(backend, str):
+        scheme = backend.partition("://")[0].partition("+")[0]
         if backend.startswith("memory://"):
             return MemoryStorage(backend)
+        if backend.startswith("dir://"):
+            return DirStorage(backend)
+        if "://" in backend and scheme in ("sqlite", "postgresql"):
+            try:
+                from provenflow.persistence._sql import SqlStorage  # noqa: PLC0415 (SQLAlchemy)
+            except ImportError as error:
+                raise UsageError(
+                    f"backend {backend!r} needs SQLAlchemy, which is not installed ({error})"
+                ) from None
+            return SqlStorage(backend)
         raise UsageError(
-            f"backend {backend!r}: unknown URL scheme (known: memory://; "
-            "sqlite://, postgresql:// and dir:// come with the durable backends)"
+            f"backend {backend!r}: unknown URL scheme "
+            "(known: memory://, sqlite:///path, postgresql://..., dir:///path)"
         )
     if isinstance(backend, Storage):
         return backend

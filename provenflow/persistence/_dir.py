@@ -1,0 +1,389 @@
+"""The directory backend, `dir:///path`: runs kept as JSON files, no server, no database.
+
+Everything after `dir://` is the path: `dir:///var/lib/runs` is absolute, `dir://runs` is
+relative to the working directory. The directory is created if missing; an existing one must be
+empty or a provenflow store.
+
+Layout (schema version 1):
+
+    provenflow-store.json            {"format": "provenflow-dir", "schema_version": 1}
+    runs/<id>/run.json               the RunInfo: flow_id, flow_name, atoms, store, factory,
+                                     created_at
+    runs/<id>/0000000001.json        a batch: {"first_seq": 1, "transitions": [{...}, ...]}
+    runs/<id>/0000000004.json        the next batch, whose first transition is the 4th
+
+`<id>` is the flow id percent-encoded (`quote(flow_id, safe="")`, dots too), so any id makes one
+safe file name. Every file is written whole to a temporary file in its directory, fsynced, and
+then given its final name, and the directory is fsynced: a reader sees a file complete or not at
+all, and a killed writer leaves at most a stray `.tmp-*` file, which readers ignore.
+
+Compare-and-set. A batch file is named by the sequence number of its first transition, which is
+the run's version before the batch plus one. A writer at version v first walks the chain of
+batch files to check that the run is at v, then makes its file's name with `os.link`, which,
+unlike `rename`, refuses to replace an existing name: of two writers at version v only one can
+create `<v+1>.json`, and the other gets `StaleVersion`. Batch files never change once named, so
+a run's versions are the chain 1 -> 1 + len(batch 1) -> ... and a file can only be named at the
+end of the chain. Each storage object remembers where the chain of each run ended, so a writer
+reads only the batches written by others since its last write.
+
+`load` reads the chain in order and refuses, with `CorruptRecord` naming the file, anything it
+cannot trust: a truncated or hand-edited file, a batch that does not start where the last ended,
+a stray batch file off the chain, an unknown state or event. Nothing is ever rewritten or
+deleted, so a refusal leaves the store as it was. `runs()` reads every run in full (it is meant
+for listing, not for a hot path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from provenflow.errors import (
+    CorruptRecord,
+    NewerSchema,
+    RunExists,
+    StaleVersion,
+    StorageUnavailable,
+    UnknownRun,
+    UsageError,
+)
+from provenflow.persistence._json import (
+    SCHEMA_VERSION,
+    atoms_from_json,
+    atoms_to_json,
+    check_run,
+    check_transition,
+    dumps,
+    loads,
+    store_from_json,
+    transition_from_fields,
+)
+from provenflow.persistence._records import RunInfo, Transition
+
+__all__ = ["DirStorage"]
+
+MARKER = "provenflow-store.json"
+FORMAT = "provenflow-dir"
+_BATCH = re.compile(r"\d{10}\.json")
+_FIELDS = (
+    "atom", "lifecycle", "old_state", "event", "new_state", "attempt", "at",
+    "result", "failure", "history",
+)  # fmt: skip
+
+
+class DirStorage:
+    """Runs kept as JSON files under one directory; see the module docstring.
+
+    Opening creates the directory and its marker file when it is new or empty. Raises
+    `StorageUnavailable` when the path cannot be used as a directory, `CorruptRecord` when it
+    holds something else than a provenflow store, and `NewerSchema` when a newer provenflow
+    wrote it. Safe to share between threads and processes.
+    """
+
+    def __init__(self, url: str) -> None:
+        if not url.startswith("dir://") or url == "dir://":
+            raise UsageError(f"backend {url!r}: expected dir:///absolute/path or dir://relative")
+        self.url = url
+        self.root = Path(url[len("dir://") :])
+        self._runs = self.root / "runs"
+        self._ends: dict[str, int] = {}
+        self._lock = threading.Lock()
+        with self._guard("open the store"):
+            self._prepare()
+
+    def __repr__(self) -> str:
+        return f"DirStorage({self.url!r})"
+
+    # -- the storage protocol --------------------------------------------------------------
+
+    def create(self, run: RunInfo) -> int:
+        """Record a new run; return version 0.
+
+        Raises `RunExists` if the id exists and `UnstorableValue` if its store is not JSON;
+        nothing is written then.
+        """
+        check_run(run)
+        document = {
+            "flow_id": run.flow_id,
+            "flow_name": run.flow_name,
+            "atoms": atoms_to_json(run.atoms),
+            "store": dict(run.store),
+            "factory": run.factory,
+            "created_at": time.time(),
+        }
+        final = self._run_dir(run.flow_id)
+        with self._guard("create a run"):
+            staging = self._runs / f".tmp-{uuid.uuid4().hex}"
+            staging.mkdir()
+            try:
+                _write_durably(staging / "run.json", dumps(document))
+                os.rename(staging, final)  # refused when `final` exists (it is never empty)
+            except OSError as error:
+                _remove_tree(staging)
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY) or final.exists():
+                    raise RunExists(run.flow_id, self.url) from None
+                raise
+            _sync_directory(self._runs)
+        with self._lock:
+            self._ends[run.flow_id] = 0
+        return 0
+
+    def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
+        """Return the run, its transitions oldest first and its version.
+
+        Raises `UnknownRun` when there is no such run and `CorruptRecord` naming the file and
+        the value when a file cannot be trusted.
+        """
+        with self._guard("load a run"):
+            directory = self._run_dir(flow_id)
+            info, _ = self._read_run(directory, flow_id)
+            transitions, starts = self._read_chain(directory, flow_id)
+            self._check_no_strays(directory, starts)
+        with self._lock:
+            self._ends[flow_id] = max(self._ends.get(flow_id, 0), len(transitions))
+        return info, transitions, len(transitions)
+
+    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+        """Append `transitions` as one file if the run is at `expected_version`.
+
+        Returns the new version. Raises `StaleVersion` naming the version found, `UnknownRun`,
+        `UnrecordableTransition` or `UnstorableValue`; nothing is written in every case.
+        """
+        entries = []
+        for index, transition in enumerate(transitions, 1):
+            check_transition(flow_id, index, transition)
+            entries.append(_entry(transition))
+        directory = self._run_dir(flow_id)
+        with self._guard("record transitions"):
+            found = self._current_version(directory, flow_id)
+            if found != expected_version:
+                raise StaleVersion(flow_id, expected_version, found)
+            if not entries:
+                return expected_version
+            first = expected_version + 1
+            document = dumps({"first_seq": first, "transitions": entries})
+            if not _create_durably(directory / f"{first:010d}.json", document):
+                found = self._current_version(directory, flow_id)
+                raise StaleVersion(flow_id, expected_version, found)
+        version = expected_version + len(entries)
+        with self._lock:
+            self._ends[flow_id] = max(self._ends.get(flow_id, 0), version)
+        return version
+
+    def runs(self) -> list[tuple[RunInfo, str]]:
+        """Return every run with its flow's state, oldest first (by creation time, then id).
+
+        Raises `CorruptRecord` naming a file that cannot be trusted.
+        """
+        found: list[tuple[float, str, RunInfo, str]] = []
+        with self._guard("list runs"):
+            for directory in sorted(self._runs.iterdir()):
+                if directory.name.startswith(".") or not directory.is_dir():
+                    continue  # a writer's staging directory, or not a run
+                info, created_at = self._read_run(directory, None)
+                transitions, _ = self._read_chain(directory, info.flow_id)
+                state = "PENDING"
+                for transition in transitions:
+                    if transition.atom is None and transition.lifecycle == "flow":
+                        state = str(transition.new_state)
+                found.append((created_at, info.flow_id, info, state))
+        found.sort(key=lambda entry: (entry[0], entry[1]))
+        return [(info, state) for _, _, info, state in found]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _read_run(self, directory: Path, flow_id: str | None) -> tuple[RunInfo, float]:
+        path = directory / "run.json"
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            if flow_id is not None and not directory.exists():
+                raise UnknownRun(flow_id, self.url) from None
+            raise CorruptRecord(str(path), "missing: the run directory has no run.json") from None
+        where = str(path)
+        data = loads(text, where)
+        if not isinstance(data, dict):
+            raise CorruptRecord(where, f"expected an object, got {type(data).__name__}")
+        for key, kinds in (("flow_id", str), ("flow_name", str), ("created_at", int | float)):
+            if not isinstance(data.get(key), kinds) or isinstance(data.get(key), bool):
+                raise CorruptRecord(where, f"{key}: bad or missing value {data.get(key)!r}")
+        factory = data.get("factory")
+        if factory is not None and not isinstance(factory, str):
+            raise CorruptRecord(where, f"factory: expected a str or null, got {factory!r}")
+        if flow_id is not None and data["flow_id"] != flow_id:
+            raise CorruptRecord(where, f"holds run {data['flow_id']!r}, not {flow_id!r}")
+        info = RunInfo(
+            data["flow_id"],
+            data["flow_name"],
+            atoms_from_json(data.get("atoms"), where),
+            store_from_json(data.get("store"), where),
+            factory,
+        )
+        return info, data["created_at"]
+
+    def _read_chain(self, directory: Path, flow_id: str) -> tuple[list[Transition], list[int]]:
+        """Return the transitions of a run's chain of batches and the first seq of each batch."""
+        transitions: list[Transition] = []
+        starts: list[int] = []
+        while True:
+            first = len(transitions) + 1
+            entries = self._read_batch(directory / f"{first:010d}.json", first)
+            if entries is None:
+                return transitions, starts
+            starts.append(first)
+            path = directory / f"{first:010d}.json"
+            for index, entry in enumerate(entries):
+                where = f"{path}: transition {first + index} of run {flow_id!r}"
+                if not isinstance(entry, dict):
+                    raise CorruptRecord(where, f"expected an object, got {type(entry).__name__}")
+                try:
+                    fields = [entry[key] for key in _FIELDS]
+                except KeyError as missing:
+                    raise CorruptRecord(where, f"field {missing} is missing") from None
+                transitions.append(transition_from_fields(where, fields))
+
+    def _read_batch(self, path: Path, first: int) -> list[Any] | None:
+        """Return the transitions (still JSON) of the batch file at `path`, None if absent."""
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        data = loads(text, str(path))
+        if not isinstance(data, dict) or data.get("first_seq") != first:
+            raise CorruptRecord(str(path), f"expected a batch whose first_seq is {first}")
+        entries = data.get("transitions")
+        if not isinstance(entries, list) or not entries:
+            raise CorruptRecord(str(path), "transitions: expected a non-empty list")
+        return entries
+
+    def _check_no_strays(self, directory: Path, starts: list[int]) -> None:
+        chained = {f"{first:010d}.json" for first in starts}
+        for name in sorted(os.listdir(directory)):
+            if _BATCH.fullmatch(name) and name not in chained:
+                raise CorruptRecord(
+                    str(directory / name), "a batch file that is not on the run's chain"
+                )
+
+    def _current_version(self, directory: Path, flow_id: str) -> int:
+        """Return the run's version: the end of its chain, read on from the remembered end."""
+        with self._lock:
+            version = self._ends.get(flow_id)
+        if version is None:
+            if not (directory / "run.json").exists():
+                raise UnknownRun(flow_id, self.url)
+            version = 0
+        while True:
+            entries = self._read_batch(directory / f"{version + 1:010d}.json", version + 1)
+            if entries is None:
+                break
+            version += len(entries)
+        with self._lock:
+            self._ends[flow_id] = max(self._ends.get(flow_id, 0), version)
+        return version
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _run_dir(self, flow_id: str) -> Path:
+        name = quote(flow_id, safe="").replace(".", "%2E")
+        if not name or len(name) > 200:
+            raise UsageError(f"run {flow_id!r}: a dir:// store needs a flow id of 1 to 200 bytes")
+        return self._runs / name
+
+    def _prepare(self) -> None:
+        if not self.root.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+        marker = self.root / MARKER
+        if not marker.exists():
+            if any(
+                name != "runs" and not name.startswith(".tmp-") for name in os.listdir(self.root)
+            ):
+                raise CorruptRecord(
+                    str(self.root), f"holds other files and no {MARKER}: not a provenflow store"
+                )
+            document = dumps({"format": FORMAT, "schema_version": SCHEMA_VERSION})
+            _create_durably(marker, document)  # a concurrent opener may have won: same content
+        data = loads(marker.read_bytes(), str(marker))
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise CorruptRecord(str(marker), f"not a provenflow store marker (format {FORMAT!r})")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise CorruptRecord(str(marker), f"schema_version {version!r} is not a version")
+        if version > SCHEMA_VERSION:
+            raise NewerSchema(str(marker), version, SCHEMA_VERSION)
+        self._runs.mkdir(exist_ok=True)
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn an operating-system error into `StorageUnavailable` naming the store."""
+        try:
+            yield
+        except OSError as error:
+            raise StorageUnavailable(self.url, f"cannot {action}: {error}") from error
+
+
+def _entry(transition: Transition) -> dict[str, Any]:
+    """Return a transition (already checked) as the JSON object a batch file holds."""
+    failure, history = transition.failure, transition.history
+    return {
+        "atom": transition.atom,
+        "lifecycle": str(transition.lifecycle),
+        "old_state": str(transition.old_state),
+        "event": str(transition.event),
+        "new_state": str(transition.new_state),
+        "attempt": transition.attempt,
+        "at": float(transition.at),
+        "result": transition.result,
+        "failure": None if failure is None else failure.to_dict(),
+        "history": None if history is None else list(history),
+    }
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Write `path` whole and flush it to disk (it must not exist yet)."""
+    with open(path, "xb") as file:
+        file.write(text.encode())
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _create_durably(path: Path, text: str) -> bool:
+    """Give `path` the content `text` atomically, unless it exists; return whether it was made.
+
+    The text goes to a temporary file, is fsynced, and is linked to `path` (a link, unlike a
+    rename, never replaces an existing file); then the directory is fsynced.
+    """
+    temporary = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    _write_durably(temporary, text)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    _sync_directory(path.parent)
+    return True
+
+
+def _sync_directory(path: Path) -> None:
+    if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a directory to sync it
+        return
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_tree(path: Path) -> None:
+    for child in path.iterdir():
+        child.unlink()
+    path.rmdir()

@@ -1,0 +1,301 @@
+"""How the durable backends turn records into JSON and back, checking both ways.
+
+Rules for values (a task's result, a retry's history, the run's store):
+
+- A durable store keeps JSON, never pickle: loading a store must not run code. Values are
+  checked before anything is written; a value JSON cannot hold is refused with
+  `UnstorableValue` naming the run, the atom, the place in the value (`result['items'][2]`) and
+  its type, and nothing of the batch is written.
+- Kept as they are: `str`, `int`, finite `float`, `bool`, `None`, `list`, and `dict` whose keys
+  are all `str`. Subclasses of these are kept as their base type (a `StrEnum` member comes back
+  as a plain `str`, an `OrderedDict` as a `dict`).
+- Tuples come back as lists (JSON has one array type). A transition's `history` is the one
+  exception: it is a tuple in `Transition`, so it comes back as a tuple (its items as lists).
+- Refused: dict keys that are not `str` (JSON would turn `{1: "a"}` into `{"1": "a"}` and give
+  back a different dict), NaN and the infinities (not JSON), sets, bytes, dates, any other
+  object, a container that contains itself, and nesting deeper than the interpreter can walk.
+- Failures are stored as `Failure.to_dict()` and read back with `Failure.from_dict()`; histories
+  as `History.to_list()` makes them.
+
+Reading back is strict too: text that is not JSON (or uses NaN / Infinity), a row naming a
+lifecycle, state or event that `provenflow.fsm.LIFECYCLES` does not know, or an edge its table
+lacks, is refused with `CorruptRecord` naming the store, the run, the row and the value. Recorded
+transitions are checked against the same tables before they are written
+(`UnrecordableTransition`), so a store only ever holds transitions it can read back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+from provenflow.errors import (
+    CorruptRecord,
+    RecordError,
+    UnrecordableTransition,
+    UnstorableValue,
+)
+from provenflow.failure import Failure
+from provenflow.fsm import LIFECYCLES
+from provenflow.persistence._records import AtomInfo, RunInfo, Transition
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "atoms_from_json",
+    "atoms_to_json",
+    "check_run",
+    "check_transition",
+    "check_value",
+    "dumps",
+    "failure_from_json",
+    "loads",
+    "store_from_json",
+    "transition_from_fields",
+]
+
+SCHEMA_VERSION = 1
+"""The layout version the durable backends write; they refuse to open a store with a newer one."""
+
+_STATES: dict[str, dict[str, Any]] = {
+    name: {str(state): state for state in lifecycle.states}
+    for name, lifecycle in LIFECYCLES.items()
+}
+_EVENTS: dict[str, dict[str, Any]] = {
+    name: {str(event): event for event in lifecycle.events}
+    for name, lifecycle in LIFECYCLES.items()
+}
+_JSON_DUMPS = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":")
+).encode
+
+
+class _Refused(Exception):
+    def __init__(self, path: list[object], type_name: str, problem: str) -> None:
+        super().__init__(list(path), type_name, problem)
+        self.path = list(path)
+        self.type_name = type_name
+        self.problem = problem
+
+
+def dumps(value: object) -> str:
+    """Return the compact JSON text of a value already passed by `check_value`."""
+    return _JSON_DUMPS(value)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str | bytes, where: str) -> Any:
+    """Return the value in JSON `text`; raises `CorruptRecord` naming `where` if it is not JSON."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        raise CorruptRecord(where, f"not valid JSON ({error})") from None
+
+
+def check_value(value: object, flow_id: str, atom: str | None, field: str) -> None:
+    """Check that `value` can be stored as JSON and read back equal (tuples as lists).
+
+    Raises `UnstorableValue` naming the run, the atom, the place in the value and its type.
+    """
+    if value is None or type(value) in (str, int, bool):
+        return
+    try:
+        _walk(value, [], set())
+    except _Refused as refused:
+        raise UnstorableValue(
+            flow_id, atom, field + _render(refused.path), refused.type_name, refused.problem
+        ) from None
+    except RecursionError:
+        raise UnstorableValue(
+            flow_id, atom, field, _type_name(value), "it is nested too deeply to store"
+        ) from None
+
+
+def _walk(value: object, path: list[object], active: set[int]) -> None:
+    if value is None or isinstance(value, str | int):  # bool is an int
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Refused(path, "float", f"{value!r} is not a finite number (JSON has no NaN)")
+        return
+    if isinstance(value, list | tuple | dict):
+        if id(value) in active:
+            raise _Refused(path, _type_name(value), "it contains itself")
+        active.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    path.append(key)
+                    raise _Refused(path, _type_name(key), "a dict key must be a str")
+                path.append(key)
+                _walk(item, path, active)
+                path.pop()
+        else:
+            for index, item in enumerate(value):
+                path.append(index)
+                _walk(item, path, active)
+                path.pop()
+        active.discard(id(value))
+        return
+    raise _Refused(path, _type_name(value), "JSON cannot hold it")
+
+
+def _render(path: list[object]) -> str:
+    return "".join(f"[{step!r}]" for step in path)
+
+
+def _type_name(value: object) -> str:
+    cls = type(value)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def atoms_to_json(atoms: Sequence[AtomInfo]) -> list[dict[str, str]]:
+    """Return a run's atoms as a JSON-safe list."""
+    return [{"name": atom.name, "kind": atom.kind, "version": atom.version} for atom in atoms]
+
+
+def atoms_from_json(data: object, where: str) -> tuple[AtomInfo, ...]:
+    """Return the atoms recorded in `data`; raises `CorruptRecord` naming the bad entry."""
+    if not isinstance(data, list):
+        raise CorruptRecord(where, f"atoms: expected a list, got {type(data).__name__}")
+    atoms = []
+    for index, entry in enumerate(data):
+        fields = [entry.get(key) if isinstance(entry, dict) else None for key in _ATOM_KEYS]
+        name, kind, version = fields
+        if not (isinstance(name, str) and isinstance(kind, str) and isinstance(version, str)):
+            raise CorruptRecord(
+                where, f"atoms[{index}]: expected name, kind and version strings, got {entry!r}"
+            )
+        atoms.append(AtomInfo(name, kind, version))
+    return tuple(atoms)
+
+
+_ATOM_KEYS = ("name", "kind", "version")
+
+
+def check_run(run: RunInfo) -> None:
+    """Check that a run's description can be stored; raises `UnstorableValue` or `UsageError`."""
+    check_value(dict(run.store), run.flow_id, None, "store")
+
+
+def check_transition(flow_id: str, index: int, transition: Transition) -> None:
+    """Check one transition before it is written.
+
+    Raises `UnrecordableTransition` when its lifecycle, states, event or edge are not in
+    `LIFECYCLES` (or a field has the wrong type), and `UnstorableValue` when its result or
+    history cannot be stored as JSON. Nothing is written by the caller in either case.
+    """
+    problem = _transition_problem(transition)
+    if problem is not None:
+        raise UnrecordableTransition(flow_id, index, problem)
+    if transition.result is not None:
+        check_value(transition.result, flow_id, transition.atom, "result")
+    if transition.history is not None:
+        check_value(transition.history, flow_id, transition.atom, "history")
+
+
+def _transition_problem(transition: Transition) -> str | None:
+    atom, attempt, at = transition.atom, transition.attempt, transition.at
+    if atom is not None and not isinstance(atom, str):
+        return f"atom must be a str or None, got {type(atom).__name__}"
+    if not isinstance(attempt, int) or isinstance(attempt, bool):
+        return f"attempt must be an int, got {type(attempt).__name__}"
+    if not isinstance(at, int | float) or not math.isfinite(at):
+        return f"at must be a finite number of seconds, got {at!r}"
+    if transition.failure is not None and not isinstance(transition.failure, Failure):
+        return f"failure must be a Failure or None, got {type(transition.failure).__name__}"
+    if transition.history is not None and not isinstance(transition.history, tuple | list):
+        return f"history must be a tuple or None, got {type(transition.history).__name__}"
+    return _edge_problem(
+        transition.lifecycle, transition.old_state, transition.event, transition.new_state
+    )
+
+
+def _edge_problem(lifecycle: object, old: object, event: object, new: object) -> str | None:
+    """Return what is wrong with `old --event--> new` in `lifecycle`, or None if it is an edge."""
+    states = _STATES.get(lifecycle) if isinstance(lifecycle, str) else None
+    if states is None:
+        return f"unknown lifecycle {lifecycle!r} (known: {', '.join(sorted(_STATES))})"
+    events = _EVENTS[str(lifecycle)]
+    for label, value, known in (
+        ("state", old, states),
+        ("event", event, events),
+        ("state", new, states),
+    ):
+        if not isinstance(value, str) or value not in known:
+            return f"unknown {lifecycle} {label} {value!r} (known: {', '.join(known)})"
+    target = LIFECYCLES[str(lifecycle)].table[states[str(old)]].get(events[str(event)])
+    if target != new:
+        return f"{old} --{event}--> {new} is not an edge of the {lifecycle} lifecycle"
+    return None
+
+
+def failure_from_json(data: object, where: str) -> Failure:
+    """Return the Failure recorded in `data`; raises `CorruptRecord` naming the bad field."""
+    try:
+        return Failure.from_dict(data)
+    except RecordError as error:
+        raise CorruptRecord(where, str(error)) from error
+
+
+def transition_from_fields(
+    where: str,
+    fields: Sequence[Any],
+    decode: Callable[[Any, str], Any] = lambda value, _where: value,
+) -> Transition:
+    """Return the Transition stored as `fields`, checked against the lifecycle tables.
+
+    `fields` are atom, lifecycle, old_state, event, new_state, attempt, at, result, failure,
+    history, as stored; `decode(value, where)` turns a stored JSON field (result, failure,
+    history) into its value (the SQL backend stores them as JSON text). Raises `CorruptRecord`
+    naming `where` and the bad value.
+    """
+    atom, lifecycle, old, event, new, attempt, at, result, failure, history = fields
+    problem = _edge_problem(lifecycle, old, event, new)
+    if problem is None:
+        problem = _field_problem(atom, attempt, at)
+    if problem is not None:
+        raise CorruptRecord(where, problem)
+    states, events = _STATES[lifecycle], _EVENTS[lifecycle]
+    if failure is not None:
+        failure = failure_from_json(decode(failure, f"{where}: failure"), f"{where}: failure")
+    if history is not None:
+        history = decode(history, f"{where}: history")
+        if not isinstance(history, list):
+            raise CorruptRecord(where, f"history: expected a list, got {type(history).__name__}")
+        history = tuple(history)
+    return Transition(
+        atom,
+        lifecycle,
+        states[old],
+        events[event],
+        states[new],
+        attempt,
+        float(at),
+        None if result is None else decode(result, f"{where}: result"),
+        failure,
+        history,
+    )
+
+
+def _field_problem(atom: object, attempt: object, at: object) -> str | None:
+    if atom is not None and not isinstance(atom, str):
+        return f"atom: expected a str or null, got {atom!r}"
+    if not isinstance(attempt, int) or isinstance(attempt, bool):
+        return f"attempt: expected an int, got {attempt!r}"
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return f"at: expected a number, got {at!r}"
+    return None
+
+
+def store_from_json(data: object, where: str) -> Mapping[str, Any]:
+    """Return a run's store as recorded; raises `CorruptRecord` if it is not a JSON object."""
+    if not isinstance(data, dict):
+        raise CorruptRecord(where, f"store: expected an object, got {type(data).__name__}")
+    return data

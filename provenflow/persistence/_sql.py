@@ -1,0 +1,481 @@
+"""The SQL backends, `sqlite:///path` and `postgresql://...`, on SQLAlchemy Core.
+
+URLs follow SQLAlchemy: `sqlite:///provenflow.db` is relative to the working directory,
+`sqlite:////var/lib/runs.db` absolute; `?synchronous=full` asks SQLite for a sync on every
+commit (see Durability). `postgresql://user@host/db` uses psycopg 3 (`postgresql+psycopg://`);
+other drivers can be named explicitly. `?options=-csearch_path%3Dmyschema` (a libpq option)
+keeps the tables in a schema of their own.
+
+Schema (version 1, in `provenflow_meta`):
+
+- `provenflow_meta(name PK, value)`: one row, `schema_version`. A store with a newer version
+  is refused (`NewerSchema`) before anything is written; a database with provenflow tables but
+  no version is refused as foreign (`CorruptRecord`).
+- `provenflow_runs(flow_id PK, flow_name, atoms JSON, store JSON, factory, state, version,
+  created_at, updated_at)`: one row per run; `state` is the flow's state after its last flow
+  transition, `version` the number of transitions recorded.
+- `provenflow_transitions(flow_id, seq, atom, lifecycle, old_state, event, new_state, attempt,
+  at, result JSON, failure JSON, history JSON)`, primary key `(flow_id, seq)` (a clustered
+  `WITHOUT ROWID` table in SQLite): the append-only audit trail. `seq` counts from 1, so a
+  run's version is the `seq` of its last transition. JSON columns hold text written by
+  `provenflow.persistence._json` (NULL for "none"); times are seconds since the epoch.
+
+Compare-and-set. `record` encodes and checks the whole batch first (a refusal writes nothing),
+then in one short transaction runs `UPDATE provenflow_runs SET version = expected + n, state =
+..., updated_at = ... WHERE flow_id = ? AND version = expected`, and only when that changed one
+row inserts the n transitions (one executemany) and commits. When no row changed, the run's
+version is read in the same transaction and `StaleVersion` names it (or `UnknownRun`). SQLite
+writes take the database lock up front (`BEGIN IMMEDIATE`, waiting up to 30 s for another
+writer), so two writers are serialized and the second sees the first's version; PostgreSQL's
+`UPDATE` locks the run's row and re-checks `version` once the first writer commits, so the second
+finds no row at its version. Either way exactly one writer advances a version, and the primary
+key on `(flow_id, seq)` would refuse a duplicate even if that were bypassed. The statements of
+`record`, the hot path, are compiled once from the tables above and run on the driver's cursor
+(the sqlite3 module caches them prepared, psycopg prepares them after a few uses), which skips
+SQLAlchemy's per-statement work: about two thirds of the time of a record.
+
+Durability (SQLite). The database runs in WAL mode with `synchronous=NORMAL`: a commit appends
+the transaction to the WAL file with `write()` before returning, and the operating system keeps
+those pages even if the writing process is killed (SIGKILL, OOM killer, a crash), so every
+committed batch survives the death of the writer, which is the durability the engine's
+write-ahead rule needs. What NORMAL gives up is a sync per commit: an operating-system crash or
+a power cut may lose the last commits (never corrupt the database). Add `?synchronous=full` to
+the URL to sync on every commit instead, at the cost of one disk flush per batch.
+
+Errors: a file that is not an SQLite database, or rows that do not decode, give `CorruptRecord`
+naming the store, the run and the row; a database that cannot be reached or opened gives
+`StorageUnavailable`. Neither writes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from provenflow.errors import (
+    CorruptRecord,
+    NewerSchema,
+    RunExists,
+    StaleVersion,
+    StorageUnavailable,
+    UnknownRun,
+    UsageError,
+)
+from provenflow.fsm import LIFECYCLES
+from provenflow.persistence._json import (
+    SCHEMA_VERSION,
+    atoms_from_json,
+    atoms_to_json,
+    check_run,
+    check_transition,
+    dumps,
+    loads,
+    store_from_json,
+    transition_from_fields,
+)
+from provenflow.persistence._records import RunInfo, Transition
+
+__all__ = ["METADATA", "SqlStorage"]
+
+METADATA = sa.MetaData()
+META = sa.Table(
+    "provenflow_meta",
+    METADATA,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+RUNS = sa.Table(
+    "provenflow_runs",
+    METADATA,
+    sa.Column("flow_id", sa.Text, primary_key=True),
+    sa.Column("flow_name", sa.Text, nullable=False),
+    sa.Column("atoms", sa.Text, nullable=False),
+    sa.Column("store", sa.Text, nullable=False),
+    sa.Column("factory", sa.Text),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+TRANSITIONS = sa.Table(
+    "provenflow_transitions",
+    METADATA,
+    sa.Column("flow_id", sa.Text, sa.ForeignKey(RUNS.c.flow_id), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("atom", sa.Text),
+    sa.Column("lifecycle", sa.Text, nullable=False),
+    sa.Column("old_state", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("new_state", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("result", sa.Text),
+    sa.Column("failure", sa.Text),
+    sa.Column("history", sa.Text),
+    sqlite_with_rowid=False,
+)
+_FLOW_STATES = frozenset(str(state) for state in LIFECYCLES["flow"].states)
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_BEGIN = "provenflow_begin"
+_TRANSITION_FIELDS = [
+    TRANSITIONS.c[name]
+    for name in (
+        "seq", "atom", "lifecycle", "old_state", "event", "new_state", "attempt", "at",
+        "result", "failure", "history",
+    )
+]  # fmt: skip
+_SELECT_RUN = sa.select(RUNS).where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
+_SELECT_VERSION = sa.select(RUNS.c.version).where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
+_SELECT_TRANSITIONS = (
+    sa.select(*_TRANSITION_FIELDS)
+    .where(TRANSITIONS.c.flow_id == sa.bindparam("b_flow_id"))
+    .where(TRANSITIONS.c.seq <= sa.bindparam("b_version"))
+    .order_by(TRANSITIONS.c.seq)
+)
+_ADVANCE = (
+    RUNS.update()
+    .where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
+    .where(RUNS.c.version == sa.bindparam("b_expected"))
+    .values(version=sa.bindparam("b_version"), updated_at=sa.bindparam("b_now"))
+)
+_ADVANCE_WITH_STATE = _ADVANCE.values(state=sa.bindparam("b_state"))
+_HOT_STATEMENTS: dict[str, sa.ClauseElement] = {
+    "insert": TRANSITIONS.insert(),
+    "advance": _ADVANCE,
+    "advance_with_state": _ADVANCE_WITH_STATE,
+    "version": _SELECT_VERSION,
+}
+
+
+class _Compiled:
+    """A Core statement compiled once for one dialect, to run on the driver's cursor."""
+
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        self.sql = compiled.string
+        names = compiled.positiontup if compiled.positional else None
+        self._names = None if names is None else tuple(names)
+        self._keys = tuple(compiled.bind_names.values())
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        """Return `values` as the driver takes them: a tuple in order, or a dict."""
+        if self._names is None:
+            return {name: values[name] for name in self._keys}
+        return tuple(values[name] for name in self._names)
+
+
+class SqlStorage:
+    """Runs kept in an SQL database (SQLite or PostgreSQL); see the module docstring.
+
+    Opening connects, checks the schema version and creates the tables of an empty database.
+    Raises `StorageUnavailable` when the database cannot be reached, `CorruptRecord` when it is
+    not a database or not provenflow's, `NewerSchema` when a newer provenflow wrote it, and
+    `UsageError` for a URL it does not handle. Safe to share between threads; `close()` (or a
+    `with` block) releases the connections.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine, self.url, self._dialect = _make_engine(url)
+        self._writer = self._engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+        self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        dialect = self._engine.dialect
+        self._statements = {
+            name: _Compiled(statement, dialect) for name, statement in _HOT_STATEMENTS.items()
+        }
+        try:
+            self._prepare()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Close the pooled connections; the storage may still be used (it reconnects)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlStorage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlStorage({self.url!r})"
+
+    # -- the storage protocol --------------------------------------------------------------
+
+    def create(self, run: RunInfo) -> int:
+        """Record a new run; return version 0.
+
+        Raises `RunExists` if the id exists and `UnstorableValue` if its store is not JSON;
+        nothing is written then.
+        """
+        check_run(run)
+        now = time.time()
+        row = {
+            "flow_id": run.flow_id,
+            "flow_name": run.flow_name,
+            "atoms": dumps(atoms_to_json(run.atoms)),
+            "store": dumps(dict(run.store)),
+            "factory": run.factory,
+            "state": "PENDING",
+            "version": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._guard("create a run"):
+            try:
+                with self._writer.begin() as conn:
+                    conn.execute(RUNS.insert(), row)
+            except sa_exc.IntegrityError:
+                raise RunExists(run.flow_id, self.url) from None
+        return 0
+
+    def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
+        """Return the run, its transitions oldest first and its version.
+
+        Raises `UnknownRun` when there is no such run and `CorruptRecord` naming the row and the
+        value when a stored row does not decode (an unknown state or event, bad JSON, a gap).
+        """
+        with self._guard("load a run"), self._engine.connect() as conn:
+            row = conn.execute(_SELECT_RUN, {"b_flow_id": flow_id}).first()
+            if row is None:
+                raise UnknownRun(flow_id, self.url)
+            info, _state, version = self._run_from_row(row)
+            params = {"b_flow_id": flow_id, "b_version": version}
+            rows = conn.execute(_SELECT_TRANSITIONS, params).all()
+        where = f"{self.url}: run {flow_id!r}"
+        transitions = []
+        for position, fields in enumerate(rows, 1):
+            if fields[0] != position:
+                problem = f"transition {position} is missing (found {fields[0]!r} in its place)"
+                raise CorruptRecord(where, problem)
+            transitions.append(
+                transition_from_fields(f"{where}: transition {position}", fields[1:], loads)
+            )
+        if len(transitions) != version:
+            problem = f"version is {version} but {len(transitions)} transitions are stored"
+            raise CorruptRecord(where, problem)
+        return info, transitions, version
+
+    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+        """Append `transitions` in one transaction if the run is at `expected_version`.
+
+        Returns the new version. Raises `StaleVersion` naming the version found, `UnknownRun`,
+        `UnrecordableTransition` or `UnstorableValue`; nothing is written in every case.
+        """
+        insert = self._statements["insert"]
+        rows = []
+        for index, transition in enumerate(transitions, 1):
+            check_transition(flow_id, index, transition)
+            rows.append(insert.params(self._row(flow_id, expected_version + index, transition)))
+        version = expected_version + len(rows)
+        params = {"b_flow_id": flow_id, "b_expected": expected_version}
+        with self._guard("record transitions"), self._write() as cursor:
+            if not rows:
+                found = self._version_of(cursor, flow_id)
+                if found != expected_version:
+                    raise StaleVersion(flow_id, expected_version, found)
+                return version
+            state = _flow_state(transitions)
+            advance = self._statements["advance" if state is None else "advance_with_state"]
+            params.update(b_version=version, b_now=time.time(), b_state=state)
+            cursor.execute(advance.sql, advance.params(params))
+            if cursor.rowcount != 1:
+                found = self._version_of(cursor, flow_id)
+                raise StaleVersion(flow_id, expected_version, found)
+            cursor.executemany(insert.sql, rows)
+        return version
+
+    def runs(self) -> list[tuple[RunInfo, str]]:
+        """Return every run with its flow's state, oldest first (by creation time, then id).
+
+        Raises `CorruptRecord` naming a run whose row does not decode.
+        """
+        query = sa.select(RUNS).order_by(RUNS.c.created_at, RUNS.c.flow_id)
+        with self._guard("list runs"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [self._run_from_row(row)[:2] for row in rows]
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _row(self, flow_id: str, seq: int, transition: Transition) -> dict[str, Any]:
+        result, failure, history = transition.result, transition.failure, transition.history
+        return {
+            "flow_id": flow_id,
+            "seq": seq,
+            "atom": transition.atom,
+            "lifecycle": str(transition.lifecycle),
+            "old_state": str(transition.old_state),
+            "event": str(transition.event),
+            "new_state": str(transition.new_state),
+            "attempt": transition.attempt,
+            "at": float(transition.at),
+            "result": None if result is None else dumps(result),
+            "failure": None if failure is None else dumps(failure.to_dict()),
+            "history": None if history is None else dumps(list(history)),
+        }
+
+    def _version_of(self, cursor: Any, flow_id: str) -> int:
+        """Return the run's version as the open transaction sees it; `UnknownRun` if absent."""
+        select = self._statements["version"]
+        cursor.execute(select.sql, select.params({"b_flow_id": flow_id}))
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownRun(flow_id, self.url)
+        version: int = row[0]
+        return version
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        """Yield a DBAPI cursor inside one write transaction; commit, or roll back on error."""
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            if self._dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
+        finally:
+            raw.close()
+
+    def _run_from_row(self, row: sa.Row[Any]) -> tuple[RunInfo, str, int]:
+        where = f"{self.url}: run {row.flow_id!r}"
+        atoms = atoms_from_json(loads(row.atoms, f"{where}: atoms"), where)
+        store = store_from_json(loads(row.store, f"{where}: store"), where)
+        if row.state not in _FLOW_STATES:
+            raise CorruptRecord(where, f"unknown flow state {row.state!r}")
+        version = row.version
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise CorruptRecord(where, f"version {version!r} is not a count of transitions")
+        for name in ("flow_name", "factory"):
+            value = getattr(row, name)
+            if not isinstance(value, str) and not (value is None and name == "factory"):
+                raise CorruptRecord(where, f"{name}: expected a str, got {value!r}")
+        info = RunInfo(row.flow_id, row.flow_name, atoms, store, row.factory)
+        return info, row.state, version
+
+    def _prepare(self) -> None:
+        """Check the schema version, or create the schema in an empty database."""
+        with self._guard("open the database"), self._writer.begin() as conn:
+            if self._dialect == "postgresql":  # one initializer per schema at a time
+                lock = "SELECT pg_advisory_xact_lock(hashtext('provenflow:' || current_schema()))"
+                conn.execute(sa.text(lock))
+            inspector = sa.inspect(conn)
+            if inspector.has_table(META.name):
+                query = sa.select(META.c.value).where(META.c.name == "schema_version")
+                self._check_schema(conn.execute(query).scalar())
+            else:
+                present = [t.name for t in (RUNS, TRANSITIONS) if inspector.has_table(t.name)]
+                if present:
+                    raise CorruptRecord(
+                        self.url,
+                        f"{', '.join(present)} exist(s) without provenflow_meta: not a store of "
+                        "provenflow, or a damaged one",
+                    )
+                METADATA.create_all(conn)
+                conn.execute(
+                    META.insert(), {"name": "schema_version", "value": str(SCHEMA_VERSION)}
+                )
+        if self._dialect == "sqlite":  # persistent; only set on a database known to be ours
+            with self._guard("open the database"):
+                raw = self._engine.raw_connection()
+                try:
+                    raw.cursor().execute("PRAGMA journal_mode=WAL")
+                finally:
+                    raw.close()
+
+    def _check_schema(self, found: object) -> None:
+        where = f"{self.url}: provenflow_meta"
+        try:
+            version = int(str(found))
+        except ValueError:
+            raise CorruptRecord(where, f"schema_version is {found!r}, not a number") from None
+        if version > SCHEMA_VERSION:
+            raise NewerSchema(self.url, version, SCHEMA_VERSION)
+        if version < 1:
+            raise CorruptRecord(where, f"schema_version {version} is not a valid version")
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn a database error into `CorruptRecord` or `StorageUnavailable` naming the store."""
+        try:
+            yield
+        except (sa_exc.DBAPIError, self._dbapi_error) as error:
+            orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+            reason = (str(orig).strip() or type(orig).__name__).splitlines()[0]
+            if self._dialect == "sqlite" and ("not a database" in reason or "malformed" in reason):
+                problem = f"not an SQLite database, or a damaged one ({reason})"
+                raise CorruptRecord(self.url, problem) from error
+            raise StorageUnavailable(self.url, f"cannot {action}: {reason}") from error
+
+
+def _flow_state(transitions: Sequence[Transition]) -> str | None:
+    for transition in reversed(transitions):
+        if transition.atom is None and transition.lifecycle == "flow":
+            return str(transition.new_state)
+    return None
+
+
+def _make_engine(url: str) -> tuple[sa.Engine, str, str]:
+    """Return an engine for `url`, `url` as shown in messages (no password), and the dialect."""
+    try:
+        parsed = sa.make_url(url)
+    except sa_exc.ArgumentError as error:
+        raise UsageError(f"backend {url!r}: not a database URL ({error})") from None
+    dialect = parsed.get_backend_name()
+    shown = parsed.render_as_string(hide_password=True)
+    if dialect == "sqlite":
+        engine = _sqlite_engine(url, parsed)
+    elif dialect == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            engine = sa.create_engine(parsed, connect_args={"connect_timeout": 10})
+        except ImportError as error:
+            raise UsageError(
+                f"backend {url!r}: the PostgreSQL driver is not installed ({error}); "
+                "install provenflow[postgres]"
+            ) from None
+    else:
+        raise UsageError(f"backend {url!r}: unknown database (known: sqlite, postgresql)")
+    return engine, shown, dialect
+
+
+def _sqlite_engine(url: str, parsed: sa.URL) -> sa.Engine:
+    if not parsed.database or parsed.database == ":memory:":
+        raise UsageError(
+            f"backend {url!r}: name a file (sqlite:///provenflow.db); "
+            "memory:// keeps runs in memory"
+        )
+    synchronous = str(parsed.query.get("synchronous", "NORMAL")).upper()
+    if synchronous not in _SYNCHRONOUS:
+        raise UsageError(
+            f"backend {url!r}: synchronous={synchronous.lower()} is not one of "
+            f"{', '.join(s.lower() for s in _SYNCHRONOUS)}"
+        )
+    parsed = parsed.difference_update_query(["synchronous"])
+    engine = sa.create_engine(parsed, connect_args={"timeout": 30.0})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below), so that writes can take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN, 'DEFERRED')}")
+
+    return engine

@@ -1,0 +1,71 @@
+"""The JSON rules of the durable backends (`provenflow.persistence._json`), unit by unit."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from provenflow.errors import CorruptRecord, UnstorableValue
+from provenflow.persistence._json import check_value, dumps, loads
+
+ACCEPTED = [
+    None,
+    "text ü",
+    0,
+    -(2**80),
+    1.5,
+    True,
+    [],
+    {},
+    {"a": [1, {"b": None}], "c": (1, 2)},
+]
+
+
+@pytest.mark.parametrize("value", ACCEPTED)
+def test_json_values_are_accepted_and_come_back_with_tuples_as_lists(value: Any) -> None:
+    check_value(value, "run", "atom", "result")
+    expected = {"a": [1, {"b": None}], "c": [1, 2]} if isinstance(value, dict) and value else value
+    assert loads(dumps(value), "here") == expected
+
+
+def test_a_shared_value_is_not_a_cycle() -> None:
+    shared = [1, 2]
+    check_value({"a": shared, "b": shared, "c": [shared]}, "run", "atom", "result")
+
+
+def test_the_refusal_names_run_atom_place_and_type() -> None:
+    with pytest.raises(UnstorableValue) as caught:
+        check_value({"rows": [{"id": 1, "seen": {1}}]}, "run-7", "load", "result")
+    error = caught.value
+    assert error.args == (
+        "run-7",
+        "load",
+        "result['rows'][0]['seen']",
+        "set",
+        "JSON cannot hold it",
+    )
+    assert str(error).startswith(
+        "run 'run-7': atom 'load': result['rows'][0]['seen'] is of type set: JSON cannot hold it; "
+    )
+
+
+def test_a_value_nested_too_deeply_is_refused() -> None:
+    value: Any = []
+    for _ in range(100_000):
+        value = [value]
+    with pytest.raises(UnstorableValue, match="nested too deeply"):
+        check_value(value, "run", "atom", "result")
+
+
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", "-Infinity", "{'a': 1}", "[1,", ""])
+def test_loads_refuses_what_is_not_strict_json(text: str) -> None:
+    with pytest.raises(CorruptRecord, match=r"^here: not valid JSON"):
+        loads(text, "here")
+
+
+def test_dumps_is_compact_and_keeps_unicode() -> None:
+    assert dumps({"ü": [1, 2.5], "n": None}) == '{"ü":[1,2.5],"n":null}'
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        dumps(math.nan)  # check_value refuses it first; dumps never writes NaN either
