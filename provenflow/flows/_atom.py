@@ -37,6 +37,20 @@ order."""
 _OPTIONS = ("name", "provides", "rebind", "inject", "version", "priority", "timeout")
 
 
+_Binding = tuple[
+    tuple[str, ...],
+    frozenset[str],
+    frozenset[str],
+    Mapping[str, str],
+    Mapping[str, object],
+    frozenset[str],
+    frozenset[str],
+]
+_PLAIN_BINDINGS: dict[Signature, _Binding] = {}
+"""The binding of each execute signature without rebind or inject, worked out once: atoms of
+one class share it (it is immutable), which keeps building many atoms cheap."""
+
+
 class Atom:
     """The common base of `Task` and `Retry`: a named unit whose arguments are bound by name.
 
@@ -169,27 +183,47 @@ class Atom:
         return tuple(seen), isinstance(provides, tuple)
 
     def _bind(self, signature: Signature, rebind: object, inject: object) -> None:
+        if rebind is None and inject is None:
+            binding = _PLAIN_BINDINGS.get(signature)
+            if binding is None:
+                binding = _PLAIN_BINDINGS[signature] = self._binding(signature, None, None)
+        else:
+            binding = self._binding(signature, rebind, inject)
+        (
+            self._arguments,
+            self._required_arguments,
+            self._optional_arguments,
+            self.rebind,
+            self.inject,
+            self.requires,
+            self.optional,
+        ) = binding
+
+    def _binding(self, signature: Signature, rebind: object, inject: object) -> _Binding:
+        """Work out arguments, symbols and requirements; the result is immutable (shareable)."""
         parameters = ", ".join(signature.names) or "none"
         rebound = self._checked_rebind(signature, rebind, parameters)
         injected = self._checked_inject(signature, inject, parameters)
         extra = [arg for arg in (*rebound, *injected) if arg not in signature.names]
         arguments = (*signature.names, *dict.fromkeys(extra))
-        self._arguments: tuple[str, ...] = arguments
-        self._required_arguments = frozenset(
-            arg for arg in arguments if arg in signature.required or arg in extra
-        )
-        self._optional_arguments = frozenset(
-            arg for arg in arguments if arg not in self._required_arguments and arg not in injected
+        required = frozenset(arg for arg in arguments if arg in signature.required or arg in extra)
+        optional_arguments = frozenset(
+            arg for arg in arguments if arg not in required and arg not in injected
         )
         symbols = {arg: rebound.get(arg, arg) for arg in arguments if arg not in injected}
-        self.rebind = MappingProxyType(symbols)
-        self.inject = MappingProxyType(injected)
-        self.requires = frozenset(
-            symbol for arg, symbol in symbols.items() if arg in self._required_arguments
+        requires = frozenset(symbol for arg, symbol in symbols.items() if arg in required)
+        optional = (
+            frozenset(symbol for arg, symbol in symbols.items() if arg in optional_arguments)
+            - requires
         )
-        self.optional = (
-            frozenset(symbol for arg, symbol in symbols.items() if arg in self._optional_arguments)
-            - self.requires
+        return (
+            arguments,
+            required,
+            optional_arguments,
+            MappingProxyType(symbols),
+            MappingProxyType(injected),
+            requires,
+            optional,
         )
 
     def _checked_rebind(
