@@ -217,13 +217,15 @@ class Core:
         holder = self.states[name]
         old = holder.state
         new = holder.apply(event)
+        # Transitions hold plain strings (the members' values), not enum members: a tuple of
+        # plain values is untracked by the cyclic collector, so a long history costs it nothing.
         self._out.append(
             Transition(
                 name,
                 holder.lifecycle.name,
-                old,
-                event,
-                new,
+                old._value_,
+                event._value_,
+                new._value_,
                 self.attempts[name],
                 self.clock(),
                 result,
@@ -235,7 +237,9 @@ class Core:
     def _move_flow(self, event: flow_fsm.Event) -> None:
         old = self.flow.state
         new = self.flow.apply(event)
-        self._out.append(Transition(None, "flow", old, event, new, 0, self.clock()))
+        self._out.append(
+            Transition(None, "flow", old._value_, event._value_, new._value_, 0, self.clock())
+        )
 
     # -- forward ---------------------------------------------------------------------------------
 

@@ -1,13 +1,16 @@
 """The in-memory backend (`memory://`): runs kept in a dict, gone with the process.
 
 It implements the storage protocol fully, compare-and-set included, so an engine on it behaves
-as on a durable backend; it is the default when no backend is given.
+as on a durable backend; it is the default when no backend is given. Values are kept as they
+are (no JSON encoding). Transitions are kept as plain tuples, which the cyclic garbage collector
+stops tracking when they hold only plain values: a history of millions of steps costs it nothing.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from provenflow.errors import StaleVersion, UnknownRun, UsageError
 from provenflow.persistence._records import RunInfo, Transition
@@ -21,7 +24,7 @@ class MemoryStorage:
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._lock = threading.Lock()
-        self._runs: dict[str, tuple[RunInfo, list[Transition]]] = {}
+        self._runs: dict[str, tuple[RunInfo, list[tuple[Any, ...]]]] = {}
         self._states: dict[str, str] = {}
 
     def create(self, run: RunInfo) -> int:
@@ -40,7 +43,7 @@ class MemoryStorage:
                 run, transitions = self._runs[flow_id]
             except KeyError:
                 raise UnknownRun(flow_id, self.url) from None
-            return run, list(transitions), len(transitions)
+            return run, [Transition._make(row) for row in transitions], len(transitions)
 
     def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
         """Append `transitions` if the run is at `expected_version`; else raise `StaleVersion`."""
@@ -51,7 +54,7 @@ class MemoryStorage:
                 raise UnknownRun(flow_id, self.url) from None
             if len(recorded) != expected_version:
                 raise StaleVersion(flow_id, expected_version, len(recorded))
-            recorded.extend(transitions)
+            recorded.extend(map(tuple, transitions))
             for transition in transitions:
                 if transition.atom is None:
                     self._states[flow_id] = transition.new_state
