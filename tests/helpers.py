@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import provenflow as pf
-from provenflow.persistence import MemoryStorage, RunInfo, Transition
+from provenflow.persistence import MemoryStorage, RunInfo, Storage, Transition
 
 
 class Crash(BaseException):
@@ -27,7 +27,7 @@ class CrashingStorage:
     prefix of a run is a crash point.
     """
 
-    def __init__(self, inner: MemoryStorage | None = None, crash_at: int | None = None) -> None:
+    def __init__(self, inner: Storage | None = None, crash_at: int | None = None) -> None:
         self.inner = inner or MemoryStorage()
         self.url = self.inner.url
         self.crash_at = crash_at
@@ -50,6 +50,9 @@ class CrashingStorage:
 
     def runs(self) -> list[tuple[RunInfo, str]]:
         return self.inner.runs()
+
+    def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
+        self.inner.check_value(flow_id, atom, field, value)
 
 
 class Journal:

@@ -16,15 +16,23 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from provenflow.engine._async import AsyncDispatcher
 from provenflow.engine._core import Core, collector_paused
 from provenflow.engine._executors import Completion, Dispatcher, make_dispatcher
+from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._listeners import announce
 from provenflow.engine._work import AtomRecord
-from provenflow.errors import InternalError, MultipleFailures, RecordError, UsageError
+from provenflow.errors import (
+    InternalError,
+    MultipleFailures,
+    RecordError,
+    UnstorableValue,
+    UsageError,
+)
 from provenflow.failure import Failure, RecordedFailure
 from provenflow.flows import CompiledFlow, Flow, History, compile_flow
 from provenflow.fsm import EntityState
@@ -64,6 +72,7 @@ class Engine:
         max_workers: int | None = None,
         listeners: Iterable[Any] = (),
         flow_id: str | None = None,
+        factory: str | None = None,
     ) -> None:
         store = dict(store or {})
         compiled = compile_flow(flow, store_keys=store)
@@ -75,9 +84,63 @@ class Engine:
                 for name, node in compiled.nodes.items()
                 if node.atom is not None
             )
-        version = self.storage.create(RunInfo(self.flow_id, compiled.name, atoms, store))
+        info = RunInfo(self.flow_id, compiled.name, atoms, store, factory)
+        version = self.storage.create(info)
         self._setup(compiled, Core(compiled, store, clock=time.time), version)
         self._configure(executor, max_workers, listeners)
+
+    @classmethod
+    def from_factory(
+        cls,
+        factory: str | Callable[[], Flow],
+        store: Mapping[str, Any] | None = None,
+        backend: str | Storage | None = None,
+        executor: str | cf.Executor = "serial",
+        **options: Any,
+    ) -> Engine:
+        """Return an engine over the flow `factory` builds, recording the factory with the run.
+
+        `factory` is a `FILE_OR_MODULE:NAME` spec or an importable module-level function. The
+        recorded spec lets `Engine.resume(backend, flow_id)` (and `provenflow resume`) rebuild
+        the flow after a crash with nothing else. Raises `UsageError` when the factory cannot be
+        imported or re-imported later (a lambda, a nested function).
+        """
+        if isinstance(factory, str):
+            spec = _portable_spec(factory)
+            build = load_factory(spec)
+        else:
+            found = factory_spec(factory)
+            if found is None:
+                raise UsageError(
+                    f"factory {factory!r} cannot be imported again to resume a run: use a "
+                    "module-level function, or pass its FILE_OR_MODULE:NAME spec"
+                )
+            spec, build = found, factory
+        return cls(build(), store, backend, executor, factory=spec, **options)
+
+    @classmethod
+    def resume(
+        cls,
+        backend: str | Storage,
+        flow_id: str,
+        executor: str | cf.Executor = "serial",
+        **options: Any,
+    ) -> Engine:
+        """Return an engine that continues run `flow_id`, rebuilding its flow from the factory
+        recorded with it (see `from_factory`).
+
+        Raises `UnknownRun` for an unknown id and `UsageError` when the run recorded no factory
+        (then rebuild the flow yourself and use `Engine.load`).
+        """
+        storage = open_storage(backend)
+        info = storage.load(flow_id)[0]
+        if info.factory is None:
+            raise UsageError(
+                f"run {flow_id!r} in {storage.url} was not started from a factory; rebuild its "
+                "flow and call Engine.load(flow, backend, flow_id)"
+            )
+        flow = load_factory(info.factory)()
+        return cls.load(flow, storage, flow_id, executor, **options)
 
     @classmethod
     def load(
@@ -299,7 +362,10 @@ class Engine:
     ) -> LoopEvent:
         core = self._core
         for completion in completions:
-            core.finish(completion.work, completion.result, completion.failure)
+            failure = completion.failure
+            if failure is None and completion.work.action == "execute":
+                failure = self._unstorable(completion.work.node, completion.result)
+            core.finish(completion.work, completion.result, failure)
             self._record()
         self._honour_suspend()
         if core.over:
@@ -312,6 +378,14 @@ class Engine:
                 "and nothing to do"
             )
         return LoopEvent.WAIT
+
+    def _unstorable(self, atom: str, result: Any) -> Failure | None:
+        """Return the failure of a result the store cannot keep (it fails its task), or None."""
+        try:
+            self.storage.check_value(self.flow_id, atom, "result", result)
+        except UnstorableValue as exc:
+            return Failure.from_exception(exc)
+        return None
 
     def _step(self, loop: EntityState[Any, Any], event: LoopEvent) -> str:
         old = loop.state
@@ -353,6 +427,15 @@ class Engine:
             f"flow {self.compiled.name!r} ended {state}: {len(exceptions)} atoms failed",
             exceptions,
         )
+
+
+def _portable_spec(spec: str) -> str:
+    """Return `spec` with a file path made absolute, so a resume from elsewhere finds it."""
+    location, _, name = spec.rpartition(":")
+    path = Path(location)
+    if location.endswith(".py") and path.is_file():
+        return f"{path.resolve()}:{name}"
+    return spec
 
 
 def _exception_of(failure: Failure) -> Exception:

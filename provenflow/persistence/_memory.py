@@ -60,6 +60,9 @@ class MemoryStorage:
                     self._states[flow_id] = transition.new_state
             return len(recorded)
 
+    def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
+        """Memory keeps any Python value: never raises."""
+
     def runs(self) -> list[tuple[RunInfo, str]]:
         """Return every run with its flow's state, oldest first."""
         with self._lock:

@@ -50,6 +50,14 @@ class Storage(Protocol):
         """Return every run with the state of its flow, oldest first."""
         ...
 
+    def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
+        """Raise `UnstorableValue` if this store could not keep `value` (and read it back).
+
+        The engine asks before it records an atom's result, so a result that cannot be stored
+        fails its task instead of the run. Durable stores keep JSON; memory keeps anything.
+        """
+        ...
+
 
 def open_storage(backend: str | Storage | None) -> Storage:
     """Return the backend named by a URL, or `backend` itself when it already is one.

@@ -74,6 +74,7 @@ from provenflow.persistence._json import (
     atoms_to_json,
     check_run,
     check_transition,
+    check_value,
     dumps,
     loads,
     store_from_json,
@@ -208,6 +209,10 @@ class SqlStorage:
         return f"SqlStorage({self.url!r})"
 
     # -- the storage protocol --------------------------------------------------------------
+
+    def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
+        """Raise `UnstorableValue` unless `value` can be kept as JSON and read back equal."""
+        check_value(value, flow_id, atom, field)
 
     def create(self, run: RunInfo) -> int:
         """Record a new run; return version 0.
