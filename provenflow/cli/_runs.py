@@ -1,0 +1,248 @@
+"""`provenflow run`, `resume`, `history` and `runs`: runs recorded in a store.
+
+`run` builds a flow from a factory (`FILE_OR_MODULE:NAME`) and runs it, recording the factory
+with the run so that `resume FLOW_ID` can rebuild the flow and continue after a crash or a
+suspension with nothing else. `history` shows a run step by step from its record, `runs` lists
+the runs a store holds. The default store is the SQLite file `./provenflow.db`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from provenflow.cli._group import main
+from provenflow.engine import Engine, PrintingListener
+from provenflow.errors import UsageError
+from provenflow.persistence import Transition, open_storage
+
+__all__ = ["DEFAULT_BACKEND", "history", "resume", "run", "runs"]
+
+DEFAULT_BACKEND = "sqlite:///provenflow.db"
+"""Where the command records runs unless told otherwise: ./provenflow.db."""
+
+OUTCOME_STYLE = {"SUCCESS": "green", "SUSPENDED": "yellow"}
+
+backend_option = click.option(
+    "--backend", "-b", default=DEFAULT_BACKEND, show_default=True, help="Storage URL."
+)
+executor_option = click.option(
+    "--executor",
+    "-e",
+    type=click.Choice(["serial", "threads", "processes"]),
+    default="serial",
+    show_default=True,
+)
+quiet_option = click.option(
+    "--quiet", is_flag=True, help="Print only the outcome, not each transition."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def _parse_store(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        store = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--store: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(store, dict):
+        raise UsageError(f"--store: expected a JSON object, got {type(store).__name__}")
+    return store
+
+
+def _listeners(quiet: bool, as_json: bool) -> list[Any]:
+    return [] if quiet or as_json else [PrintingListener(kinds=["flow", "task", "retry"])]
+
+
+def _finish(engine: Engine, as_json: bool) -> None:
+    """Run `engine` to its end, print the outcome, and exit 1 unless it succeeded or paused."""
+    error: BaseException | None = None
+    try:
+        engine.run()
+    except Exception as exc:  # the flow's own failure: reported below, exit 1
+        error = exc
+    state = engine.state
+    if as_json:
+        outcome = {
+            "flow": engine.compiled.name,
+            "flow_id": engine.flow_id,
+            "backend": engine.storage.url,
+            "state": state,
+            "results": engine.results(),
+            "failures": {name: str(f) for name, f in engine.failures().items()},
+        }
+        click.echo(json.dumps(outcome, indent=2, sort_keys=True, default=repr))
+    else:
+        console = Console(highlight=False)
+        line = Text(f"flow {engine.compiled.name!r} ended ", style="bold")
+        console.print(line.append(state, style=f"bold {OUTCOME_STYLE.get(state, 'red')}"))
+        for name, value in sorted(engine.results().items()):
+            console.print(f"  {name} = {value!r}", soft_wrap=True)
+        if error is not None:
+            console.print(Text(f"  error: {error}", style="red"), soft_wrap=True)
+        console.print(
+            Text(f"run {engine.flow_id} in {engine.storage.url}", style="dim"), soft_wrap=True
+        )
+    if state not in OUTCOME_STYLE:
+        raise click.exceptions.Exit(1)
+
+
+@main.command()
+@click.argument("factory")
+@click.option("--store", "store_json", metavar="JSON", help="Values for the flow's inputs.")
+@backend_option
+@executor_option
+@quiet_option
+@json_option
+def run(  # noqa: PLR0917 (click passes every option by name)
+    factory: str,
+    store_json: str | None,
+    backend: str,
+    executor: str,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run the flow a factory builds, printing each transition; exit 1 if it fails.
+
+    FACTORY is FILE_OR_MODULE:NAME, a function without arguments that returns a flow. The
+    run and its factory are recorded in the store, so `provenflow resume FLOW_ID` can continue
+    it after a crash.
+
+    \b
+    Examples:
+      provenflow run examples/order_saga.py:make_flow --store '{"order_id": 7}'
+      provenflow run mypackage.flows:make_order -b postgresql://app@db/flows -e threads
+    """
+    store = _parse_store(store_json)
+    engine = Engine.from_factory(
+        factory, store, backend, executor, listeners=_listeners(quiet, as_json)
+    )
+    _finish(engine, as_json)
+
+
+@main.command()
+@click.argument("flow_id")
+@backend_option
+@executor_option
+@quiet_option
+@json_option
+def resume(flow_id: str, backend: str, executor: str, quiet: bool, as_json: bool) -> None:
+    """Continue a recorded run (crashed or suspended) to its end; exit 1 if it fails.
+
+    The flow is rebuilt from the factory recorded with the run. Recorded successes are never
+    executed again; a task that was running when the process died runs again as a new attempt.
+
+    \b
+    Examples:
+      provenflow resume 3f2a9c...            # the id `provenflow run` and `runs` print
+      provenflow resume 3f2a9c... -b sqlite:///other.db
+    """
+    engine = Engine.resume(backend, flow_id, executor, listeners=_listeners(quiet, as_json))
+    _finish(engine, as_json)
+
+
+def _latest(url: str) -> str:
+    found = open_storage(url).runs()
+    if not found:
+        raise UsageError(f"no runs recorded in {url}")
+    return found[-1][0].flow_id
+
+
+def _detail(step: Transition) -> str:
+    if step.failure is not None:
+        return str(step.failure)
+    if step.event == "succeed" and step.result is not None:
+        return repr(step.result)
+    return ""
+
+
+def _step_json(index: int, step: Transition) -> dict[str, Any]:
+    return {
+        "seq": index,
+        "atom": step.atom,
+        "lifecycle": str(step.lifecycle),
+        "from": str(step.old_state),
+        "event": str(step.event),
+        "to": str(step.new_state),
+        "attempt": step.attempt,
+        "at": step.at,
+        "result": step.result,
+        "failure": None if step.failure is None else step.failure.to_dict(),
+    }
+
+
+@main.command()
+@click.argument("flow_id", required=False)
+@backend_option
+@json_option
+def history(flow_id: str | None, backend: str, as_json: bool) -> None:
+    """Show a recorded run step by step: every transition, oldest first.
+
+    Without FLOW_ID, the last run recorded in the store.
+
+    \b
+    Examples:
+      provenflow history
+      provenflow history 3f2a9c... --json
+    """
+    flow_id = flow_id or _latest(backend)
+    info, steps, _ = open_storage(backend).load(flow_id)
+    if as_json:
+        document = {
+            "flow_id": flow_id,
+            "flow": info.flow_name,
+            "factory": info.factory,
+            "steps": [_step_json(i, step) for i, step in enumerate(steps, 1)],
+        }
+        click.echo(json.dumps(document, indent=2, sort_keys=True, default=repr))
+        return
+    start = steps[0].at if steps else 0.0
+    table = Table(title=f"run {flow_id} of flow {info.flow_name!r}")
+    for header in ("#", "atom", "from", "event", "to", "attempt", "+s", "detail"):
+        table.add_column(header, no_wrap=header != "detail")
+    for index, step in enumerate(steps, 1):
+        table.add_row(
+            str(index),
+            step.atom or Text("(flow)", style="bold"),
+            str(step.old_state),
+            str(step.event),
+            str(step.new_state),
+            str(step.attempt) if step.atom else "",
+            f"{step.at - start:.3f}",
+            _detail(step),
+        )
+    Console(highlight=False).print(table)
+
+
+@main.command()
+@backend_option
+@json_option
+def runs(backend: str, as_json: bool) -> None:
+    """List the runs a store holds, oldest first, with their flow's state.
+
+    \b
+    Examples:
+      provenflow runs
+      provenflow runs -b postgresql://app@db/flows --json
+    """
+    found = open_storage(backend).runs()
+    if as_json:
+        document = [
+            {"flow_id": i.flow_id, "flow": i.flow_name, "state": str(s), "factory": i.factory}
+            for i, s in found
+        ]
+        click.echo(json.dumps(document, indent=2))
+        return
+    table = Table(title=f"runs in {backend}")
+    for header in ("flow id", "flow", "state", "factory"):
+        table.add_column(header, no_wrap=True)
+    for info, state in found:
+        style = OUTCOME_STYLE.get(str(state), "red" if state in ("REVERTED", "FAILURE") else "")
+        table.add_row(info.flow_id, info.flow_name, Text(str(state), style=style), info.factory)
+    Console(highlight=False).print(table)
