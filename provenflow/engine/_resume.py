@@ -20,22 +20,22 @@ phase: there, RUNNING atoms are reverted at once and REVERTING ones reverted aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from provenflow.engine._work import AtomRecord
 from provenflow.errors import RecordError
-from provenflow.failure import Failure
-from provenflow.flows import History
+from provenflow.flows import CompiledFlow, History
 from provenflow.fsm import EntityState
 from provenflow.fsm import flow as flow_fsm
 from provenflow.fsm import retry as retry_fsm
 from provenflow.fsm import task as task_fsm
+from provenflow.persistence import RunInfo, Transition
 
 if TYPE_CHECKING:
     from provenflow.engine._core import Core
 
-__all__ = ["continue_recorded", "load_records"]
+__all__ = ["check_atoms", "continue_recorded", "load_records", "records_from"]
 
 TaskState = task_fsm.State
 FINISHED = frozenset({TaskState.SUCCESS, TaskState.IGNORE})
@@ -58,8 +58,8 @@ def load_records(core: Core, records: Mapping[str, AtomRecord]) -> None:
             core.attempts[name] = record.attempt
             if record.outcome is not None:
                 core.outcomes[name] = record.outcome
-            if isinstance(record.outcome, Failure):
-                core.failures[name] = record.outcome
+            if record.failure is not None:
+                core.failures[name] = record.failure
             if record.revert_failure is not None:
                 core.revert_failures[name] = record.revert_failure
         if node.kind == "retry":
@@ -100,3 +100,48 @@ def continue_recorded(core: Core) -> None:
         free = core.waiting[name] == 0 and core.phases.phase_of(name) is None
         if free and name in core.states and core.states[name].state == TaskState.PENDING:
             core.became_ready(name)
+
+
+def check_atoms(compiled: CompiledFlow, info: RunInfo) -> None:
+    """Refuse a rebuilt flow whose atoms differ in kind or version from the recorded ones.
+
+    Raises `RecordError` naming the run, the atom, and both kinds and versions.
+    """
+    for recorded in info.atoms:
+        node = compiled.nodes.get(recorded.name)
+        if node is None or node.atom is None:
+            continue
+        if node.kind != recorded.kind or node.atom.version != recorded.version:
+            raise RecordError(
+                f"run {info.flow_id!r}: atom {recorded.name!r} is recorded as {recorded.kind} "
+                f"version {recorded.version!r}, but the flow now has {node.kind} version "
+                f"{node.atom.version!r}; rename the atom or finish the run with the old code"
+            )
+
+
+def records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecord], list[str]]:
+    """Rebuild what the core needs from a run's transitions, oldest first."""
+    records: dict[str, AtomRecord] = {}
+    flow_events: list[str] = []
+    for transition in transitions:
+        if transition.atom is None:
+            flow_events.append(transition.event)
+            continue
+        record = records.setdefault(transition.atom, AtomRecord())
+        record.events.append(transition.event)
+        record.attempt = max(record.attempt, transition.attempt)
+        new = transition.new_state
+        if new == "SUCCESS":
+            record.outcome = transition.result
+            record.failure = None
+        elif new == "FAILURE":
+            record.outcome = record.failure = transition.failure
+        elif new == "REVERTED":
+            record.outcome = None
+        elif new == "PENDING":
+            record.outcome = record.failure = None
+        elif new == "REVERT_FAILURE":
+            record.revert_failure = transition.failure
+        if transition.history is not None:
+            record.history = History.from_list(list(transition.history))
+    return records, flow_events

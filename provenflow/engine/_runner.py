@@ -25,16 +25,15 @@ from provenflow.engine._core import Core, collector_paused
 from provenflow.engine._executors import Completion, Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._listeners import announce
-from provenflow.engine._work import AtomRecord
+from provenflow.engine._resume import check_atoms, records_from
 from provenflow.errors import (
     InternalError,
     MultipleFailures,
-    RecordError,
     UnstorableValue,
     UsageError,
 )
 from provenflow.failure import Failure, RecordedFailure
-from provenflow.flows import CompiledFlow, Flow, History, compile_flow
+from provenflow.flows import CompiledFlow, Flow, compile_flow
 from provenflow.fsm import EntityState
 from provenflow.fsm import engine as loop_fsm
 from provenflow.persistence import AtomInfo, RunInfo, Storage, Transition, open_storage
@@ -162,8 +161,8 @@ class Engine:
         storage = open_storage(backend)
         info, transitions, version = storage.load(flow_id)
         compiled = compile_flow(flow, store_keys=info.store)
-        _check_atoms(compiled, info)
-        records, flow_events = _records_from(transitions)
+        check_atoms(compiled, info)
+        records, flow_events = records_from(transitions)
         core = Core(compiled, info.store, clock=time.time, records=records, flow_events=flow_events)
         engine = cls.__new__(cls)
         engine.storage = storage
@@ -443,44 +442,6 @@ def _exception_of(failure: Failure) -> Exception:
     if isinstance(exc, Exception):
         return exc
     return RecordedFailure(failure)
-
-
-def _check_atoms(compiled: CompiledFlow, info: RunInfo) -> None:
-    for recorded in info.atoms:
-        node = compiled.nodes.get(recorded.name)
-        if node is None or node.atom is None:
-            continue
-        if node.kind != recorded.kind or node.atom.version != recorded.version:
-            raise RecordError(
-                f"run {info.flow_id!r}: atom {recorded.name!r} is recorded as {recorded.kind} "
-                f"version {recorded.version!r}, but the flow now has {node.kind} version "
-                f"{node.atom.version!r}; rename the atom or finish the run with the old code"
-            )
-
-
-def _records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecord], list[str]]:
-    """Rebuild what the core needs from a run's transitions, oldest first."""
-    records: dict[str, AtomRecord] = {}
-    flow_events: list[str] = []
-    for transition in transitions:
-        if transition.atom is None:
-            flow_events.append(transition.event)
-            continue
-        record = records.setdefault(transition.atom, AtomRecord())
-        record.events.append(transition.event)
-        record.attempt = max(record.attempt, transition.attempt)
-        new = transition.new_state
-        if new == "SUCCESS":
-            record.outcome = transition.result
-        elif new == "FAILURE":
-            record.outcome = transition.failure
-        elif new in ("REVERTED", "PENDING"):
-            record.outcome = None
-        elif new == "REVERT_FAILURE":
-            record.revert_failure = transition.failure
-        if transition.history is not None:
-            record.history = History.from_list(list(transition.history))
-    return records, flow_events
 
 
 def run(

@@ -44,11 +44,14 @@ class AtomRecord:
     """What a store says about one atom of a run, rebuilt from its transitions.
 
     `events` replayed from the initial state give the atom's state. `outcome` is the last
-    execute result (or `Failure`) of the current attempt; `history` a retry's history.
+    execute result (or `Failure`) of the current attempt, kept until it is reverted; `failure`
+    the failure of that attempt, kept until the atom succeeds or is reset (so a reverted run
+    still reports why); `history` a retry's history.
     """
 
     events: list[str] = field(default_factory=list)
     attempt: int = 0
     outcome: Any = None
+    failure: Failure | None = None
     history: History | None = None
     revert_failure: Failure | None = None
