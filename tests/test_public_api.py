@@ -19,6 +19,7 @@ import provenflow.errors
 import provenflow.flows
 import provenflow.fsm
 import provenflow.persistence
+import provenflow.verification
 
 PUBLIC_NAMES: dict[str, list[str]] = {
     "provenflow": [
@@ -122,6 +123,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "factory_spec",
         "load_factory",
         "printing_durations",
+        "records_from",
         "run",
     ],
     "provenflow.flows": [
@@ -160,6 +162,13 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "Storage",
         "Transition",
         "open_storage",
+    ],
+    "provenflow.verification": [
+        "InjectedFailure",
+        "Report",
+        "Violation",
+        "check",
+        "replay",
     ],
 }
 

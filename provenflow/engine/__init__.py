@@ -17,6 +17,7 @@ from provenflow.engine._listeners import (
     TimingListener,
     printing_durations,
 )
+from provenflow.engine._resume import records_from
 from provenflow.engine._runner import Engine, run
 from provenflow.engine._work import AtomRecord, Work
 
@@ -33,5 +34,6 @@ __all__ = [
     "factory_spec",
     "load_factory",
     "printing_durations",
+    "records_from",
     "run",
 ]

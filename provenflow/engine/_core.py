@@ -98,6 +98,8 @@ class Core:
         self.histories: dict[str, History] = {}
         self.failures: dict[str, Failure] = {}
         self.revert_failures: dict[str, Failure] = {}
+        self.decision_failures: dict[str, Failure] = {}
+        """Failures of a decider or a retry controller (not of an atom), by who failed."""
         self.joins_done: set[str] = set()
         self.waiting: dict[str, int] = {}
         self.in_flight: dict[str, Work] = {}
@@ -298,6 +300,7 @@ class Core:
                 except Exception as exc:  # a user's decider is user code
                     failure = Failure.from_exception(exc)
                     self.failures[node.name] = failure
+                    self.decision_failures[f"decider of {node.name!r}"] = failure
                     self.resolve(node.name, failure)
                     return None
             if not self.decided[key]:
@@ -417,7 +420,9 @@ class Core:
             try:
                 decision = controller.decide(history, self.arguments(retry))
             except Exception as exc:  # a user's controller is user code
-                self.failures[retry] = Failure.from_exception(exc)
+                failure = Failure.from_exception(exc)
+                self.failures[retry] = failure
+                self.decision_failures[f"retry controller {retry!r}"] = failure
                 break
             if decision == Decision.RETRY:
                 self.histories[retry] = history

@@ -112,7 +112,7 @@ def test_resume_needs_a_recorded_factory() -> None:
 
 def test_a_factory_that_cannot_be_imported_again_is_refused() -> None:
     with pytest.raises(pf.UsageError, match="cannot be imported again"):
-        pf.Engine.from_factory(lambda: make_two_step_flow())
+        pf.Engine.from_factory(lambda: make_two_step_flow())  # noqa: PLW0108 (a lambda on purpose)
 
 
 def _advance(url: str, flow_id: str, ready: Any, go: Any, results: Any) -> None:

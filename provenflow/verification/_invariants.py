@@ -1,0 +1,142 @@
+"""The invariants the model checker holds every path to (DESIGN.md, "verification/").
+
+After every step:
+- write-ahead: an atom's side effect starts only when its RUNNING (for `execute`) or REVERTING
+  (for `revert`) record is durable;
+- a recorded success is never executed again (until it was reverted or reset by a retry);
+- dependents are reverted before their dependencies: an atom's `revert` starts only when no atom
+  after it still holds work (SUCCESS, FAILURE, RUNNING, REVERTING, RETRYING);
+- only table transitions happen (the core's chokepoint raises `IllegalTransition` otherwise);
+- the user's `always(context)` holds;
+- no decider raised and no retry controller raised or returned anything but a decision.
+
+At every end:
+- the flow is in a terminal state, and nothing is left RUNNING or REVERTING;
+- SUCCESS: every atom succeeded or was ignored; REVERTED: every atom that started was undone;
+- FAILURE (a revert raised: work done and not undone) is a violation;
+- the user's `invariant(context, outcome)` and `eventually(context)` hold.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from provenflow.engine import Work
+from provenflow.failure import Failure
+from provenflow.persistence import Transition
+
+if TYPE_CHECKING:
+    from provenflow.verification._simulation import Simulation
+
+__all__ = ["HOLDS_WORK", "Invariants"]
+
+HOLDS_WORK = frozenset({"SUCCESS", "FAILURE", "RUNNING", "REVERTING", "RETRYING"})
+"""Atom states that mean it started and is not undone."""
+
+
+class Invariants:
+    """Checks one simulation's steps; raises `Broken` (from `_simulation`) on a violation."""
+
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+        self.succeeded: set[str] = set()
+
+    def _broken(self, message: str) -> Exception:
+        from provenflow.verification._simulation import Broken  # noqa: PLC0415 (cycle)
+
+        return Broken(message)
+
+    def after_record(self, transition: Transition) -> None:
+        """Keep track of recorded successes."""
+        atom = transition.atom
+        if atom is None:
+            return
+        if transition.event == "succeed":
+            self.succeeded.add(atom)
+        elif transition.event in ("revert", "reset", "retry"):
+            self.succeeded.discard(atom)
+
+    def before_side_effect(self, work: Work) -> None:
+        """Write-ahead, no repeated success, dependents reverted first."""
+        recorded = self.simulation.recorded.get(work.node)
+        wanted = "RUNNING" if work.action == "execute" else "REVERTING"
+        if recorded != wanted:
+            raise self._broken(
+                f"{work.action} of {work.node!r} started while its record says {recorded} "
+                f"(write-ahead: {wanted} must be durable first)"
+            )
+        if work.action == "execute" and work.node in self.succeeded:
+            raise self._broken(f"{work.node!r} is executed again after its success was recorded")
+        if work.action == "revert":
+            self._dependents_undone(work.node)
+
+    def _dependents_undone(self, name: str) -> None:
+        core = self.simulation.core
+        frontier = list(core.nodes[name].successors)
+        seen: set[str] = set()
+        while frontier:
+            successor = frontier.pop()
+            if successor in seen:
+                continue
+            seen.add(successor)
+            holder = core.states.get(successor)
+            if holder is None:  # a join: look through it
+                frontier.extend(core.nodes[successor].successors)
+                continue
+            if str(holder.state) in HOLDS_WORK:
+                raise self._broken(
+                    f"{name!r} is reverted while {successor!r}, which depends on it, is still "
+                    f"{holder.state} (dependents must be reverted first)"
+                )
+
+    def after_side_effect(self, work: Work, failure: Failure | None) -> None:
+        """The user's `always` checks."""
+        self._user("always", lambda check: check(self.simulation.context))
+
+    def after_step(self) -> None:
+        """A decider or a retry controller that raised or returned no decision is a bug."""
+        for who, failure in self.simulation.core.decision_failures.items():
+            raise self._broken(f"{who} failed: {failure}")
+
+    def at_end(self) -> None:
+        """The end-of-run invariants, the engine's and the user's."""
+        core = self.simulation.core
+        outcome = str(core.flow.state)
+        states = {name: str(holder.state) for name, holder in core.states.items()}
+        left = sorted(n for n, s in states.items() if s in ("RUNNING", "REVERTING"))
+        if left:
+            raise self._broken(f"the run ended {outcome} with {left} still RUNNING/REVERTING")
+        if outcome == "FAILURE":
+            failures = "; ".join(f"{n}: {f}" for n, f in core.revert_failures.items())
+            raise self._broken(
+                f"the run ended FAILURE: a revert raised, so work was done and not undone "
+                f"({failures})"
+            )
+        if outcome == "SUCCESS":
+            unfinished = sorted(n for n, s in states.items() if s not in ("SUCCESS", "IGNORE"))
+            if unfinished:
+                raise self._broken(f"the run ended SUCCESS with {unfinished} not done")
+        elif outcome == "REVERTED":
+            kept = sorted(n for n, s in states.items() if s in HOLDS_WORK)
+            if kept:
+                raise self._broken(f"the run ended REVERTED with {kept} not undone")
+        else:
+            raise self._broken(f"the run stopped in {outcome}, which is not a terminal state")
+        context = self.simulation.context
+        self._user("invariant", lambda check: check(context, outcome))
+        self._user("eventually", lambda check: check(context))
+
+    def _user(self, kind: str, call: Any) -> None:
+        for name, check in self.simulation.user_checks:
+            if name != kind:
+                continue
+            try:
+                held = call(check)
+            except Exception as exc:
+                raise self._broken(f"{kind} {_name(check)} raised {exc!r}") from None
+            if not held:
+                raise self._broken(f"{kind} {_name(check)} does not hold")
+
+
+def _name(check: Any) -> str:
+    return getattr(check, "__name__", repr(check))

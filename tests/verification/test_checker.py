@@ -1,0 +1,238 @@
+"""The model checker: sound flows pass, flawed flows and a mutated engine are caught."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import provenflow as pf
+from provenflow.engine import _core, _phases, _resume
+from provenflow.verification import check, replay
+
+
+class World:
+    """A fake world the tasks change: what a run did outside the engine."""
+
+    def __init__(self) -> None:
+        self.reserved = 0
+        self.charged = 0
+        self.shipped = 0
+
+    def __repr__(self) -> str:
+        return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
+
+
+def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
+    world = World()
+
+    class Reserve(pf.Task):
+        def execute(self) -> dict[str, int]:
+            world.reserved = 1
+            return {"id": 7}
+
+        def revert(self, result: Any, **_: Any) -> None:
+            if careless_revert:
+                assert result["id"] == 7  # assumes execute returned
+            world.reserved = 0
+
+    class Charge(pf.Task):
+        def execute(self) -> None:
+            if idempotent:
+                world.charged = 1
+            else:
+                world.charged += 1
+
+        def revert(self, **_: Any) -> None:
+            world.charged = 0
+
+    class Ship(pf.Task):
+        def execute(self) -> None:
+            world.shipped = 1
+
+        def revert(self, **_: Any) -> None:
+            world.shipped = 0
+
+    sub = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
+    flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), sub)
+    return flow, world
+
+
+def consistent(world: World, outcome: str) -> bool:
+    """All done, or nothing left done."""
+    if outcome == "SUCCESS":
+        return (world.reserved, world.charged, world.shipped) == (1, 1, 1)
+    return (world.reserved, world.charged, world.shipped) == (0, 0, 0)
+
+
+def make_sound() -> tuple[pf.Flow, World]:
+    return saga()
+
+
+def make_careless() -> tuple[pf.Flow, World]:
+    return saga(careless_revert=True)
+
+
+def make_double_charge() -> tuple[pf.Flow, World]:
+    return saga(idempotent=False)
+
+
+@pytest.mark.parametrize("crashes", [0, 1, 2])
+def test_a_sound_saga_passes_with_every_crash_bound(crashes: int) -> None:
+    report = check(make_sound, crashes=crashes, invariant=consistent)
+    assert report.ok, str(report)
+    assert report.incomplete is None
+    assert report.states_explored > 0
+    assert report.transitions >= report.states_explored
+    assert report.paths > 0
+
+
+def test_more_crashes_explore_more_states() -> None:
+    sizes = [check(make_sound, crashes=c).states_explored for c in (0, 1, 2)]
+    assert sizes == sorted(sizes)
+    assert sizes[0] < sizes[2]
+
+
+def test_a_revert_that_assumes_execute_returned_is_caught_with_a_trace() -> None:
+    report = check(make_careless, crashes=0, invariant=consistent)
+    assert not report.ok
+    violation = report.violations[0]
+    assert "ended FAILURE: a revert raised" in violation.message
+    assert "execute 'reserve' raises" in violation.steps
+    assert "revert 'reserve' runs" in violation.steps
+    assert str(violation).startswith("violation: the run ended FAILURE")
+
+
+def test_a_non_idempotent_execute_rerun_after_a_crash_is_caught_by_a_user_invariant() -> None:
+    report = check(make_double_charge, crashes=1, invariant=consistent)
+    assert not report.ok
+    violation = report.violations[0]
+    assert violation.message == "invariant consistent does not hold"
+    assert "crash after execute 'charge', before its outcome is recorded" in violation.steps
+    # the idempotent version of the same saga passes
+    assert check(make_sound, crashes=1, invariant=consistent).ok
+
+
+def test_a_violation_replays_from_its_choices() -> None:
+    report = check(make_double_charge, crashes=1, invariant=consistent)
+    violation = report.violations[0]
+    text = replay(make_double_charge, violation.choices, crashes=1, invariant=consistent)
+    assert text.splitlines()[-1] == "violation: invariant consistent does not hold"
+    assert "replay(" in violation.reproduction()
+    assert violation.to_data()["choices"] == list(violation.choices)
+
+
+def test_a_custom_controller_returning_no_decision_is_reported() -> None:
+    class Confused(pf.Retry):
+        def execute(self, history: pf.History) -> None:
+            return None
+
+        def on_failure(self, history: pf.History) -> str:
+            return "again"
+
+    def make() -> pf.Flow:
+        def fail() -> None:
+            raise ValueError("down")
+
+        return pf.LinearFlow("f", retry=Confused(name="confused")).add(pf.task(fail, name="call"))
+
+    report = check(make, crashes=0)
+    assert not report.ok
+    assert report.violations[0].message.startswith("retry controller 'confused' failed")
+
+
+def test_a_decider_that_raises_is_reported() -> None:
+    def make() -> pf.Flow:
+        source = pf.task(lambda: 1, name="source")
+        target = pf.task(lambda: 2, name="target")
+
+        def decide(history: dict[str, object]) -> bool:
+            raise LookupError("no verdict")
+
+        return pf.GraphFlow("g").add(source, target).link(source, target, decider=decide)
+
+    report = check(make, crashes=0)
+    assert not report.ok
+    assert "decider of 'target' failed" in report.violations[0].message
+
+
+def test_a_bound_makes_the_report_incomplete() -> None:
+    report = check(make_sound, crashes=2, max_states=3)
+    assert report.incomplete == "stopped at max_states=3"
+    assert not report.ok
+
+
+def test_parallel_branches_every_order_is_explored() -> None:
+    order: list[str] = []
+
+    def make() -> pf.Flow:
+        order.clear()
+        tasks = [pf.task(lambda n=n: order.append(n), name=n) for n in ("a", "b", "c")]
+        return pf.UnorderedFlow("u").add(*tasks)
+
+    report = check(make, crashes=0)
+    assert report.ok, str(report)
+    # three atoms in flight complete in any order: 3! complete paths, each a distinct state
+    assert report.paths >= 6
+
+
+# -- the checker can fail: a mutated engine is caught ------------------------------------
+
+
+def test_the_unmutated_engine_passes_the_mutant_flow() -> None:
+    assert check(make_sound, crashes=1, invariant=consistent).ok
+
+
+def test_mutant_revert_order_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _phases.PhaseBook.open
+
+    def open_all_at_once(self: Any, owner: Any, members: Any) -> None:
+        original(self, owner, members)
+        for phase in set(self._phase_of.values()):
+            for name in list(phase.to_undo):
+                phase.blockers[name] = 0
+                if name not in self._queue and self.core.nodes[name].kind != "join":
+                    self._queue.appendleft(name)
+
+    monkeypatch.setattr(_phases.PhaseBook, "open", open_all_at_once)
+    report = check(make_sound, crashes=0, invariant=consistent)
+    assert not report.ok
+    assert "dependents must be reverted first" in report.violations[0].message
+
+
+def test_mutant_running_not_recorded_before_execute(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _core.Core.drain
+
+    def drain_without_running(self: Any) -> Any:
+        return [t for t in original(self) if t.new_state != "RUNNING"]
+
+    monkeypatch.setattr(_core.Core, "drain", drain_without_running)
+    report = check(make_sound, crashes=0)
+    assert not report.ok
+    assert "write-ahead" in report.violations[0].message
+
+
+def test_mutant_failed_task_not_reverted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_phases, "TO_UNDO", _phases.TO_UNDO - {"FAILURE"})
+    report = check(make_sound, crashes=0, invariant=consistent)
+    assert not report.ok
+    assert "not undone" in report.violations[0].message
+
+
+def test_mutant_recorded_success_forgotten_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _resume.records_from
+
+    def forget_successes(transitions: Any) -> Any:
+        return original([t for t in transitions if t.event != "succeed"])
+
+    monkeypatch.setattr("provenflow.verification._simulation.records_from", forget_successes)
+    report = check(make_sound, crashes=1)
+    assert not report.ok
+    assert "executed again after its success was recorded" in report.violations[0].message
+
+
+def test_mutant_reverting_atom_forgotten_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_phases, "TO_UNDO", _phases.TO_UNDO - {"REVERTING"})
+    report = check(make_sound, crashes=1, invariant=consistent)
+    assert not report.ok
+    assert "still RUNNING/REVERTING" in report.violations[0].message
