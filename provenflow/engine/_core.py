@@ -121,6 +121,11 @@ class Core:
         """Whether the run has ended (SUCCESS, REVERTED, FAILURE) or is SUSPENDED."""
         return self.flow.state in OVER
 
+    @property
+    def unrecorded(self) -> tuple[Transition, ...]:
+        """The transitions made since the last `drain`, not yet handed to the runner."""
+        return tuple(self._out)
+
     def drain(self) -> list[Transition]:
         """Return the transitions made since the last call, oldest first, and forget them."""
         out = self._out

@@ -127,6 +127,7 @@ def check(
     store: dict[str, Any] | None = None,
     *,
     crashes: int = 2,
+    suspends: int = 0,
     max_states: int = 200_000,
     max_seconds: float = 60.0,
     invariant: Check | None = None,
@@ -139,8 +140,9 @@ def check(
     `flow_or_factory`: a flow, or a function without arguments returning a flow or a
     `(flow, context)` pair; the context (e.g. a fake world the tasks change) is given to
     `always(context)` (after every side effect), `invariant(context, outcome)` and
-    `eventually(context)` (at every end). `crashes` bounds the crashes per path. The search
-    stops at the first violation unless `all_violations`.
+    `eventually(context)` (at every end). `crashes` bounds the crashes per path, `suspends`
+    the suspensions (each followed by a resume). The search stops at the first violation
+    unless `all_violations`.
     """
     if crashes < 0:
         raise UsageError(f"crashes={crashes}: must be 0 or more")
@@ -159,7 +161,7 @@ def check(
             report.incomplete = f"stopped at max_seconds={max_seconds}"
             break
         path = queue.popleft()
-        simulation = Simulation(factory, store or {}, path, crashes, checks)
+        simulation = Simulation(factory, store or {}, path, crashes, checks, suspends)
         try:
             simulation.run()
         except Branch as branch:
@@ -194,6 +196,7 @@ def replay(
     store: dict[str, Any] | None = None,
     *,
     crashes: int = 2,
+    suspends: int = 0,
     invariant: Check | None = None,
     always: Check | None = None,
     eventually: Check | None = None,
@@ -209,7 +212,7 @@ def replay(
 
         factory = load_factory(factory)
     checks = _user_checks(invariant, always, eventually)
-    simulation = Simulation(_factory_of(factory), store or {}, choices, crashes, checks)
+    simulation = Simulation(_factory_of(factory), store or {}, choices, crashes, checks, suspends)
     try:
         simulation.run()
     except Broken as broken:

@@ -40,6 +40,7 @@ class Invariants:
     def __init__(self, simulation: Simulation) -> None:
         self.simulation = simulation
         self.succeeded: set[str] = set()
+        self.retry_rounds: dict[str, int] = {}
 
     def _broken(self, message: str) -> Exception:
         from provenflow.verification._simulation import Broken  # noqa: PLC0415 (cycle)
@@ -47,7 +48,7 @@ class Invariants:
         return Broken(message)
 
     def after_record(self, transition: Transition) -> None:
-        """Keep track of recorded successes."""
+        """Keep track of recorded successes; a retry's recorded history has every round."""
         atom = transition.atom
         if atom is None:
             return
@@ -55,6 +56,34 @@ class Invariants:
             self.succeeded.add(atom)
         elif transition.event in ("revert", "reset", "retry"):
             self.succeeded.discard(atom)
+        if transition.lifecycle != "retry":
+            return
+        if transition.event == "reset":
+            self.retry_rounds[atom] = 0
+        elif transition.event == "succeed":
+            rounds = self.retry_rounds[atom] = self.retry_rounds.get(atom, 0) + 1
+            recorded = len(transition.history or ())
+            if recorded != rounds:
+                raise self._broken(
+                    f"retry {atom!r} recorded a history of {recorded} attempts after {rounds} "
+                    "recorded rounds (its history must survive a restart)"
+                )
+
+    def outcome_recorded(self, work: Work) -> None:
+        """An outcome the process lived to see is on record after the write that follows it."""
+        wanted = {"execute": ("succeed", "fail"), "revert": ("reverted", "revert_failed")}
+        starts = {"execute": ("RUNNING",), "revert": ("REVERTING",)}
+        for transition in reversed(self.simulation.records):
+            if transition.atom != work.node:
+                continue
+            if transition.event in wanted[work.action]:
+                return
+            if transition.new_state in starts[work.action]:
+                break  # back at the record that announced this side effect
+        raise self._broken(
+            f"the outcome of {work.action} {work.node!r} was not recorded although the process "
+            "did not crash"
+        )
 
     def before_side_effect(self, work: Work) -> None:
         """Write-ahead, no repeated success, dependents reverted first."""
@@ -67,8 +96,21 @@ class Invariants:
             )
         if work.action == "execute" and work.node in self.succeeded:
             raise self._broken(f"{work.node!r} is executed again after its success was recorded")
+        if work.action == "execute":
+            self._deciders_respected(work.node)
         if work.action == "revert":
             self._dependents_undone(work.node)
+
+    def _deciders_respected(self, name: str) -> None:
+        core = self.simulation.core
+        for decider in core.nodes[name].deciders:
+            history = {s: core.outcomes[s] for s in decider.sources if s in core.provided}
+            try:
+                verdict = bool(decider.decide(history))
+            except Exception:
+                return  # reported as a decider failure
+            if not verdict:
+                raise self._broken(f"{name!r} runs although a decider on its link said no")
 
     def _dependents_undone(self, name: str) -> None:
         core = self.simulation.core
@@ -117,14 +159,26 @@ class Invariants:
             if unfinished:
                 raise self._broken(f"the run ended SUCCESS with {unfinished} not done")
         elif outcome == "REVERTED":
-            kept = sorted(n for n, s in states.items() if s in HOLDS_WORK)
+            kept = sorted(n for n, s in states.items() if s in HOLDS_WORK | {"REVERT_FAILURE"})
             if kept:
                 raise self._broken(f"the run ended REVERTED with {kept} not undone")
+            self._failures_reported()
         else:
             raise self._broken(f"the run stopped in {outcome}, which is not a terminal state")
         context = self.simulation.context
         self._user("invariant", lambda check: check(context, outcome))
         self._user("eventually", lambda check: check(context))
+
+    def _failures_reported(self) -> None:
+        """Every execute failure on record (not retried away) is among the run's failures."""
+        last: dict[str, str] = {}
+        for transition in self.simulation.records:
+            if transition.atom is not None and transition.event in ("fail", "succeed", "reset"):
+                last[transition.atom] = str(transition.event)
+        failed = {atom for atom, event in last.items() if event == "fail"}
+        missing = sorted(failed - set(self.simulation.core.failures))
+        if missing:
+            raise self._broken(f"the run's failures leave out {missing}, which failed")
 
     def _user(self, kind: str, call: Any) -> None:
         for name, check in self.simulation.user_checks:

@@ -84,6 +84,7 @@ class Simulation:
     choices: Sequence[int]
     max_crashes: int
     user_checks: Sequence[tuple[str, Callable[[Any], Any]]] = ()
+    max_suspends: int = 0
     steps: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -93,6 +94,7 @@ class Simulation:
         self.records: list[Transition] = []
         self.recorded: dict[str | None, str] = {}
         self.crashes = 0
+        self.suspends = 0
         self._replay: Iterator[int] = iter(self.choices)
         self._made = 0
         self.invariants = Invariants(self)
@@ -122,8 +124,10 @@ class Simulation:
             atoms,
             tuple(sorted(self.recorded.items(), key=lambda item: str(item[0]))),
             tuple((w.action, w.node) for w in self.in_flight),
-            tuple((t.atom, t.event) for t in core._out),
+            tuple((t.atom, t.event) for t in core.unrecorded),
+            tuple((name, repr(history.to_list())) for name, history in core.histories.items()),
             self.crashes,
+            self.suspends,
             repr(self.context),
         )
 
@@ -138,6 +142,11 @@ class Simulation:
                     self._boot()
                     booted = True
                 if self.core.over and not self.in_flight:
+                    if str(self.core.flow.state) == "SUSPENDED":
+                        self.steps.append("RESUME after the suspension")
+                        self.core = self._new_core()
+                        booted = False
+                        continue
                     self.invariants.at_end()
                     raise Finished(str(self.core.flow.state))
                 self._round()
@@ -162,6 +171,12 @@ class Simulation:
 
     def _round(self) -> None:
         core = self.core
+        may_suspend = self.suspends < self.max_suspends and str(core.flow.state) == "RUNNING"
+        if may_suspend and self.choose(["go on", "suspend the run"]) == 1:
+            self.suspends += 1
+            self.steps.append("suspend the run")
+            core.request_suspend()
+            self._write()
         self.in_flight.extend(core.take_work(1_000_000))
         self._write()
         if not self.in_flight:
@@ -174,6 +189,7 @@ class Simulation:
         core.finish(work, result, failure)
         self.invariants.after_step()
         self._write()
+        self.invariants.outcome_recorded(work)
 
     def _perform(self, work: Work) -> tuple[Any, Failure | None]:
         options = [f"{work.action} {work.node!r} runs"]

@@ -236,3 +236,109 @@ def test_mutant_reverting_atom_forgotten_on_resume(monkeypatch: pytest.MonkeyPat
     report = check(make_sound, crashes=1, invariant=consistent)
     assert not report.ok
     assert "still RUNNING/REVERTING" in report.violations[0].message
+
+
+def test_a_sound_saga_passes_with_a_suspension_and_a_crash() -> None:
+    report = check(make_sound, crashes=1, suspends=1, invariant=consistent)
+    assert report.ok, str(report)
+
+
+def make_retried() -> tuple[pf.Flow, World]:
+    """A call that always fails under Times(2): two rounds, then everything is undone."""
+    world = World()
+
+    class Call(pf.Task):
+        def execute(self) -> None:
+            world.shipped += 1
+            raise ConnectionError("down")
+
+        def revert(self, **_: Any) -> None:
+            world.shipped -= 1
+
+    return pf.LinearFlow("f", retry=pf.Times(2, name="again")).add(Call(name="call")), world
+
+
+def test_mutant_retry_history_not_persisted(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert check(make_retried, crashes=1).ok
+    original = _core.Core._move
+
+    def move_without_history(self: Any, name: str, event: Any, *args: Any, **data: Any) -> None:
+        data.pop("history", None)
+        original(self, name, event, *args[:2], **data)
+
+    monkeypatch.setattr(_core.Core, "_move", move_without_history)
+    report = check(make_retried, crashes=1)
+    assert not report.ok
+    assert "must survive a restart" in report.violations[0].message
+
+
+def make_switched() -> pf.Flow:
+    source = pf.task(lambda: "off", name="source")
+    target = pf.task(lambda: None, name="target")
+    graph = pf.GraphFlow("g").add(source, target)
+    return graph.link(source, target, decider=lambda history: history["source"] == "on")
+
+
+def test_mutant_decider_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert check(make_switched, crashes=0).ok
+    monkeypatch.setattr(_core.Core, "_apply_deciders", lambda self, node: set())
+    report = check(make_switched, crashes=0)
+    assert not report.ok
+    assert "runs although a decider on its link said no" in report.violations[0].message
+
+
+def test_mutant_suspension_loses_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _core.Core.drain
+
+    def drain_losing_results_while_suspending(self: Any) -> Any:
+        out = original(self)
+        if str(self.flow.state) in ("SUSPENDING", "SUSPENDED"):
+            return [t for t in out if t.event != "succeed"]
+        return out
+
+    def make_parallel() -> pf.Flow:
+        both = pf.UnorderedFlow("u").add(
+            pf.task(lambda: 1, name="left"), pf.task(lambda: 2, name="right")
+        )
+        return pf.LinearFlow("f").add(both, pf.task(lambda: 3, name="after"))
+
+    assert check(make_parallel, crashes=0, suspends=1).ok
+    monkeypatch.setattr(_core.Core, "drain", drain_losing_results_while_suspending)
+    report = check(make_parallel, crashes=0, suspends=1)
+    assert not report.ok
+    assert "was not recorded although the process did not crash" in report.violations[0].message
+
+
+def test_mutant_a_failure_left_out_of_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _core.Core._finish_execute
+
+    def forget_failure(self: Any, name: str, result: Any, failure: Any) -> None:
+        original(self, name, result, failure)
+        self.failures.pop(name, None)
+
+    monkeypatch.setattr(_core.Core, "_finish_execute", forget_failure)
+    report = check(make_retried, crashes=0)
+    assert not report.ok
+    assert "the run's failures leave out [" in report.violations[0].message
+
+
+def test_mutant_a_failed_revert_counted_as_reverted(monkeypatch: pytest.MonkeyPatch) -> None:
+    def make() -> pf.Flow:
+        def boom() -> None:
+            raise ValueError("boom")
+
+        def undo(**_: Any) -> None:
+            raise RuntimeError("cannot undo")
+
+        first = pf.task(lambda: 1, name="first", revert=lambda **_: None)
+        return pf.LinearFlow("f").add(first, pf.task(boom, name="second", revert=undo))
+
+    report = check(make, crashes=0)
+    assert not report.ok
+    assert "ended FAILURE" in report.violations[0].message
+    monkeypatch.setattr(
+        _core.Core, "finish_flow", lambda self: self._move_flow(_core.flow_fsm.Event.REVERTED)
+    )
+    mutated = check(make, crashes=0)
+    assert not mutated.ok
+    assert "'second'] not undone" in mutated.violations[0].message
