@@ -7,7 +7,8 @@ raised by any subcommand into one red line on stderr and exit status 2, so a com
 bad usage by raising and never prints a traceback for it. Exit statuses follow DESIGN.md: 0 on
 success, 1 when a flow fails or a check finds a violation, 2 on bad usage.
 
-Commands: `lifecycles` (`_lifecycles`), `run`, `resume`, `history`, `runs` (`_runs`).
+Commands: `lifecycles` (`_lifecycles`), `run`, `resume`, `history`, `runs` (`_runs`),
+`verify` (`_verify`).
 
 Only this package and `provenflow/__main__.py` know about click and rich output; nothing else in
 the package imports `provenflow.cli`.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from provenflow.cli._group import USAGE_EXIT, ProvenflowGroup, fail_usage, main
 from provenflow.cli._lifecycles import lifecycle_json, select_lifecycles
 from provenflow.cli._runs import DEFAULT_BACKEND
+from provenflow.cli._verify import verify as _verify  # noqa: F401 (registers the command)
 
 __all__ = [
     "DEFAULT_BACKEND",

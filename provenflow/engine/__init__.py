@@ -8,7 +8,7 @@ model checker) drives.
 from __future__ import annotations
 
 from provenflow.engine._core import Core
-from provenflow.engine._factory import factory_spec, load_factory
+from provenflow.engine._factory import factory_spec, load_factory, load_object
 from provenflow.engine._listeners import (
     CaptureListener,
     Listener,
@@ -33,6 +33,7 @@ __all__ = [
     "Work",
     "factory_spec",
     "load_factory",
+    "load_object",
     "printing_durations",
     "records_from",
     "run",

@@ -13,11 +13,12 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from provenflow.errors import UsageError
 from provenflow.flows import Flow
 
-__all__ = ["factory_spec", "load_factory"]
+__all__ = ["factory_spec", "load_factory", "load_object"]
 
 
 def load_factory(spec: str) -> Callable[[], Flow]:
@@ -26,18 +27,24 @@ def load_factory(spec: str) -> Callable[[], Flow]:
     Raises `UsageError` naming the spec when the file or module cannot be imported, has no
     such name, or the name is not callable. Importing runs the module's code.
     """
+    return _checked(load_object(spec, "factory"), spec)
+
+
+def load_object(spec: str, what: str = "object") -> Callable[..., Any]:
+    """Return the callable named by `spec` (`FILE_OR_MODULE:NAME`), e.g. an invariant.
+
+    Raises `UsageError` naming the spec (as `what`) when it cannot be found or called.
+    """
     location, separator, name = spec.rpartition(":")
     if not separator or not location or not name:
-        raise UsageError(
-            f"factory {spec!r}: expected FILE_OR_MODULE:FACTORY, e.g. flows.py:make_flow"
-        )
+        raise UsageError(f"{what} {spec!r}: expected FILE_OR_MODULE:NAME, e.g. flows.py:make_flow")
     module = _import(location, spec)
-    factory = getattr(module, name, None)
-    if factory is None:
-        raise UsageError(f"factory {spec!r}: {location} has no attribute {name!r}")
-    if not callable(factory):
-        raise UsageError(f"factory {spec!r}: {name!r} is a {type(factory).__name__}, not callable")
-    return _checked(factory, spec)
+    found = getattr(module, name, None)
+    if found is None:
+        raise UsageError(f"{what} {spec!r}: {location} has no attribute {name!r}")
+    if not callable(found):
+        raise UsageError(f"{what} {spec!r}: {name!r} is a {type(found).__name__}, not callable")
+    return found  # type: ignore[no-any-return]
 
 
 def _import(location: str, spec: str) -> object:
@@ -68,6 +75,8 @@ def _import(location: str, spec: str) -> object:
 def _checked(factory: Callable[[], object], spec: str) -> Callable[[], Flow]:
     def build() -> Flow:
         flow = factory()
+        if isinstance(flow, tuple) and flow and isinstance(flow[0], Flow):
+            return flow[0]  # a (flow, context) pair, as the model checker's factories give
         if not isinstance(flow, Flow):
             raise UsageError(
                 f"factory {spec!r} returned {type(flow).__name__!r}, not a flow "
