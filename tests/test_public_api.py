@@ -122,6 +122,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "Work",
         "factory_spec",
         "load_factory",
+        "load_object",
         "printing_durations",
         "records_from",
         "run",
