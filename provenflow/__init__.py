@@ -9,7 +9,7 @@ The public API is re-exported here; `tests/test_public_api.py` pins these names.
 
 from __future__ import annotations
 
-from provenflow import fsm
+from provenflow import fsm, verification
 from provenflow.engine import (
     CaptureListener,
     Engine,
@@ -89,6 +89,7 @@ __all__ = [
     "fsm",
     "run",
     "task",
+    "verification",
 ]
 
 __version__ = "0.1.0"

@@ -60,6 +60,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "fsm",
         "run",
         "task",
+        "verification",
     ],
     "provenflow.errors": [
         "AlreadyAdded",
