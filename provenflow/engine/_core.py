@@ -114,6 +114,35 @@ class Core:
 
     # -- building -------------------------------------------------------------------------
 
+    def clone(self) -> Core:
+        """Return an independent copy of this core (the model checker's snapshots).
+
+        The compiled flow, the store and the atoms are shared (they never change); every piece
+        of run state is copied.
+        """
+        other = Core.__new__(Core)
+        other.__dict__.update(self.__dict__)
+        other.flow = self.flow.copy()
+        other.states = {name: holder.copy() for name, holder in self.states.items()}
+        for attribute in (
+            "attempts",
+            "outcomes",
+            "provided",
+            "histories",
+            "failures",
+            "revert_failures",
+            "decision_failures",
+            "waiting",
+            "in_flight",
+            "decided",
+        ):
+            setattr(other, attribute, dict(getattr(self, attribute)))
+        other.joins_done = set(self.joins_done)
+        other.ready = list(self.ready)
+        other._out = list(self._out)
+        other.phases = self.phases.clone(other)
+        return other
+
     # -- the runner's interface ---------------------------------------------------------------
 
     @property

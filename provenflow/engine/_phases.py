@@ -52,6 +52,13 @@ class _Phase:
         self.outstanding = 0
         self.closed = False
 
+    def copy(self) -> _Phase:
+        other = _Phase.__new__(_Phase)
+        other.owner, other.members = self.owner, self.members
+        other.to_undo, other.blockers = set(self.to_undo), dict(self.blockers)
+        other.outstanding, other.closed = self.outstanding, self.closed
+        return other
+
 
 class PhaseBook:
     """The revert phases of one core: which node is being undone, and in what order."""
@@ -60,6 +67,18 @@ class PhaseBook:
         self.core = core
         self._phase_of: dict[str, _Phase] = {}
         self._queue: deque[str] = deque()
+
+    def clone(self, core: Core) -> PhaseBook:
+        """Return a copy of these phases for `core` (a snapshot of `self.core`)."""
+        other = PhaseBook(core)
+        copies: dict[int, _Phase] = {}
+        for name, phase in self._phase_of.items():
+            copied = copies.get(id(phase))
+            if copied is None:
+                copied = copies[id(phase)] = phase.copy()
+            other._phase_of[name] = copied
+        other._queue = deque(self._queue)
+        return other
 
     def phase_of(self, name: str) -> _Phase | None:
         """Return the open phase `name` belongs to, or None."""

@@ -195,6 +195,13 @@ class EntityState(Generic[S, E]):
             holder.apply(lifecycle.event(str(event)))
         return holder
 
+    def copy(self) -> EntityState[S, E]:
+        """Return a new holder in the same state (a snapshot; it moves on its own)."""
+        other = EntityState.__new__(EntityState)
+        other.lifecycle, other.entity, other.flow = self.lifecycle, self.entity, self.flow
+        other._state = self._state
+        return other
+
     def can(self, event: E) -> bool:
         """Return whether `event` is allowed from the current state."""
         return event in self.lifecycle._row(self._state)

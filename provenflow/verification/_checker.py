@@ -134,6 +134,7 @@ def check(
     always: Check | None = None,
     eventually: Check | None = None,
     all_violations: bool = False,
+    snapshots: bool = False,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
 
@@ -143,45 +144,156 @@ def check(
     `eventually(context)` (at every end). `crashes` bounds the crashes per path, `suspends`
     the suspensions (each followed by a resume). The search stops at the first violation
     unless `all_violations`.
+
+    `snapshots=True` branches from copies of each explored state instead of replaying every
+    path from the start: much faster, and sound only when the flow's code keeps no state of its
+    own (the copies share the flow's atoms), so it refuses a factory that returns a context.
     """
-    if crashes < 0:
-        raise UsageError(f"crashes={crashes}: must be 0 or more")
+    if crashes < 0 or suspends < 0:
+        raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
     factory = _factory_of(flow_or_factory)
     spec = factory_spec(flow_or_factory) if not isinstance(flow_or_factory, Flow) else None
-    checks = _user_checks(invariant, always, eventually)
-    report = Report()
-    started = time.perf_counter()
-    seen: set[Any] = set()
-    queue: deque[tuple[int, ...]] = deque([()])
-    while queue:
-        if len(seen) >= max_states:
-            report.incomplete = f"stopped at max_states={max_states}"
-            break
-        if time.perf_counter() - started > max_seconds:
-            report.incomplete = f"stopped at max_seconds={max_seconds}"
-            break
-        path = queue.popleft()
-        simulation = Simulation(factory, store or {}, path, crashes, checks, suspends)
-        try:
-            simulation.run()
-        except Branch as branch:
-            if branch.key in seen:
-                continue
-            seen.add(branch.key)
-            report.transitions += len(branch.options)
-            queue.extend((*path, choice) for choice in range(len(branch.options)))
-        except Finished:
-            report.paths += 1
-        except Broken as broken:
-            report.violations.append(_violation(broken.message, path, simulation, spec))
-        except ProvenflowError as error:
+    search = _Search(
+        factory,
+        dict(store or {}),
+        crashes,
+        suspends,
+        _user_checks(invariant, always, eventually),
+        spec,
+        max_states,
+        max_seconds,
+        all_violations,
+    )
+    return search.with_snapshots() if snapshots else search.by_replay()
+
+
+class _Search:
+    """One breadth-first search over the choices of a flow's runs."""
+
+    def __init__(  # noqa: PLR0917 (internal: the options of `check`)
+        self,
+        factory: Callable[[], Any],
+        store: dict[str, Any],
+        crashes: int,
+        suspends: int,
+        checks: list[tuple[str, Check]],
+        spec: str | None,
+        max_states: int,
+        max_seconds: float,
+        all_violations: bool,
+    ) -> None:
+        self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
+        self.checks, self.spec = checks, spec
+        self.max_states, self.max_seconds, self.all_violations = (
+            max_states,
+            max_seconds,
+            all_violations,
+        )
+        self.report = Report()
+        self.seen: set[Any] = set()
+        self.started = time.perf_counter()
+
+    def simulation(self, path: Sequence[int]) -> Simulation:
+        return Simulation(
+            self.factory,
+            self.store,
+            path,
+            max_crashes=self.crashes,
+            user_checks=self.checks,
+            max_suspends=self.suspends,
+        )
+
+    def bounded(self) -> bool:
+        """Whether a bound stops the search now (and say so in the report)."""
+        if len(self.seen) >= self.max_states:
+            self.report.incomplete = f"stopped at max_states={self.max_states}"
+        elif time.perf_counter() - self.started > self.max_seconds:
+            self.report.incomplete = f"stopped at max_seconds={self.max_seconds}"
+        return self.report.incomplete is not None
+
+    def done(self) -> Report:
+        self.report.states_explored = len(self.seen)
+        self.report.elapsed = time.perf_counter() - self.started
+        return self.report
+
+    def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
+        """Record a violation; return whether the search stops."""
+        if isinstance(error, Broken):
+            message = error.message
+        else:
             message = f"the engine raised {type(error).__name__}: {error}"
-            report.violations.append(_violation(message, path, simulation, spec))
-        if report.violations and not all_violations:
-            break
-    report.states_explored = len(seen)
-    report.elapsed = time.perf_counter() - started
-    return report
+        self.report.violations.append(_violation(message, path, simulation, self.spec))
+        return not self.all_violations
+
+    def new_state(self, key: Any, options: int) -> bool:
+        """Count a state reached; return False when it was seen before."""
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        self.report.transitions += options
+        return True
+
+    def by_replay(self) -> Report:
+        queue: deque[tuple[int, ...]] = deque([()])
+        while queue and not self.bounded():
+            path = queue.popleft()
+            simulation = self.simulation(path)
+            try:
+                simulation.run()
+            except Branch as branch:
+                if self.new_state(branch.key, len(branch.options)):
+                    queue.extend((*path, choice) for choice in range(len(branch.options)))
+            except Finished:
+                self.report.paths += 1
+            except (Broken, ProvenflowError) as error:
+                if self.broken(error, path, simulation):
+                    break
+        return self.done()
+
+    def with_snapshots(self) -> Report:
+        root = self.simulation(())
+        if root.context is not None:
+            raise UsageError(
+                "snapshots=True shares the flow's code between explored states, so it cannot "
+                "check a factory that returns a context; leave snapshots off"
+            )
+        queue: deque[tuple[Simulation, tuple[int, ...], int]] = deque()
+        if self._reach(root, (), queue):
+            return self.done()
+        while queue and not self.bounded():
+            parent, path, options = queue.popleft()
+            for choice in range(options):
+                child = parent.clone()
+                try:
+                    child.apply(choice)
+                except (Broken, ProvenflowError) as error:
+                    if self.broken(error, (*path, choice), child):
+                        return self.done()
+                    continue
+                except Finished:
+                    self.report.paths += 1
+                    continue
+                if self._reach(child, (*path, choice), queue):
+                    return self.done()
+        return self.done()
+
+    def _reach(
+        self,
+        simulation: Simulation,
+        path: tuple[int, ...],
+        queue: deque[tuple[Simulation, tuple[int, ...], int]],
+    ) -> bool:
+        """Run `simulation` to its next choice and queue it; return whether the search stops."""
+        try:
+            options = simulation.next_choice()
+        except Finished:
+            self.report.paths += 1
+            return False
+        except (Broken, ProvenflowError) as error:
+            return self.broken(error, path, simulation)
+        if self.new_state(simulation.key(), len(options)):
+            queue.append((simulation, path, len(options)))
+        return False
 
 
 def _violation(
@@ -212,7 +324,14 @@ def replay(
 
         factory = load_factory(factory)
     checks = _user_checks(invariant, always, eventually)
-    simulation = Simulation(_factory_of(factory), store or {}, choices, crashes, checks, suspends)
+    simulation = Simulation(
+        _factory_of(factory),
+        store or {},
+        choices,
+        max_crashes=crashes,
+        user_checks=checks,
+        max_suspends=suspends,
+    )
     try:
         simulation.run()
     except Broken as broken:

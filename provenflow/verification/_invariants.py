@@ -42,6 +42,13 @@ class Invariants:
         self.succeeded: set[str] = set()
         self.retry_rounds: dict[str, int] = {}
 
+    def clone(self, simulation: Simulation) -> Invariants:
+        """Return a copy of this bookkeeping for `simulation` (a snapshot of the path)."""
+        other = Invariants(simulation)
+        other.succeeded = set(self.succeeded)
+        other.retry_rounds = dict(self.retry_rounds)
+        return other
+
     def _broken(self, message: str) -> Exception:
         from provenflow.verification._simulation import Broken  # noqa: PLC0415 (cycle)
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from provenflow.engine import Core, Work, records_from
@@ -75,42 +75,62 @@ class Finished(Exception):
     outcome: str
 
 
-@dataclass
 class Simulation:
-    """One path through a flow's run; see the module docstring."""
+    """One path through a flow's run, as a machine that stops at each choice; see the module
+    docstring.
 
-    factory: Callable[[], Any]
-    store: Mapping[str, Any]
-    choices: Sequence[int]
-    max_crashes: int
-    user_checks: Sequence[tuple[str, Callable[[Any], Any]]] = ()
-    max_suspends: int = 0
-    steps: list[str] = field(default_factory=list)
+    `next_choice()` runs until the path can go more than one way and returns the options (or
+    raises `Finished` / `Broken`); `apply(index)` takes one. `clone()` snapshots the path, so a
+    search can branch from it without replaying (only valid when the user's code keeps no state
+    of its own: the flow and its atoms are shared by the copies). `run()` replays `choices`
+    and raises `Branch` at the first choice not made.
+    """
 
-    def __post_init__(self) -> None:
-        made = self.factory()
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        store: Mapping[str, Any],
+        choices: Sequence[int],
+        *,
+        max_crashes: int,
+        user_checks: Sequence[tuple[str, Callable[..., Any]]] = (),
+        max_suspends: int = 0,
+    ) -> None:
+        made = factory()
         self.flow: Flow
         self.flow, self.context = made if isinstance(made, tuple) else (made, None)
+        self.store = store
+        self.choices = choices
+        self.max_crashes = max_crashes
+        self.max_suspends = max_suspends
+        self.user_checks = user_checks
+        self.compiled = compile_flow(self.flow, store_keys=store)
+        self.steps: list[str] = []
         self.records: list[Transition] = []
         self.recorded: dict[str | None, str] = {}
         self.crashes = 0
         self.suspends = 0
-        self._replay: Iterator[int] = iter(self.choices)
-        self._made = 0
         self.invariants = Invariants(self)
         self.in_flight: list[Work] = []
-        self.core = self._new_core()
+        self.core = Core(self.compiled, store)
+        self.stage = "boot"
+        self.pending: list[Transition] = []
+        self.after_write = "round"
+        self.picked: Work | None = None
+        self.finished_work: Work | None = None
 
-    # -- choices -------------------------------------------------------------------------
-
-    def choose(self, options: Sequence[str]) -> int:
-        """Return the index of the option this path takes here (replayed, or a new branch)."""
-        if len(options) == 1:
-            return 0
-        if self._made < len(self.choices):
-            self._made += 1
-            return next(self._replay)
-        raise Branch(tuple(options), self.key())
+    def clone(self) -> Simulation:
+        """Return an independent copy of this path, at the same point."""
+        other = Simulation.__new__(Simulation)
+        other.__dict__.update(self.__dict__)
+        other.steps = list(self.steps)
+        other.records = list(self.records)
+        other.recorded = dict(self.recorded)
+        other.in_flight = list(self.in_flight)
+        other.pending = list(self.pending)
+        other.core = self.core.clone()
+        other.invariants = self.invariants.clone(other)
+        return other
 
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next."""
@@ -120,78 +140,56 @@ class Simulation:
             for name, holder in core.states.items()
         )
         return (
+            self.stage,
             str(core.flow.state),
             atoms,
             tuple(sorted(self.recorded.items(), key=lambda item: str(item[0]))),
             tuple((w.action, w.node) for w in self.in_flight),
-            tuple((t.atom, t.event) for t in core.unrecorded),
+            None if self.picked is None else (self.picked.action, self.picked.node),
+            tuple((t.atom, t.event) for t in self.pending),
             tuple((name, repr(history.to_list())) for name, history in core.histories.items()),
             self.crashes,
             self.suspends,
             repr(self.context),
         )
 
-    # -- the run ---------------------------------------------------------------------------
+    # -- driving -------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Play the path until it ends (`Finished`), branches (`Branch`) or breaks (`Broken`)."""
-        booted = False
+        """Replay `choices`, then raise `Branch` at the next choice (or `Finished`/`Broken`)."""
+        for choice in self.choices:
+            self.next_choice()
+            self.apply(choice)
+        raise Branch(self.next_choice(), self.key())
+
+    def next_choice(self) -> tuple[str, ...]:
+        """Run until the path can go more than one way; return the options.
+
+        Raises `Finished` at the end of the run and `Broken` when an invariant fails.
+        """
         while True:
-            try:
-                if not booted:
-                    self._boot()
-                    booted = True
-                if self.core.over and not self.in_flight:
-                    if str(self.core.flow.state) == "SUSPENDED":
-                        self.steps.append("RESUME after the suspension")
-                        self.core = self._new_core()
-                        booted = False
-                        continue
-                    self.invariants.at_end()
-                    raise Finished(str(self.core.flow.state))
-                self._round()
-            except _Crash:
-                self.crashes += 1
-                self.steps.append("CRASH: the process dies; memory is lost")
-                self.in_flight = []
-                self.core = self._new_core()
-                booted = False
+            options = self._options()
+            if len(options) > 1:
+                return options
+            self.apply(0)
 
-    def _new_core(self) -> Core:
-        compiled = compile_flow(self.flow, store_keys=self.store)
-        if not self.records:
-            return Core(compiled, self.store)
-        records, flow_events = records_from(self.records)
-        self.steps.append("RESUME: a new process loads the run from the store")
-        return Core(compiled, self.store, records=records, flow_events=flow_events)
+    def _options(self) -> tuple[str, ...]:
+        stage = self.stage
+        if stage == "write":
+            what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in self.pending)
+            if self.crashes < self.max_crashes:
+                return (f"write [{what}]", f"crash before writing [{what}]")
+            return (f"write [{what}]",)
+        if stage == "suspend":
+            return ("go on", "suspend the run")
+        if stage == "pick":
+            return tuple(f"complete {w.action} of {w.node!r}" for w in self.in_flight)
+        if stage == "outcome":
+            assert self.picked is not None
+            return self._outcomes(self.picked)
+        return ("continue",)
 
-    def _boot(self) -> None:
-        self.core.start()
-        self._write()
-
-    def _round(self) -> None:
-        core = self.core
-        may_suspend = self.suspends < self.max_suspends and str(core.flow.state) == "RUNNING"
-        if may_suspend and self.choose(["go on", "suspend the run"]) == 1:
-            self.suspends += 1
-            self.steps.append("suspend the run")
-            core.request_suspend()
-            self._write()
-        self.in_flight.extend(core.take_work(1_000_000))
-        self._write()
-        if not self.in_flight:
-            if core.over:
-                return
-            raise Broken(f"the run is stuck: flow {core.flow.state}, nothing in flight")
-        index = self.choose([f"complete {w.action} of {w.node!r}" for w in self.in_flight])
-        work = self.in_flight.pop(index)
-        result, failure = self._perform(work)
-        core.finish(work, result, failure)
-        self.invariants.after_step()
-        self._write()
-        self.invariants.outcome_recorded(work)
-
-    def _perform(self, work: Work) -> tuple[Any, Failure | None]:
+    def _outcomes(self, work: Work) -> tuple[str, ...]:
         options = [f"{work.action} {work.node!r} runs"]
         if work.action == "execute":
             options.append(f"execute {work.node!r} raises")
@@ -200,34 +198,111 @@ class Simulation:
             options.append(
                 f"crash after {work.action} {work.node!r}, before its outcome is recorded"
             )
-        choice = options[self.choose(options)]
+        return tuple(options)
+
+    def apply(self, index: int) -> None:
+        """Take option `index` at the current choice, and go on to the next stage."""
+        try:
+            self._apply(index)
+        except _Crash:
+            self.crashes += 1
+            self.steps.append("CRASH: the process dies; memory is lost")
+            self.in_flight, self.pending, self.picked = [], [], None
+            records, flow_events = records_from(self.records)
+            self.steps.append("RESUME: a new process loads the run from the store")
+            self.core = Core(self.compiled, self.store, records=records, flow_events=flow_events)
+            self.stage = "boot"
+
+    def _apply(self, index: int) -> None:  # noqa: PLR0912 (one branch per stage)
+        core = self.core
+        stage = self.stage
+        if stage == "boot":
+            if not self.records:
+                self.core = core = Core(self.compiled, self.store)
+            core.start()
+            self._drain("round")
+        elif stage == "write":
+            self._write(index)
+        elif stage == "round":
+            self._round()
+        elif stage == "suspend":
+            if index == 1:
+                self.suspends += 1
+                self.steps.append("suspend the run")
+                core.request_suspend()
+                self._drain("take")
+            else:
+                self.stage = "take"
+        elif stage == "take":
+            self.in_flight.extend(core.take_work(1_000_000))
+            self._drain("pick")
+        elif stage == "pick":
+            if not self.in_flight:
+                if not core.over:
+                    raise Broken(f"the run is stuck: flow {core.flow.state}, nothing in flight")
+                self.stage = "round"
+                return
+            self.picked = self.in_flight.pop(index)
+            self.stage = "outcome"
+        elif stage == "outcome":
+            self._outcome(index)
+        elif stage == "check":
+            assert self.finished_work is not None
+            self.invariants.outcome_recorded(self.finished_work)
+            self.finished_work = None
+            self.stage = "round"
+
+    def _round(self) -> None:
+        core = self.core
+        if core.over and not self.in_flight:
+            if str(core.flow.state) == "SUSPENDED":
+                self.steps.append("RESUME after the suspension")
+                records, flow_events = records_from(self.records)
+                self.core = Core(
+                    self.compiled, self.store, records=records, flow_events=flow_events
+                )
+                self.stage = "boot"
+                return
+            self.invariants.at_end()
+            raise Finished(str(core.flow.state))
+        may_suspend = self.suspends < self.max_suspends and str(core.flow.state) == "RUNNING"
+        self.stage = "suspend" if may_suspend else "take"
+
+    def _outcome(self, index: int) -> None:
+        work = self.picked
+        assert work is not None
+        self.picked = None
+        choice = self._outcomes(work)[index]
         self.steps.append(choice)
         if choice.startswith("crash before"):
             raise _Crash
         self.invariants.before_side_effect(work)
         if choice.endswith("raises"):
-            return None, Failure.from_exception(InjectedFailure(work.node))
-        try:
-            result = _call(work)
-        except Exception as exc:  # the user's own code failed: an outcome like any other
-            failure: Failure | None = Failure.from_exception(exc)
-            result = None
+            result, failure = None, Failure.from_exception(InjectedFailure(work.node))
         else:
-            failure = None
-        self.invariants.after_side_effect(work, failure)
-        if choice.startswith("crash after"):
-            raise _Crash
-        return result, failure
-
-    def _write(self) -> None:
-        transitions = self.core.drain()
-        if not transitions:
-            return
-        if self.crashes < self.max_crashes:
-            what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in transitions)
-            if self.choose([f"write [{what}]", f"crash before writing [{what}]"]) == 1:
-                self.steps.append(f"crash before writing [{what}]")
+            try:
+                result, failure = _call(work), None
+            except Exception as exc:  # the user's own code failed: an outcome like any other
+                result, failure = None, Failure.from_exception(exc)
+            self.invariants.after_side_effect(work, failure)
+            if choice.startswith("crash after"):
                 raise _Crash
+        self.core.finish(work, result, failure)
+        self.invariants.after_step()
+        self.finished_work = work
+        self._drain("check")
+
+    def _drain(self, after: str) -> None:
+        self.pending = self.core.drain()
+        self.after_write = after
+        self.stage = "write" if self.pending else after
+
+    def _write(self, index: int) -> None:
+        transitions, self.pending = self.pending, []
+        if index == 1:
+            what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in transitions)
+            self.steps.append(f"crash before writing [{what}]")
+            raise _Crash
         for transition in transitions:
             self.records.append(transition)
             self.recorded[transition.atom] = str(transition.new_state)
@@ -236,6 +311,7 @@ class Simulation:
                 f"--{transition.event}--> {transition.new_state}"
             )
             self.invariants.after_record(transition)
+        self.stage = self.after_write
 
 
 def _call(work: Work) -> Any:

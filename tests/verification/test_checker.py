@@ -342,3 +342,49 @@ def test_mutant_a_failed_revert_counted_as_reverted(monkeypatch: pytest.MonkeyPa
     mutated = check(make, crashes=0)
     assert not mutated.ok
     assert "'second'] not undone" in mutated.violations[0].message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "crashes"),
+    [
+        (pf.LinearFlow, 0),
+        (pf.LinearFlow, 1),
+        (pf.LinearFlow, 2),
+        (pf.UnorderedFlow, 0),
+        (pf.UnorderedFlow, 1),
+    ],
+)
+def test_snapshots_explore_exactly_what_replay_explores(pattern: type, crashes: int) -> None:
+    def make() -> pf.Flow:
+        tasks = [pf.task(lambda: None, name=f"t{i}") for i in range(2)]
+        sub = pf.LinearFlow("sub", retry=pf.Times(2, name="again")).add(
+            pf.task(lambda: None, name="inner")
+        )
+        return pattern("p").add(*tasks, sub)
+
+    replayed = check(make, crashes=crashes)
+    snapshotted = check(make, crashes=crashes, snapshots=True)
+    assert replayed.ok and snapshotted.ok
+    assert (snapshotted.states_explored, snapshotted.transitions, snapshotted.paths) == (
+        replayed.states_explored,
+        replayed.transitions,
+        replayed.paths,
+    )
+
+
+def test_snapshots_find_the_same_shortest_violation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_phases, "TO_UNDO", _phases.TO_UNDO - {"FAILURE"})
+
+    def make() -> pf.Flow:
+        return pf.LinearFlow("f").add(pf.task(lambda: None, name="a"), pf.task(lambda: 1, name="b"))
+
+    replayed = check(make, crashes=1)
+    snapshotted = check(make, crashes=1, snapshots=True)
+    assert not replayed.ok
+    assert snapshotted.violations[0].choices == replayed.violations[0].choices
+    assert snapshotted.violations[0].steps == replayed.violations[0].steps
+
+
+def test_snapshots_refuse_a_factory_with_a_context() -> None:
+    with pytest.raises(pf.UsageError, match="cannot check a factory that returns a context"):
+        check(make_sound, snapshots=True)
