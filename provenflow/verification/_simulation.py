@@ -105,7 +105,7 @@ class Simulation:
         self.max_suspends = max_suspends
         self.user_checks = user_checks
         self.compiled = compile_flow(self.flow, store_keys=store)
-        self.steps: list[str] = []
+        self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
         self.records: list[Transition] = []
         self.recorded: dict[str | None, str] = {}
         self.crashes = 0
@@ -123,7 +123,6 @@ class Simulation:
         """Return an independent copy of this path, at the same point."""
         other = Simulation.__new__(Simulation)
         other.__dict__.update(self.__dict__)
-        other.steps = list(self.steps)
         other.records = list(self.records)
         other.recorded = dict(self.recorded)
         other.in_flight = list(self.in_flight)
@@ -131,6 +130,20 @@ class Simulation:
         other.core = self.core.clone()
         other.invariants = self.invariants.clone(other)
         return other
+
+    @property
+    def steps(self) -> list[str]:
+        """The path's events so far, oldest first, as text."""
+        found: list[str] = []
+        trail = self._trail
+        while trail is not None:
+            trail, step = trail
+            found.append(step if isinstance(step, str) else _render(step))
+        found.reverse()
+        return found
+
+    def _step(self, step: Any) -> None:
+        self._trail = (self._trail, step)
 
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next."""
@@ -168,10 +181,24 @@ class Simulation:
         Raises `Finished` at the end of the run and `Broken` when an invariant fails.
         """
         while True:
-            options = self._options()
-            if len(options) > 1:
-                return options
+            if self._count() > 1:
+                return self._options()
             self.apply(0)
+
+    def _count(self) -> int:
+        """How many options the current stage has (without describing them)."""
+        stage = self.stage
+        crashes_left = self.crashes < self.max_crashes
+        if stage == "write":
+            return 2 if crashes_left else 1
+        if stage == "suspend":
+            return 2
+        if stage == "pick":
+            return len(self.in_flight)
+        if stage == "outcome":
+            assert self.picked is not None
+            return (2 if self.picked.action == "execute" else 1) + (2 if crashes_left else 0)
+        return 1
 
     def _options(self) -> tuple[str, ...]:
         stage = self.stage
@@ -206,11 +233,14 @@ class Simulation:
             self._apply(index)
         except _Crash:
             self.crashes += 1
-            self.steps.append("CRASH: the process dies; memory is lost")
+            self._step("CRASH: the process dies; memory is lost")
             self.in_flight, self.pending, self.picked = [], [], None
-            records, flow_events = records_from(self.records)
-            self.steps.append("RESUME: a new process loads the run from the store")
-            self.core = Core(self.compiled, self.store, records=records, flow_events=flow_events)
+            if self.records:
+                records, flow_events = records_from(self.records)
+                self._step("RESUME: a new process loads the run from the store")
+                self.core = Core(
+                    self.compiled, self.store, records=records, flow_events=flow_events
+                )
             self.stage = "boot"
 
     def _apply(self, index: int) -> None:  # noqa: PLR0912 (one branch per stage)
@@ -228,7 +258,7 @@ class Simulation:
         elif stage == "suspend":
             if index == 1:
                 self.suspends += 1
-                self.steps.append("suspend the run")
+                self._step("suspend the run")
                 core.request_suspend()
                 self._drain("take")
             else:
@@ -256,7 +286,7 @@ class Simulation:
         core = self.core
         if core.over and not self.in_flight:
             if str(core.flow.state) == "SUSPENDED":
-                self.steps.append("RESUME after the suspension")
+                self._step("RESUME after the suspension")
                 records, flow_events = records_from(self.records)
                 self.core = Core(
                     self.compiled, self.store, records=records, flow_events=flow_events
@@ -272,12 +302,14 @@ class Simulation:
         work = self.picked
         assert work is not None
         self.picked = None
-        choice = self._outcomes(work)[index]
-        self.steps.append(choice)
-        if choice.startswith("crash before"):
+        kinds = ["runs", "raises"] if work.action == "execute" else ["runs"]
+        kinds += ["crash before", "crash after"]
+        kind = kinds[index]
+        self._step(("outcome", kind, work.action, work.node))
+        if kind == "crash before":
             raise _Crash
         self.invariants.before_side_effect(work)
-        if choice.endswith("raises"):
+        if kind == "raises":
             result, failure = None, Failure.from_exception(InjectedFailure(work.node))
         else:
             try:
@@ -285,7 +317,7 @@ class Simulation:
             except Exception as exc:  # the user's own code failed: an outcome like any other
                 result, failure = None, Failure.from_exception(exc)
             self.invariants.after_side_effect(work, failure)
-            if choice.startswith("crash after"):
+            if kind == "crash after":
                 raise _Crash
         self.core.finish(work, result, failure)
         self.invariants.after_step()
@@ -301,17 +333,27 @@ class Simulation:
         transitions, self.pending = self.pending, []
         if index == 1:
             what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in transitions)
-            self.steps.append(f"crash before writing [{what}]")
+            self._step(f"crash before writing [{what}]")
             raise _Crash
         for transition in transitions:
             self.records.append(transition)
             self.recorded[transition.atom] = str(transition.new_state)
-            self.steps.append(
-                f"record {transition.atom or 'flow'}: {transition.old_state} "
-                f"--{transition.event}--> {transition.new_state}"
-            )
+            self._step(transition)
             self.invariants.after_record(transition)
         self.stage = self.after_write
+
+
+def _render(step: Any) -> str:
+    if isinstance(step, Transition):
+        return f"record {step.atom or 'flow'}: {step.old_state} --{step.event}--> {step.new_state}"
+    _, kind, action, node = step
+    if kind == "runs":
+        return f"{action} {node!r} runs"
+    if kind == "raises":
+        return f"execute {node!r} raises"
+    if kind == "crash before":
+        return f"crash before {action} {node!r} does anything"
+    return f"crash after {action} {node!r}, before its outcome is recorded"
 
 
 def _call(work: Work) -> Any:
