@@ -9,11 +9,13 @@ or before a batch of transitions is written. After each death the run is resumed
 checked against DESIGN.md's invariants (`violations`):
 
 - only table transitions are recorded, and the flow ends in a terminal state, with nothing
-  left RUNNING, REVERTING or RETRYING;
+  left RUNNING, REVERTING or RETRYING (but a retry whose subflow holds a failed revert cannot
+  be undone, and keeps its RETRYING in a FAILURE run);
 - write-ahead: every `execute` runs while its RUNNING record (of that attempt) is durable,
   every `revert` while its REVERTING record is; so a recorded success is never executed again
   and no attempt is executed twice;
-- dependents are reverted first: no revert starts while an atom depending on it holds work;
+- dependents are reverted first: no revert starts while an atom that depends on it, directly
+  or not, holds work or failed to revert;
 - SUCCESS: every atom succeeded or was ignored, and `run()` returned; REVERTED: every atom
   that started was undone, and `run()` raised the failure; FAILURE (a revert raised: work done
   and not undone) is a violation for a user's flow, and for the engine's own suite is allowed
@@ -22,7 +24,9 @@ checked against DESIGN.md's invariants (`violations`):
 
 A failing run shrinks (hypothesis makes the faults fewer and earlier) and `fuzz` raises an
 AssertionError with the shrunk run's trace and the seed: `fuzz(factory, seed=N)` replays it.
-Runs are serial, so a seed always gives the same runs.
+Runs are serial, so a seed always gives the same runs; the order of ready atoms is the engine's
+own (`check` explores every order). `check_plan` runs a `FlowPlan` (see `_strategies`) the same
+way and adds the checks its journal allows: the engine's own suite uses it.
 """
 
 from __future__ import annotations
@@ -39,12 +43,18 @@ from typing import Any, Protocol
 import networkx as nx
 
 from provenflow.engine import Engine, Work
-from provenflow.errors import UsageError
+from provenflow.errors import MissingValue, UsageError
 from provenflow.flows import CompiledFlow, Flow, compile_flow
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import RunInfo, Storage, Transition, open_storage
 from provenflow.verification._simulation import InjectedFailure
-from provenflow.verification._strategies import FlowPlan, Journal, ProcessCrash, _strategies
+from provenflow.verification._strategies import (
+    FlowPlan,
+    Journal,
+    PlannedFailure,
+    ProcessCrash,
+    _strategies,
+)
 
 __all__ = [
     "DrawnFaults",
@@ -59,6 +69,8 @@ __all__ = [
 
 HOLDS_WORK = frozenset({"SUCCESS", "FAILURE", "RUNNING", "REVERTING", "RETRYING"})
 """Atom states that mean it started and is not undone."""
+NOT_UNDONE = HOLDS_WORK | {"REVERT_FAILURE"}
+"""What a dependency waits for before its revert: a failed revert blocks it for good."""
 OPEN = frozenset({"RUNNING", "REVERTING", "RETRYING"})
 MAX_PROCESSES = 64
 """A run that needs more processes than this is reported as not ending."""
@@ -101,7 +113,7 @@ class DrawnFaults:
     def before_write(self, number: int, transitions: Sequence[Transition]) -> bool:
         if self.crashes_left <= 0:
             return False
-        crash = self.data.draw(self.st.sampled_from(self.WRITE)) == "crash"
+        crash = bool(self.data.draw(self.st.sampled_from(self.WRITE)) == "crash")
         self.crashes_left -= crash
         return crash
 
@@ -183,7 +195,7 @@ class _Executor(cf.Executor):
         self.run, self.faults = run, faults
         self._max_workers = 1
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:  # type: ignore[override]
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         work: Work = args[0]
         what = f"{work.action} {work.node!r}"
         choice = self.faults.for_work(work)
@@ -286,49 +298,63 @@ def _dependents(compiled: CompiledFlow, name: str) -> list[str]:
 
 def _check_timeline(run: FaultyRun) -> list[str]:
     """Write-ahead, no repeated success or attempt, dependents reverted first."""
-    recorded: dict[str, str] = {}
-    attempts: dict[str, int] = {}
-    succeeded: set[str] = set()
-    executed: set[tuple[str, int]] = set()
-    problems = []
+    replay = _Replay(run.compiled)
     for entry in run.timeline:
-        kind = entry[0]
-        if kind == "record":
-            t: Transition = entry[1]
-            if t.atom is None:
-                continue
-            recorded[t.atom] = t.new_state
-            if t.new_state == "RUNNING":
-                attempts[t.atom] = t.attempt
-            if t.event == "succeed":
-                succeeded.add(t.atom)
-            elif t.event in ("revert", "reset", "retry"):
-                succeeded.discard(t.atom)
-        elif kind == "execute":
-            _, atom, attempt = entry
-            state = recorded.get(atom, "PENDING")
-            if atom in succeeded:
-                problems.append(f"{atom!r} is executed again after its success was recorded")
-            if state != "RUNNING" or attempts.get(atom) != attempt:
-                problems.append(
-                    f"execute of {atom!r} (attempt {attempt}) started while its record says "
-                    f"{state} (attempt {attempts.get(atom)}): RUNNING must be durable first"
-                )
-            if (atom, attempt) in executed:
-                problems.append(f"attempt {attempt} of {atom!r} is executed twice")
-            executed.add((atom, attempt))
-        elif kind == "revert":
-            atom = entry[1]
-            state = recorded.get(atom, "PENDING")
-            if state != "REVERTING":
-                problems.append(f"revert of {atom!r} started while its record says {state}")
-            busy = [d for d in _dependents(run.compiled, atom) if recorded.get(d) in HOLDS_WORK]
-            if busy:
-                problems.append(
-                    f"{atom!r} is reverted while {busy}, which depend on it, still hold work "
-                    f"({', '.join(str(recorded[d]) for d in busy)}): dependents go first"
-                )
-    return problems
+        if entry[0] == "record":
+            replay.record(entry[1])
+        elif entry[0] == "execute":
+            replay.execute(entry[1], entry[2])
+        elif entry[0] == "revert":
+            replay.revert(entry[1])
+    return replay.problems
+
+
+class _Replay:
+    """The record as it stood at each side effect of a run, and what each effect broke."""
+
+    def __init__(self, compiled: CompiledFlow) -> None:
+        self.compiled = compiled
+        self.recorded: dict[str, str] = {}
+        self.attempts: dict[str, int] = {}
+        self.succeeded: set[str] = set()
+        self.executed: set[tuple[str, int]] = set()
+        self.problems: list[str] = []
+
+    def record(self, t: Transition) -> None:
+        if t.atom is None:
+            return
+        self.recorded[t.atom] = t.new_state
+        if t.new_state == "RUNNING":
+            self.attempts[t.atom] = t.attempt
+        if t.event == "succeed":
+            self.succeeded.add(t.atom)
+        elif t.event in ("revert", "reset", "retry"):
+            self.succeeded.discard(t.atom)
+
+    def execute(self, atom: str, attempt: int) -> None:
+        state = self.recorded.get(atom, "PENDING")
+        if atom in self.succeeded:
+            self.problems.append(f"{atom!r} is executed again after its success was recorded")
+        if state != "RUNNING" or self.attempts.get(atom) != attempt:
+            self.problems.append(
+                f"execute of {atom!r} (attempt {attempt}) started while its record says "
+                f"{state} (attempt {self.attempts.get(atom)}): RUNNING must be durable first"
+            )
+        if (atom, attempt) in self.executed:
+            self.problems.append(f"attempt {attempt} of {atom!r} is executed twice")
+        self.executed.add((atom, attempt))
+
+    def revert(self, atom: str) -> None:
+        state = self.recorded.get(atom, "PENDING")
+        if state != "REVERTING":
+            self.problems.append(f"revert of {atom!r} started while its record says {state}")
+        recorded = self.recorded
+        busy = [d for d in _dependents(self.compiled, atom) if recorded.get(d) in NOT_UNDONE]
+        if busy:
+            self.problems.append(
+                f"{atom!r} is reverted while {busy}, which depend on it, still hold work "
+                f"({', '.join(recorded[d] for d in busy)}): dependents go first"
+            )
 
 
 def _check_end(run: FaultyRun, failure_allowed: bool) -> list[str]:
@@ -391,7 +417,21 @@ def check_plan(plan: FlowPlan, storage: Storage, faults: Faults) -> tuple[Faulty
     journal's (see `Journal.violations`)."""
     journal = Journal()
     run = run_with_faults(plan.build(journal), storage, faults, context=journal)
-    return run, violations(run, failure_allowed=True) + journal.violations(run.states(), plan)
+    problems = violations(run, failure_allowed=True) + journal.violations(run.states(), plan)
+    return run, problems + _unplanned_failures(run)
+
+
+def _unplanned_failures(run: FaultyRun) -> list[str]:
+    """Failures on record that neither a behaviour nor the faults caused. A missing value is
+    planned only when a decider ignored its provider."""
+    planned = {PlannedFailure.__qualname__, InjectedFailure.__qualname__}
+    if "IGNORE" in run.states().values():
+        planned.add(MissingValue.__qualname__)
+    return [
+        f"{t.atom!r} recorded {t.event} with {t.failure.type_name}: {t.failure.message}"
+        for t in run.history
+        if t.failure is not None and t.failure.type_name.rpartition(".")[2] not in planned
+    ]
 
 
 # -- fuzz(): the user's entry point --------------------------------------------------------------
@@ -399,7 +439,8 @@ def check_plan(plan: FlowPlan, storage: Storage, faults: Faults) -> tuple[Faulty
 
 @dataclass(frozen=True)
 class FuzzReport:
-    """What `fuzz` ran: the seed, the runs, how they ended, the process deaths injected."""
+    """What `fuzz` ran: the seed, the runs (fewer than asked when hypothesis ran out of
+    distinct ones), how they ended, and the process deaths injected in all."""
 
     seed: int
     runs: int
@@ -442,18 +483,20 @@ def fuzz(
     store URL or a path (an SQLite file); `crashes`: process deaths per run at most; `seed`:
     replay the runs of an earlier call. Returns a `FuzzReport`. Raises `AssertionError` with
     the shrunk failing run's trace and the seed when a run breaks an invariant, `UsageError`
-    for bad arguments, and whatever the factory raises when it cannot build the flow.
+    for bad arguments (and when hypothesis, in the `dev` extra, is not installed), and
+    whatever the factory raises when it cannot build the flow.
     """
     if runs < 1 or crashes < 0:
         raise UsageError(f"fuzz(runs={runs}, crashes={crashes}): runs >= 1 and crashes >= 0")
     _built(factory, store or {})  # a flow the engine refuses fails here, with its own error
+    st = _strategies()  # a UsageError saying how to install hypothesis when it is missing
     from hypothesis import HealthCheck, given, settings  # noqa: PLC0415 (dev dependency)
     from hypothesis import seed as seeded  # noqa: PLC0415
 
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**32)
     storage = _open(backend)
     outcomes: Counter[str] = Counter()
-    deaths = 0
+    deaths = 0  # process deaths injected, over all runs
 
     @seeded(chosen)
     @settings(
@@ -465,7 +508,7 @@ def fuzz(
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
     )
-    @given(_strategies().data())
+    @given(st.data())
     def one_run(data: Any) -> None:
         nonlocal deaths
         flow, context = _built(factory, None)
@@ -477,21 +520,25 @@ def fuzz(
             lines = ["violation: " + problem for problem in found]
             raise FuzzViolation("\n".join([*lines, "trace:", run.trace()]))
 
+    name = getattr(factory, "__qualname__", repr(factory))
+    replay = f"fuzz({name}, runs={runs}, crashes={crashes}, seed={chosen})"
     started = time.perf_counter()
     try:
         one_run()
     except FuzzViolation as error:
-        name = getattr(factory, "__qualname__", repr(factory))
         raise AssertionError(
             f"fuzz({name}) found a run that breaks an invariant (seed {chosen}; shrunk):\n"
-            f"{error}\nreproduce: fuzz({name}, runs={runs}, crashes={crashes}, seed={chosen})"
+            f"{error}\nreproduce: {replay}"
         ) from None
+    except Exception as error:  # the user's code, or hypothesis finding the runs not repeatable
+        error.add_note(f"while fuzzing (seed {chosen}); reproduce: {replay}")
+        raise
     finally:
         close = getattr(storage, "close", None)
         if close is not None and storage is not backend:
             close()
     elapsed = time.perf_counter() - started
-    return FuzzReport(chosen, runs, dict(outcomes), deaths, elapsed)
+    return FuzzReport(chosen, sum(outcomes.values()), dict(outcomes), deaths, elapsed)
 
 
 def _built(factory: Callable[[], Any], store: Mapping[str, Any] | None) -> tuple[Flow, Any]:

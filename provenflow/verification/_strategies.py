@@ -207,7 +207,8 @@ class FlowPlan:
         for link in self.links:
             if link.verdict is False:
                 target = by_name[link.target]
-                yield from [target.name] if isinstance(target, TaskPlan) else target.tasks()
+                tasks = [target] if isinstance(target, TaskPlan) else list(target.tasks())
+                yield from (task.name for task in tasks)
 
     def describe(self, indent: str = "") -> str:
         """Return the plan as an indented outline, one line per flow, task and link."""
@@ -292,7 +293,7 @@ class FuzzTask(Task):
             raise PlannedFailure(f"{plan.name} fails on attempt {attempt}")
         return behaviour.value
 
-    def revert(self, **arguments: Any) -> None:  # type: ignore[override]
+    def revert(self, **arguments: Any) -> None:
         """Undo the side effect, unless the behaviour says revert raises."""
         plan = self.plan
         attempt = self.journal.count("revert", plan.name) + 1
@@ -325,9 +326,12 @@ def _strategies() -> Any:
 def _values() -> SearchStrategy[Json]:
     st = _strategies()
     scalars = st.none() | st.booleans() | st.integers(-99, 99) | st.text("abxyz", max_size=4)
-    return scalars | st.lists(st.integers(0, 9), max_size=3) | st.dictionaries(
-        st.text("kv", min_size=1, max_size=2), st.integers(0, 9), max_size=2
+    values: SearchStrategy[Json] = (
+        scalars
+        | st.lists(st.integers(0, 9), max_size=3)
+        | st.dictionaries(st.text("kv", min_size=1, max_size=2), st.integers(0, 9), max_size=2)
     )
+    return values
 
 
 def behaviours(*, faults: bool = True) -> SearchStrategy[Behaviour]:
@@ -336,9 +340,11 @@ def behaviours(*, faults: bool = True) -> SearchStrategy[Behaviour]:
     Faults are drawn rarely (most attempts succeed), and shrink towards none.
     """
     st = _strategies()
+    strategy: SearchStrategy[Behaviour]
     if not faults:
-        return st.builds(Behaviour, value=_values(), work=st.sampled_from([0, 0, 50]))
-    return st.builds(
+        strategy = st.builds(Behaviour, value=_values(), work=st.sampled_from([0, 0, 50]))
+        return strategy
+    strategy = st.builds(
         Behaviour,
         value=_values(),
         raise_on=st.sampled_from([(), (), (), (), (), (), (1,), (2,), (1, 2)]),
@@ -347,6 +353,7 @@ def behaviours(*, faults: bool = True) -> SearchStrategy[Behaviour]:
         revert_raises=st.sampled_from([False] * 24 + [True]),
         work=st.sampled_from([0, 0, 0, 50, 500]),
     )
+    return strategy
 
 
 _any_behaviours = behaviours
@@ -374,12 +381,11 @@ def flows(
         raise UsageError(f"flows(max_tasks={max_tasks}, max_depth={max_depth}): both must be >= 1")
     tasks = behaviours if behaviours is not None else _any_behaviours()
 
-    @st.composite  # type: ignore[misc]
-    def plans(draw: DrawFn) -> FlowPlan:
-        drawer = _Drawer(draw, st, tasks, max_tasks, retries, deciders)
+    def plan(draw: DrawFn) -> FlowPlan:
+        drawer = _Drawer(draw, st, tasks, budget=max_tasks, retries=retries, deciders=deciders)
         return drawer.flow(max_depth, ())
 
-    strategy: SearchStrategy[FlowPlan] = plans()
+    strategy: SearchStrategy[FlowPlan] = st.composite(plan)()
     return strategy
 
 
@@ -391,6 +397,7 @@ class _Drawer:
         draw: DrawFn,
         st: Any,
         tasks: SearchStrategy[Behaviour],
+        *,
         budget: int,
         retries: bool,
         deciders: bool,
