@@ -328,7 +328,7 @@ class Core:
         for decider in node.deciders:
             key = id(decider)
             if key not in self.decided:
-                history = {s: self.outcomes[s] for s in decider.sources if s in self.provided}
+                history = {s: self.outcomes.get(s) for s in decider.sources if s in self.provided}
                 try:
                     self.decided[key] = bool(decider.decide(history))
                 except Exception as exc:  # a user's decider is user code

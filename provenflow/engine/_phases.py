@@ -3,7 +3,8 @@
 A phase is opened over the subflow of a retry that decided RETRY (owner: the retry) or over the
 whole flow (owner: None). Opening it walks its members once, in reverse topological order, and
 marks the nodes that must be undone: atoms that started (RUNNING, SUCCESS, FAILURE, RETRYING,
-REVERTING) and the joins between them. Each marked node counts its marked successors; a node
+REVERTING), and the joins and untouched atoms (ignored, never run) between them, which do
+nothing themselves but pass the order on. Each marked node counts its marked successors; a node
 whose count is zero is revertable. A node that finishes reverting releases its predecessors, so
 a phase over M nodes costs O(M + edges). A revert that fails blocks every marked node before
 it: those are never reverted (undoing what a failed undo depends on is not safe), and the run
@@ -42,12 +43,13 @@ TO_UNDO = frozenset(
 
 
 class _Phase:
-    __slots__ = ("blockers", "closed", "members", "outstanding", "owner", "to_undo")
+    __slots__ = ("blockers", "closed", "members", "outstanding", "owner", "passing", "to_undo")
 
     def __init__(self, owner: str | None, members: Sequence[str]) -> None:
         self.owner = owner
         self.members = frozenset(members)
         self.to_undo: set[str] = set()
+        self.passing: set[str] = set()
         self.blockers: dict[str, int] = {}
         self.outstanding = 0
         self.closed = False
@@ -56,6 +58,7 @@ class _Phase:
         other = _Phase.__new__(_Phase)
         other.owner, other.members = self.owner, self.members
         other.to_undo, other.blockers = set(self.to_undo), dict(self.blockers)
+        other.passing = self.passing
         other.outstanding, other.closed = self.outstanding, self.closed
         return other
 
@@ -112,14 +115,20 @@ class PhaseBook:
             if any(s in blocked for s in inside):
                 blocked.add(name)
                 continue
+            waits = any(s in phase.to_undo for s in inside)
             if node.kind == "join":
-                needed = any(s in phase.to_undo for s in inside)
+                needed = waits
             else:
                 state = core.states[name].state
                 if state == State.REVERT_FAILURE:
                     blocked.add(name)
                     continue
                 needed = state in TO_UNDO
+                if not needed and waits:
+                    # Nothing to undo here (ignored, never run), but what comes after it must be
+                    # undone before what comes before it: it passes the order on, like a join.
+                    needed = True
+                    phase.passing.add(name)
             if needed:
                 phase.to_undo.add(name)
                 phase.blockers[name] = sum(1 for s in inside if s in phase.to_undo)
@@ -131,7 +140,7 @@ class PhaseBook:
 
     def _revertable(self, phase: _Phase, name: str) -> None:
         core = self.core
-        if core.nodes[name].kind == "join":
+        if core.nodes[name].kind == "join" or name in phase.passing:
             self._done(phase, name)
         elif name not in core.in_flight:
             self._queue.append(name)
@@ -178,7 +187,8 @@ class PhaseBook:
                     continue
                 phase.blockers[predecessor] -= 1
                 if phase.blockers[predecessor] == 0:
-                    if self.core.nodes[predecessor].kind == "join":
+                    passes = predecessor in phase.passing
+                    if passes or self.core.nodes[predecessor].kind == "join":
                         stack.append(predecessor)
                     elif predecessor not in self.core.in_flight:
                         self._queue.append(predecessor)

@@ -56,7 +56,7 @@ def load_records(core: Core, records: Mapping[str, AtomRecord]) -> None:
         else:
             core.states[name] = EntityState.replay(lifecycle, record.events, name, flow_name)
             core.attempts[name] = record.attempt
-            if record.outcome is not None:
+            if record.has_outcome:
                 core.outcomes[name] = record.outcome
             if record.failure is not None:
                 core.failures[name] = record.failure
@@ -132,14 +132,16 @@ def records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecor
         record.attempt = max(record.attempt, transition.attempt)
         new = transition.new_state
         if new == "SUCCESS":
-            record.outcome = transition.result
+            record.outcome, record.has_outcome = transition.result, True
             record.failure = None
         elif new == "FAILURE":
             record.outcome = record.failure = transition.failure
+            record.has_outcome = True
         elif new == "REVERTED":
-            record.outcome = None
+            record.outcome, record.has_outcome = None, False
         elif new == "PENDING":
             record.outcome = record.failure = None
+            record.has_outcome = False
         elif new == "REVERT_FAILURE":
             record.revert_failure = transition.failure
         if transition.history is not None:

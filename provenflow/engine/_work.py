@@ -44,7 +44,8 @@ class AtomRecord:
     """What a store says about one atom of a run, rebuilt from its transitions.
 
     `events` replayed from the initial state give the atom's state. `outcome` is the last
-    execute result (or `Failure`) of the current attempt, kept until it is reverted; `failure`
+    execute result (or `Failure`) of the current attempt, kept until it is reverted
+    (`has_outcome` tells a result of None from no outcome at all); `failure`
     the failure of that attempt, kept until the atom succeeds or is reset (so a reverted run
     still reports why); `history` a retry's history.
     """
@@ -52,6 +53,7 @@ class AtomRecord:
     events: list[str] = field(default_factory=list)
     attempt: int = 0
     outcome: Any = None
+    has_outcome: bool = False
     failure: Failure | None = None
     history: History | None = None
     revert_failure: Failure | None = None

@@ -5,7 +5,8 @@ After every step:
   (for `revert`) record is durable;
 - a recorded success is never executed again (until it was reverted or reset by a retry);
 - dependents are reverted before their dependencies: an atom's `revert` starts only when no atom
-  after it still holds work (SUCCESS, FAILURE, RUNNING, REVERTING, RETRYING);
+  after it, directly or through others, still holds work (SUCCESS, FAILURE, RUNNING, REVERTING,
+  RETRYING);
 - only table transitions happen (the core's chokepoint raises `IllegalTransition` otherwise);
 - the user's `always(context)` holds;
 - no decider raised and no retry controller raised or returned anything but a decision.
@@ -128,9 +129,9 @@ class Invariants:
             if successor in seen:
                 continue
             seen.add(successor)
+            frontier.extend(core.nodes[successor].successors)  # every dependent, transitively
             holder = core.states.get(successor)
-            if holder is None:  # a join: look through it
-                frontier.extend(core.nodes[successor].successors)
+            if holder is None:  # a join
                 continue
             if str(holder.state) in HOLDS_WORK:
                 raise self._broken(

@@ -108,3 +108,19 @@ def test_a_decider_that_raises_fails_the_run_and_reverts() -> None:
     assert engine.state == "REVERTED"
     assert journal.actions("revert") == ["source"]
     assert engine.atom_state("target") == "PENDING"
+
+
+def test_reverts_keep_dependents_first_through_an_ignored_atom() -> None:
+    """Regression (found by fuzzing): t3 and t4 depend on t1 through t2, which a decider
+    ignored; they must still be reverted before t1."""
+    journal = Journal()
+    t1, t2, t3 = (make_task(journal, name) for name in ("t1", "t2", "t3"))
+    t4 = make_task(journal, "t4", fail=True)
+    graph = pf.GraphFlow("g").add(t1, t2, t3, t4)
+    graph.link(t1, t2, decider=lambda history: False, depth=pf.Depth.ATOM)
+    graph.link(t2, t3).link(t3, t4)
+    engine = pf.Engine(graph)
+    with pytest.raises(ValueError, match="t4 failed"):
+        engine.run()
+    assert journal.actions("revert") == ["t4", "t3", "t1"]
+    assert engine.atom_state("t2") == "IGNORE"

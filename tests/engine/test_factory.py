@@ -50,7 +50,7 @@ def module_level_factory() -> pf.Flow:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("no-colon", "expected FILE_OR_MODULE:FACTORY"),
+        ("no-colon", "expected FILE_OR_MODULE:NAME"),
         ("missing.py:f", "no such file 'missing.py'"),
         ("no_such_module_here:f", "no module named 'no_such_module_here'"),
         ("{file}:nothing", "has no attribute 'nothing'"),

@@ -224,3 +224,20 @@ def test_a_crash_anywhere_in_parallel_branches_ends_reverted(crash_at: int) -> N
     for first, then in (("l2", "l1"), ("r2", "r1")):
         if first in reverts and then in reverts:
             assert reverts.index(first) < reverts.index(then)
+
+
+def test_a_decider_whose_source_returned_none_votes_again_after_a_resume() -> None:
+    """Regression (found by fuzzing): a None result must survive a reload as an outcome."""
+    seen: list[dict[str, object]] = []
+
+    def build(journal: Journal) -> pf.Flow:
+        source = pf.task(lambda: None, name="source")
+        target = make_task(journal, "target")
+        graph = pf.GraphFlow("g").add(source, target)
+        return graph.link(source, target, decider=lambda history: seen.append(history) or True)
+
+    journal, resumed, _, _ = crash_then_resume(build, crash_at=4)
+    assert resumed is not None
+    assert resumed.state == "SUCCESS"
+    assert seen[-1] == {"source": None}
+    assert journal.actions("execute") == ["target"]

@@ -4,7 +4,6 @@ users' flows (sound ones pass; flawed ones fail with a shrunk trace and a seed t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
 import tempfile
 from collections import Counter
@@ -62,45 +61,6 @@ def sqlite_store() -> Iterator[SqlStorage]:
             storage.close()
 
 
-def avoid_known_engine_bugs(plan: FlowPlan) -> FlowPlan:
-    """The plan without the two engine bugs this fuzzing found (strict xfails below):
-    a decider's source tasks return a value other than None (bug 1), and a veto reaches
-    everything after its target (depth ALL; bug 2)."""
-    sources: set[str] = set()
-    for flow in _flows_of(plan):
-        by_name = {member.name: member for member in flow.members}
-        for link in flow.links:
-            if link.verdict is not None:
-                source = by_name[link.source]
-                tasks = [source] if isinstance(source, TaskPlan) else list(source.tasks())
-                sources.update(task.name for task in tasks)
-    return _rewrite(plan, sources)
-
-
-def _flows_of(plan: FlowPlan) -> Iterator[FlowPlan]:
-    yield plan
-    for member in plan.members:
-        if isinstance(member, FlowPlan):
-            yield from _flows_of(member)
-
-
-def _rewrite(plan: FlowPlan, sources: set[str]) -> FlowPlan:
-    members: list[TaskPlan | FlowPlan] = []
-    for member in plan.members:
-        if isinstance(member, FlowPlan):
-            members.append(_rewrite(member, sources))
-        elif member.name in sources and member.behaviour.value is None:
-            behaviour = dataclasses.replace(member.behaviour, value=0)
-            members.append(dataclasses.replace(member, behaviour=behaviour))
-        else:
-            members.append(member)
-    links = tuple(
-        dataclasses.replace(link, depth="ALL") if link.verdict is False else link
-        for link in plan.links
-    )
-    return dataclasses.replace(plan, members=tuple(members), links=links)
-
-
 # -- (a) our own suite: random flows, random faults, real engine, SQLite -----------------------
 
 
@@ -116,7 +76,7 @@ def fuzz_the_engine(examples: int) -> tuple[Counter[str], Counter[int]]:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(plan=flows(max_tasks=8, max_depth=3).map(avoid_known_engine_bugs), data=st.data())
+    @given(plan=flows(max_tasks=8, max_depth=3), data=st.data())
     def one_run(plan: FlowPlan, data: Any) -> None:
         with sqlite_store() as storage:
             run, problems = check_plan(plan, storage, DrawnFaults(data, crashes=3))
@@ -159,36 +119,14 @@ BUG_2 = FlowPlan(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: on resume, Core._apply_deciders raises KeyError for a decider whose "
-    "source task returned None (load_records keeps no outcome for a None result, but the "
-    "source is in `provided`)",
-)
 def test_bug_1_a_decider_after_a_resume_whose_source_returned_none() -> None:
     run, problems = check_plan(BUG_1, MemoryStorage(), Scripted(crash_before=[4]))
     assert not problems, "\n".join([*problems, run.trace()])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: PhaseBook.open counts a node's blockers only among direct successors "
-    "to undo, and does not look through an IGNOREd one, so t1 is reverted before t4 and t3, "
-    "which depend on it through the ignored t2",
-)
 def test_bug_2_dependents_reached_through_an_ignored_atom_are_reverted_after_it() -> None:
     run, problems = check_plan(BUG_2, MemoryStorage(), Scripted())
     assert not problems, "\n".join([*problems, run.trace()])
-
-
-def test_the_known_bugs_are_avoided_only_where_they_strike() -> None:
-    assert avoid_known_engine_bugs(BUG_1).members[0] == TaskPlan("t1", Behaviour(value=0))
-    assert avoid_known_engine_bugs(BUG_2).links[0].depth == "ALL"
-    for plan in (BUG_1, BUG_2):
-        fixed = avoid_known_engine_bugs(plan)
-        assert check_plan(fixed, MemoryStorage(), Scripted(crash_before=[4]))[1] == []
 
 
 def test_the_checks_catch_an_engine_that_runs_work_before_recording_it(
