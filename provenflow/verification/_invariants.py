@@ -122,22 +122,29 @@ class Invariants:
 
     def _dependents_undone(self, name: str) -> None:
         core = self.simulation.core
-        frontier = list(core.nodes[name].successors)
-        seen: set[str] = set()
-        while frontier:
-            successor = frontier.pop()
-            if successor in seen:
-                continue
-            seen.add(successor)
-            frontier.extend(core.nodes[successor].successors)  # every dependent, transitively
-            holder = core.states.get(successor)
-            if holder is None:  # a join
-                continue
-            if str(holder.state) in HOLDS_WORK:
+        for dependent in self._dependents(name):
+            holder = core.states.get(dependent)
+            if holder is not None and str(holder.state) in HOLDS_WORK:
                 raise self._broken(
-                    f"{name!r} is reverted while {successor!r}, which depends on it, is still "
+                    f"{name!r} is reverted while {dependent!r}, which depends on it, is still "
                     f"{holder.state} (dependents must be reverted first)"
                 )
+
+    def _dependents(self, name: str) -> tuple[str, ...]:
+        """Every node after `name`, directly or through others (cached per path family)."""
+        cache = self.simulation.dependents
+        found = cache.get(name)
+        if found is None:
+            nodes = self.simulation.compiled.nodes
+            seen: dict[str, None] = {}
+            frontier = list(nodes[name].successors)
+            while frontier:
+                successor = frontier.pop()
+                if successor not in seen:
+                    seen[successor] = None
+                    frontier.extend(nodes[successor].successors)
+            found = cache[name] = tuple(seen)
+        return found
 
     def after_side_effect(self, work: Work, failure: Failure | None) -> None:
         """The user's `always` checks."""

@@ -105,6 +105,7 @@ class Simulation:
         self.max_suspends = max_suspends
         self.user_checks = user_checks
         self.compiled = compile_flow(self.flow, store_keys=store)
+        self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
         self.records: list[Transition] = []
         self.recorded: dict[str | None, str] = {}
