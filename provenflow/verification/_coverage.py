@@ -3,19 +3,21 @@
 Theory of operation. Every state change in provenflow goes through `Lifecycle.apply` (the
 chokepoint of `provenflow.fsm`), so wrapping that one method sees every transition. A
 `TransitionRecorder` replaces `Lifecycle.apply` with a wrapper while it is started and puts the
-method back when stopped; the wrapper calls the real `apply` and, when it returns, adds
-`(lifecycle, state, event, target)` to a set. A refused event raises as before and is not
+method back when stopped; the wrapper calls the real `apply` and, when it returns, notes
+`(lifecycle, state, event, target)` the first time it is seen, with the recorder's `context`
+(the plugin sets it to the running test's id). A refused event raises as before and is not
 recorded.
 
 Each accepted transition is also attributed: *driven* when the first caller outside `fsm/` is
 provenflow's own code (the engine, its resume path, the model checker), *direct* when it is
 anything else (a test applying a table edge by hand, as the table tests do for every edge).
 Only driven transitions count as covered: that the table accepts an edge proves nothing about
-whether the engine ever takes it.
+whether the engine ever takes it. (Code a test has patched, as a mutation test does, is still
+provenflow's code here: the recorder cannot tell.)
 
 The recorder sees the process it runs in: transitions in a subprocess (a child that runs an
 engine, a pytest run in a subprocess) are not recorded. The per-call cost is one extra Python
-call, a frame lookup cached per code object and a set insertion.
+call and a dict lookup; an edge's first taking also walks a few frames (cached per code).
 """
 
 from __future__ import annotations
@@ -68,10 +70,13 @@ class TransitionRecorder:
 
     Usable as a context manager. Recorders nest (each wraps the method it found); one stopped
     out of order leaves its wrapper in place but passing calls through, recording nothing.
+    `context` (e.g. the id of the test running now) is kept with each edge's first taking.
     """
 
     def __init__(self) -> None:
-        self._seen: set[tuple[str, Any, Any, Any, bool]] = set()
+        self.context: str | None = None
+        self._first: dict[tuple[str, Any, Any, Any], str | None] = {}
+        self._direct: set[tuple[str, Any, Any, Any]] = set()
         self._kinds: dict[Any, int] = {}
         self._original: Callable[..., Any] | None = None
         self._wrapper: Callable[..., Any] | None = None
@@ -82,7 +87,7 @@ class TransitionRecorder:
         if self._original is not None:
             raise RuntimeError("this TransitionRecorder is already started")
         original: Callable[..., Any] = Lifecycle.apply
-        seen, driven, recorder = self._seen, self._driven, self
+        first, direct, driven, recorder = self._first, self._direct, self._driven, self
 
         def apply(
             lifecycle: Lifecycle[Any, Any],
@@ -92,8 +97,12 @@ class TransitionRecorder:
             flow: str | None = None,
         ) -> Any:
             target = original(lifecycle, state, event, entity, flow)
-            if recorder._recording:
-                seen.add((lifecycle.name, state, event, target, driven(sys._getframe(1))))
+            key = (lifecycle.name, state, event, target)
+            if key not in first and recorder._recording:  # the common case costs one lookup
+                if driven(sys._getframe(1)):
+                    first[key] = recorder.context
+                else:
+                    direct.add(key)
             return target
 
         apply.__doc__ = original.__doc__
@@ -135,12 +144,14 @@ class TransitionRecorder:
 
     def coverage(self) -> TransitionCoverage:
         """Return what was recorded so far (a snapshot; recording goes on if started)."""
-        driven: set[Edge] = set()
-        direct: set[Edge] = set()
-        for name, state, event, target, by_library in list(self._seen):
-            edge = (name, str(state), str(event), str(target))
-            (driven if by_library else direct).add(edge)
-        return TransitionCoverage(frozenset(driven), frozenset(direct - driven))
+        taken_by = {_by_value(key): context for key, context in list(self._first.items())}
+        direct = {_by_value(key) for key in list(self._direct)}
+        return TransitionCoverage(frozenset(taken_by), frozenset(direct - set(taken_by)), taken_by)
+
+
+def _by_value(key: tuple[str, Any, Any, Any]) -> Edge:
+    name, state, event, target = key
+    return name, str(state), str(event), str(target)
 
 
 EdgeStatus = Literal["covered", "unreachable", "uncovered"]
@@ -170,6 +181,8 @@ class TransitionCoverage:
 
     driven: frozenset[Edge] = frozenset()
     direct: frozenset[Edge] = frozenset()
+    taken_by: Mapping[Edge, str | None] = field(default_factory=dict)
+    """For each driven edge, the `context` it was first taken in (a test id), when known."""
 
     def by_lifecycle(
         self,
@@ -214,6 +227,7 @@ class TransitionCoverage:
                         "target": target,
                         "status": status,
                         "reason": unreachable.get((name, state, event)),
+                        "first_taken_by": self.taken_by.get((name, state, event, target)),
                         "applied_directly": (name, state, event, target) in found.applied_directly,
                     }
                     for (name, state, event, target), status in found.status.items()
@@ -226,23 +240,6 @@ class TransitionCoverage:
             "direct": sorted(list(edge) for edge in self.direct),
             "note": "transitions taken in subprocesses are not recorded",
         }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TransitionCoverage:
-        """Return the coverage that `to_json` wrote (its `driven` and `direct` lists).
-
-        Raises `ValueError` when an entry is not a list of four strings.
-        """
-
-        def edges(key: str) -> frozenset[Edge]:
-            found = set()
-            for entry in data.get(key, []):
-                if not (isinstance(entry, list) and len(entry) == 4):
-                    raise ValueError(f"{key}: {entry!r} is not [lifecycle, state, event, target]")
-                found.add((str(entry[0]), str(entry[1]), str(entry[2]), str(entry[3])))
-            return frozenset(found)
-
-        return cls(edges("driven"), edges("direct"))
 
 
 _STATUSES: tuple[EdgeStatus, ...] = ("covered", "unreachable", "uncovered")

@@ -150,14 +150,17 @@ def _coverage_checks(
 def verify_lifecycles(
     coverage: TransitionCoverage | None = None,
     *,
-    unreachable: Mapping[tuple[str, str, str], str] = UNREACHABLE,
+    unreachable: Mapping[tuple[str, str, str], str] | None = None,
 ) -> LifecycleReport:
     """Return the report of every lifecycle's checks (see the module docstring).
 
     `coverage`: the transitions recorded while code ran (`TransitionRecorder.coverage()`);
-    without it the checks that need one are reported as not run. Raises nothing: a failed
-    check is a `CheckResult` with `passed=False` and its problems.
+    without it the checks that need one are reported as not run. `unreachable`: the edges
+    no test can reach, `UNREACHABLE` by default. Raises nothing: a failed check is a
+    `CheckResult` with `passed=False` and its problems.
     """
+    if unreachable is None:
+        unreachable = UNREACHABLE
     results: list[CheckResult] = []
     for name, lifecycle in LIFECYCLES.items():
         results += [CheckResult(name, check, ok) for check, ok in lifecycle.check_results()]

@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from provenflow.flows import Flow
+from provenflow.verification import _lifecycles
 from provenflow.verification._checker import Report, check
 from provenflow.verification._coverage import TransitionCoverage, TransitionRecorder
-from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
+from provenflow.verification._lifecycles import LifecycleReport, verify_lifecycles
 
 __all__ = ["assert_sound", "provenflow_check"]
 
 _RECORDER = pytest.StashKey[TransitionRecorder]()
 _RESULT = pytest.StashKey[tuple[TransitionCoverage, LifecycleReport]]()
+_WRITE_ERROR = pytest.StashKey[str]()
 
 
 def assert_sound(
@@ -128,6 +129,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.stash[_RECORDER] = recorder
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    recorder = collector.config.stash.get(_RECORDER, None)
+    if recorder is not None:
+        recorder.context = f"collecting {collector.nodeid or 'the session'}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    recorder = item.config.stash.get(_RECORDER, None)
+    if recorder is not None:
+        recorder.context = item.nodeid
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     recorder = config.stash.get(_RECORDER, None)
@@ -135,15 +150,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     recorder.stop()
     coverage = recorder.coverage()
-    report = verify_lifecycles(coverage)
+    report = verify_lifecycles(coverage, unreachable=_lifecycles.UNREACHABLE)
     config.stash[_RESULT] = (coverage, report)
     path = config.getoption("provenflow_coverage")
     if path:
-        data = coverage.to_json(UNREACHABLE)
+        data = coverage.to_json(_lifecycles.UNREACHABLE)
         data["ok"] = report.ok
-        Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    strict = config.getoption("provenflow_coverage_strict")
-    if strict and not report.ok and exitstatus == pytest.ExitCode.OK:
+        target = config.invocation_params.dir / path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        except OSError as error:
+            config.stash[_WRITE_ERROR] = f"could not write {path}: {error}"
+    strict = config.getoption("provenflow_coverage_strict") and not config.option.collectonly
+    failed = (strict and not report.ok) or _WRITE_ERROR in config.stash
+    if failed and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -153,7 +174,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         recorder.stop()
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     result = config.stash.get(_RESULT, None)
     if result is None:
         return
@@ -161,7 +184,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write = terminalreporter.write_line
     terminalreporter.section("provenflow transition coverage")
     write("edges taken by provenflow's own code in this process (subprocesses not recorded)")
-    for found in coverage.by_lifecycle(UNREACHABLE):
+    for found in coverage.by_lifecycle(_lifecycles.UNREACHABLE):
         covered, listed = len(found.edges("covered")), len(found.edges("unreachable"))
         uncovered = found.edges("uncovered")
         write(
@@ -171,7 +194,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for _, state, event, target in uncovered:
             write(f"          uncovered: {state} --{event}--> {target}")
     path = config.getoption("provenflow_coverage")
-    if path:
+    if _WRITE_ERROR in config.stash:
+        write(config.stash[_WRITE_ERROR], red=True)
+    elif path:
         write(f"written to {path}")
     if not report.ok:
         strict = config.getoption("provenflow_coverage_strict")
