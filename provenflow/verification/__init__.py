@@ -1,14 +1,72 @@
-"""Verification: a model checker for the engine and for users' own flows.
+"""Verification: a model checker, fuzzing and table checks for the engine and users' flows.
 
-`check(flow_or_factory)` explores every order of ready atoms, every injected failure and every
-crash point of a flow's run (followed by a resume from what was persisted), driving the
-engine's real core and resume path with the user's real code and a simulated store, and
-reports the shortest trace to any broken invariant. `replay` plays one reported path again.
+- `check(flow_or_factory)` explores every order of ready atoms, every injected failure and every
+  crash point of a flow's run (followed by a resume from what was persisted), driving the
+  engine's real core and resume path with the user's real code and a simulated store, and
+  reports the shortest trace to any broken invariant; `replay` plays one reported path again.
+- `fuzz(factory)` runs a flow many times through the real engine and store with random faults
+  (hypothesis strategies in `flows()` / `behaviours()` build random flows), shrinking failures.
+- `verify_lifecycles()` reports the table checks and, given a test run's transition coverage,
+  which table edges the engine took (`UNREACHABLE` lists those it cannot take yet, and why).
+- `assert_sound(factory)` is the pytest helper (the `provenflow` pytest plugin also gives the
+  `provenflow_check` fixture and the `--provenflow-coverage` options); it needs pytest, so it is
+  imported on first use.
 """
 
 from __future__ import annotations
 
-from provenflow.verification._checker import Report, Violation, check, replay
-from provenflow.verification._simulation import InjectedFailure
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["InjectedFailure", "Report", "Violation", "check", "replay"]
+from provenflow.verification._checker import Report, Violation, check, replay
+from provenflow.verification._coverage import TransitionCoverage, TransitionRecorder
+from provenflow.verification._fuzz import FuzzReport, fuzz
+from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
+from provenflow.verification._simulation import InjectedFailure
+from provenflow.verification._strategies import (
+    Behaviour,
+    FlowPlan,
+    Journal,
+    LinkPlan,
+    ProcessCrash,
+    RetryPlan,
+    TaskPlan,
+    behaviours,
+    flows,
+)
+
+if TYPE_CHECKING:
+    from provenflow.verification._pytest import assert_sound
+
+__all__ = [
+    "UNREACHABLE",
+    "Behaviour",
+    "FlowPlan",
+    "FuzzReport",
+    "InjectedFailure",
+    "Journal",
+    "LifecycleReport",
+    "LinkPlan",
+    "ProcessCrash",
+    "Report",
+    "RetryPlan",
+    "TaskPlan",
+    "TransitionCoverage",
+    "TransitionRecorder",
+    "Violation",
+    "assert_sound",
+    "behaviours",
+    "check",
+    "flows",
+    "fuzz",
+    "replay",
+    "verify_lifecycles",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """`assert_sound` is imported on first use: it needs pytest, which provenflow does not."""
+    if name == "assert_sound":
+        from provenflow.verification._pytest import assert_sound  # noqa: PLC0415
+
+        return assert_sound
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

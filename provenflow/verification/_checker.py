@@ -18,6 +18,7 @@ path costs time linear in its length; the factory must build the same flow every
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -46,6 +47,8 @@ class Violation:
     choices: tuple[int, ...]
     steps: tuple[str, ...]
     factory: str | None = None
+    bounds: tuple[tuple[str, int], ...] = ()
+    """The `crashes` and `suspends` the path was found with (`replay` needs the same)."""
 
     def __str__(self) -> str:
         lines = [f"violation: {self.message}", "trace:"]
@@ -56,11 +59,13 @@ class Violation:
         """Return a short Python program that replays this path and shows the violation."""
         factory = self.factory or "make_flow  # your factory: a function that builds the flow"
         target = repr(self.factory) if self.factory else "make_flow"
+        bounds = "".join(f", {name}={value}" for name, value in self.bounds)
         return "\n".join(
             [
                 "from provenflow.verification import replay",
                 *([] if self.factory else [f"# {factory}"]),
-                f"print(replay({target}, choices={list(self.choices)!r}))",
+                "# pass the same invariant=/always=/eventually= checks as the search, if any",
+                f"print(replay({target}, choices={list(self.choices)!r}{bounds}))",
             ]
         )
 
@@ -71,6 +76,7 @@ class Violation:
             "choices": list(self.choices),
             "steps": list(self.steps),
             "factory": self.factory,
+            "bounds": dict(self.bounds),
         }
 
 
@@ -222,7 +228,9 @@ class _Search:
             message = error.message
         else:
             message = f"the engine raised {type(error).__name__}: {error}"
-        self.report.violations.append(_violation(message, path, simulation, self.spec))
+        violation = _violation(message, path, simulation, self.spec)
+        bounds = (("crashes", self.crashes), ("suspends", self.suspends))
+        self.report.violations.append(dataclasses.replace(violation, bounds=bounds))
         return not self.all_violations
 
     def new_state(self, key: Any, options: int) -> bool:
