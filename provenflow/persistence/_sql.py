@@ -11,7 +11,8 @@ Schema (version 1, in `provenflow_meta`):
 - `provenflow_meta(name PK, value)`: one row, `schema_version`. A store with a newer version
   is refused (`NewerSchema`) before anything is written; a database with provenflow tables but
   no version is refused as foreign (`CorruptRecord`).
-- `provenflow_runs(flow_id PK, flow_name, atoms JSON, store JSON, factory, state, version,
+- `provenflow_run_details(flow_id PK, atoms JSON, store JSON)`, written once;
+- `provenflow_runs(flow_id PK, flow_name, factory, state, version,
   created_at, updated_at)`: one row per run; `state` is the flow's state after its last flow
   transition, `version` the number of transitions recorded.
 - `provenflow_transitions(flow_id, seq, atom, lifecycle, old_state, event, new_state, attempt,
@@ -82,7 +83,7 @@ from provenflow.persistence._json import (
 )
 from provenflow.persistence._records import RunInfo, Transition
 
-__all__ = ["METADATA", "SqlStorage"]
+__all__ = ["DETAILS", "METADATA", "RUNS", "TRANSITIONS", "SqlStorage"]
 
 METADATA = sa.MetaData()
 META = sa.Table(
@@ -96,14 +97,21 @@ RUNS = sa.Table(
     METADATA,
     sa.Column("flow_id", sa.Text, primary_key=True),
     sa.Column("flow_name", sa.Text, nullable=False),
-    sa.Column("atoms", sa.Text, nullable=False),
-    sa.Column("store", sa.Text, nullable=False),
     sa.Column("factory", sa.Text),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
 )
+DETAILS = sa.Table(
+    "provenflow_run_details",
+    METADATA,
+    sa.Column("flow_id", sa.Text, sa.ForeignKey(RUNS.c.flow_id), primary_key=True),
+    sa.Column("atoms", sa.Text, nullable=False),
+    sa.Column("store", sa.Text, nullable=False),
+)
+"""What a run is (its atoms, its store), written once; kept out of `provenflow_runs`, whose row
+every write updates, so that a large flow's description does not make every write slower."""
 TRANSITIONS = sa.Table(
     "provenflow_transitions",
     METADATA,
@@ -131,7 +139,10 @@ _TRANSITION_FIELDS = [
         "result", "failure", "history",
     )
 ]  # fmt: skip
-_SELECT_RUN = sa.select(RUNS).where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
+_RUN_WITH_DETAILS = sa.select(RUNS, DETAILS.c.atoms, DETAILS.c.store).join(
+    DETAILS, DETAILS.c.flow_id == RUNS.c.flow_id
+)
+_SELECT_RUN = _RUN_WITH_DETAILS.where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
 _SELECT_VERSION = sa.select(RUNS.c.version).where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
 _SELECT_TRANSITIONS = (
     sa.select(*_TRANSITION_FIELDS)
@@ -225,18 +236,22 @@ class SqlStorage:
         row = {
             "flow_id": run.flow_id,
             "flow_name": run.flow_name,
-            "atoms": dumps(atoms_to_json(run.atoms)),
-            "store": dumps(dict(run.store)),
             "factory": run.factory,
             "state": "PENDING",
             "version": 0,
             "created_at": now,
             "updated_at": now,
         }
+        details = {
+            "flow_id": run.flow_id,
+            "atoms": dumps(atoms_to_json(run.atoms)),
+            "store": dumps(dict(run.store)),
+        }
         with self._guard("create a run"):
             try:
                 with self._writer.begin() as conn:
                     conn.execute(RUNS.insert(), row)
+                    conn.execute(DETAILS.insert(), details)
             except sa_exc.IntegrityError:
                 raise RunExists(run.flow_id, self.url) from None
         return 0
@@ -302,7 +317,7 @@ class SqlStorage:
 
         Raises `CorruptRecord` naming a run whose row does not decode.
         """
-        query = sa.select(RUNS).order_by(RUNS.c.created_at, RUNS.c.flow_id)
+        query = _RUN_WITH_DETAILS.order_by(RUNS.c.created_at, RUNS.c.flow_id)
         with self._guard("list runs"), self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [self._run_from_row(row)[:2] for row in rows]
@@ -380,7 +395,8 @@ class SqlStorage:
                 query = sa.select(META.c.value).where(META.c.name == "schema_version")
                 self._check_schema(conn.execute(query).scalar())
             else:
-                present = [t.name for t in (RUNS, TRANSITIONS) if inspector.has_table(t.name)]
+                tables = (RUNS, DETAILS, TRANSITIONS)
+                present = [t.name for t in tables if inspector.has_table(t.name)]
                 if present:
                     raise CorruptRecord(
                         self.url,

@@ -19,7 +19,7 @@ from provenflow.persistence import Transition, open_storage  # noqa: E402
 from tests.persistence._samples import RUN, running, start, succeeded  # noqa: E402
 from tests.persistence.conftest import Backend, _driver_url  # noqa: E402
 
-TABLES = ("provenflow_meta", "provenflow_runs", "provenflow_transitions")
+TABLES = ("provenflow_meta", "provenflow_runs", "provenflow_run_details", "provenflow_transitions")
 
 
 @pytest.fixture
@@ -73,16 +73,13 @@ def test_transitions_are_stored_one_row_each_with_json_data(
     a_run(sql)
     rows = snapshot(database)
     (run,) = rows["provenflow_runs"]
-    assert run[:8] == (
+    assert run[:5] == ("run-1", "order", "shop.flows:order", "RUNNING", 5)
+    (details,) = rows["provenflow_run_details"]
+    assert details == (
         "run-1",
-        "order",
         '[{"name":"charge","kind":"task","version":"1.0"},'
         '{"name":"again","kind":"retry","version":"2"}]',
         '{"order_id":7,"customer":{"name":"Zoë","tags":["new","vip"]}}',
-        "shop.flows:order",
-        "RUNNING",
-        5,
-        run[7],
     )
     seqs = [row[1] for row in rows["provenflow_transitions"]]
     assert seqs == [1, 2, 3, 4, 5]
@@ -136,7 +133,7 @@ DAMAGE = [
         id="version",
     ),
     pytest.param(
-        "UPDATE provenflow_runs SET atoms = '[{\"name\": 1}]'",
+        "UPDATE provenflow_run_details SET atoms = '[{\"name\": 1}]'",
         "atoms[0]: expected name, kind and version strings",
         id="atoms",
     ),
