@@ -124,6 +124,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "factory_spec",
         "load_factory",
         "load_object",
+        "perform",
         "printing_durations",
         "records_from",
         "run",

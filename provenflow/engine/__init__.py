@@ -8,6 +8,7 @@ model checker) drives.
 from __future__ import annotations
 
 from provenflow.engine._core import Core
+from provenflow.engine._executors import perform
 from provenflow.engine._factory import factory_spec, load_factory, load_object
 from provenflow.engine._listeners import (
     CaptureListener,
@@ -34,6 +35,7 @@ __all__ = [
     "factory_spec",
     "load_factory",
     "load_object",
+    "perform",
     "printing_durations",
     "records_from",
     "run",

@@ -23,13 +23,11 @@ not made yet stops the run with `Branch`, which carries the options and a key of
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from provenflow.engine import Core, Work, records_from
+from provenflow.engine import Core, Work, perform, records_from
 from provenflow.errors import ProvenflowError
 from provenflow.failure import Failure
 from provenflow.flows import Flow, compile_flow
@@ -314,7 +312,7 @@ class Simulation:
             result, failure = None, Failure.from_exception(InjectedFailure(work.node))
         else:
             try:
-                result, failure = _call(work), None
+                result, failure = perform(work), None
             except Exception as exc:  # the user's own code failed: an outcome like any other
                 result, failure = None, Failure.from_exception(exc)
             self.invariants.after_side_effect(work, failure)
@@ -355,14 +353,3 @@ def _render(step: Any) -> str:
     if kind == "crash before":
         return f"crash before {action} {node!r} does anything"
     return f"crash after {action} {node!r}, before its outcome is recorded"
-
-
-def _call(work: Work) -> Any:
-    atom = work.atom
-    if work.action == "execute":
-        outcome = atom.call_execute(work.args)
-    else:
-        outcome = atom.call_revert(work.args, work.result, work.flow_failures)
-    if inspect.iscoroutine(outcome):
-        return asyncio.run(outcome)
-    return outcome
