@@ -1,0 +1,121 @@
+"""The model checker's speed: states per second and time to exhaust, written to bench/CHECKER.md.
+
+Run by hand from the repository root: `python3 bench/checker.py [--max-seconds S]`. Each case
+checks a flow of no-op tasks (`check(..., snapshots=True)`, the fast mode, valid here because the
+tasks keep no state) with 0, 1 or 2 crashes per path: linear flows of 4 to 14 tasks and
+unordered flows of 3 to 7. A case stopped by the time bound says so ("incomplete"): its states
+per second still count, its time to exhaust does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import provenflow as pf
+from provenflow.verification import check
+
+TARGET_RATE = 20_000
+TARGET_SECONDS = 10.0
+
+
+def noop() -> None:
+    """What every task does."""
+
+
+def factory(kind: str, size: int) -> object:
+    def make() -> pf.Flow:
+        tasks = [pf.task(noop, name=f"t{i}") for i in range(size)]
+        pattern = pf.LinearFlow if kind == "linear" else pf.UnorderedFlow
+        return pattern(kind).add(*tasks)
+
+    return make
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="bound per case")
+    args = parser.parse_args()
+    cases = [("linear", n) for n in (4, 6, 8, 10, 12, 14)] + [
+        ("unordered", n) for n in (3, 4, 5, 6, 7)
+    ]
+    rows = []
+    for kind, size in cases:
+        for crashes in (0, 1, 2):
+            report = check(
+                factory(kind, size), crashes=crashes, snapshots=True, max_seconds=args.max_seconds
+            )
+            rate = report.states_explored / report.elapsed if report.elapsed else 0.0
+            exhausted = "—" if report.incomplete else f"{report.elapsed:.2f} s"
+            status = "ok" if report.ok else (report.incomplete or "VIOLATION")
+            rows.append((kind, size, crashes, report.states_explored, rate, exhausted, status))
+            print(
+                f"{kind} {size} crashes={crashes}: {report.states_explored} states, "
+                f"{rate:,.0f}/s, {status}",
+                file=sys.stderr,
+            )
+    write(rows, args.max_seconds)
+
+
+def verdict(rate: float) -> str:
+    """Met, or by how much the states-per-second target is missed."""
+    if rate >= TARGET_RATE:
+        return "met"
+    short = TARGET_RATE - rate
+    return f"missed by {short:,.0f} ({short / TARGET_RATE:.0%} short)"
+
+
+def write(rows: list[tuple[object, ...]], bound: float) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Model checker benchmark",
+        "",
+        f"Written by `python3 bench/checker.py` on {now}; do not edit by hand. Machine: {cpu}, "
+        f"Python {platform.python_version()}, provenflow checkout {commit}. Mode: "
+        f"`check(..., snapshots=True)`; bound {bound:g} s per case.",
+        "",
+        "| flow | tasks | crashes | states | states/s | time to exhaust | result |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {k} | {n} | {c} | {s:,} | {r:,.0f} | {t} | {st} |" for k, n, c, s, r, t, st in rows
+    ]
+    ten = next(row for row in rows if row[:3] == ("linear", 10, 2))
+    rate_ten = max(row[4] for row in rows if row[:2] == ("linear", 10))
+    exhausted = ten[5] != "—" and float(str(ten[5]).split()[0]) < TARGET_SECONDS
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---:|---|",
+        f"| ≥ {TARGET_RATE:,} states/s, linear flow of 10 tasks | {rate_ten:,.0f} | "
+        f"{verdict(rate_ten)} |",
+        f"| linear flow of 10 tasks, every outcome, ≤ 2 crashes: exhausted in < "
+        f"{TARGET_SECONDS:g} s | {ten[5]} | {'met' if exhausted else 'missed'} |",
+        "",
+    ]
+    out = Path(__file__).resolve().parent / "CHECKER.md"
+    out.write_text("\n".join(lines))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
