@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from provenflow.errors import IllegalTransition
-from provenflow.fsm import LIFECYCLES, EntityState
+from provenflow.fsm import EntityState
 from provenflow.fsm.retry import LIFECYCLE, Event, State
 from tests.fsm._expected import ExpectedLifecycle
 
@@ -36,55 +36,6 @@ EXPECTED = ExpectedLifecycle.parse(
 )
 ENTITY = "card_retry"
 FLOW = "order-7"
-
-
-def test_states_and_events_are_exactly_the_expected_ones() -> None:
-    assert {str(state) for state in State} == EXPECTED.states
-    assert {str(event) for event in Event} == EXPECTED.events
-    assert set(LIFECYCLE.states) == EXPECTED.states
-    assert set(LIFECYCLE.events) == EXPECTED.events
-
-
-def test_edges_are_exactly_the_expected_table() -> None:
-    actual = {(str(state), str(event), str(target)) for state, event, target in LIFECYCLE.edges()}
-    assert actual == EXPECTED.edges
-    assert set(LIFECYCLE.table) == EXPECTED.states
-
-
-def test_initial_and_terminal_states() -> None:
-    assert LIFECYCLE.name == "retry"
-    assert LIFECYCLE.initial is State(EXPECTED.initial)
-    assert LIFECYCLE.terminal == {State(state) for state in EXPECTED.terminal}
-    assert LIFECYCLES["retry"] is LIFECYCLE
-
-
-@pytest.mark.parametrize(("state", "event", "target"), EXPECTED.legal_pairs())
-def test_legal_pair_leads_to_its_target(state: str, event: str, target: str) -> None:
-    assert LIFECYCLE.apply(State(state), Event(event), ENTITY, FLOW) is State(target)
-
-
-@pytest.mark.parametrize(("state", "event"), EXPECTED.illegal_pairs())
-def test_illegal_pair_is_refused_with_a_full_error(state: str, event: str) -> None:
-    with pytest.raises(IllegalTransition) as caught:
-        LIFECYCLE.apply(State(state), Event(event), ENTITY, FLOW)
-    error = caught.value
-    assert (error.lifecycle, error.entity, error.state, error.event, error.flow) == (
-        "retry",
-        ENTITY,
-        state,
-        event,
-        FLOW,
-    )
-    assert error.allowed == EXPECTED.allowed(state)
-    assert str(error) == EXPECTED.message(state, event, ENTITY, FLOW)
-
-
-def test_every_pair_is_covered_once() -> None:
-    legal = {(state, event) for state, event, _ in EXPECTED.legal_pairs()}
-    illegal = set(EXPECTED.illegal_pairs())
-    assert not legal & illegal
-    assert legal | illegal == EXPECTED.all_pairs()
-    assert len(legal | illegal) == 9 * 10
 
 
 @pytest.mark.parametrize(
