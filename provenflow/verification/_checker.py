@@ -49,6 +49,8 @@ class Violation:
     factory: str | None = None
     bounds: tuple[tuple[str, int], ...] = ()
     """The `crashes` and `suspends` the path was found with (`replay` needs the same)."""
+    events: tuple[dict[str, Any], ...] = ()
+    """The steps as data (`Simulation.events`): what the trace diagrams draw."""
 
     def __str__(self) -> str:
         lines = [f"violation: {self.message}", "trace:"]
@@ -77,6 +79,7 @@ class Violation:
             "steps": list(self.steps),
             "factory": self.factory,
             "bounds": dict(self.bounds),
+            "events": [dict(event) for event in self.events],
         }
 
 
@@ -307,7 +310,9 @@ class _Search:
 def _violation(
     message: str, path: Sequence[int], simulation: Simulation, spec: str | None
 ) -> Violation:
-    return Violation(message, tuple(path), tuple(simulation.steps), spec)
+    return Violation(
+        message, tuple(path), tuple(simulation.steps), spec, events=tuple(simulation.events)
+    )
 
 
 def replay(

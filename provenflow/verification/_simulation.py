@@ -141,6 +141,23 @@ class Simulation:
         found.reverse()
         return found
 
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The path's events so far, oldest first, as plain data (for JSON and diagrams).
+
+        Each is a dict with `kind` and `text` (the line `steps` prints): `record` (with
+        `lifecycle`, `atom`, `old`, `event`, `new`), `execute` or `revert` (with `atom` and
+        `outcome`: runs, raises, crash before, crash after), `lost_write` (a crash before a batch
+        was written), `crash`, `resume`, `suspend`.
+        """
+        found: list[dict[str, Any]] = []
+        trail = self._trail
+        while trail is not None:
+            trail, step = trail
+            found.append(_event(step))
+        found.reverse()
+        return found
+
     def _step(self, step: Any) -> None:
         self._trail = (self._trail, step)
 
@@ -340,6 +357,35 @@ class Simulation:
             self._step(transition)
             self.invariants.after_record(transition)
         self.stage = self.after_write
+
+
+def _event(step: Any) -> dict[str, Any]:
+    text = step if isinstance(step, str) else _render(step)
+    if isinstance(step, Transition):
+        return {
+            "kind": "record",
+            "lifecycle": step.lifecycle,
+            "atom": step.atom,
+            "old": str(step.old_state),
+            "event": str(step.event),
+            "new": str(step.new_state),
+            "text": text,
+        }
+    if isinstance(step, tuple):
+        _, kind, action, node = step
+        return {"kind": action, "atom": node, "outcome": kind, "text": text}
+    for prefix, kind in _TEXT_KINDS:
+        if step.startswith(prefix):
+            return {"kind": kind, "text": text}
+    raise AssertionError(f"a step of unknown kind: {step!r}")  # pragma: no cover
+
+
+_TEXT_KINDS = (
+    ("crash before writing", "lost_write"),
+    ("CRASH", "crash"),
+    ("RESUME", "resume"),
+    ("suspend", "suspend"),
+)
 
 
 def _render(step: Any) -> str:

@@ -388,3 +388,20 @@ def test_snapshots_find_the_same_shortest_violation(monkeypatch: pytest.MonkeyPa
 def test_snapshots_refuse_a_factory_with_a_context() -> None:
     with pytest.raises(pf.UsageError, match="cannot check a factory that returns a context"):
         check(make_sound, snapshots=True)
+
+
+def test_a_violation_carries_its_steps_as_data_for_diagrams() -> None:
+    violation = check(make_double_charge, crashes=1, invariant=consistent).violations[0]
+    events = violation.to_data()["events"]
+    assert [event["text"] for event in events] == list(violation.steps)
+    kinds = {event["kind"] for event in events}
+    assert {"record", "execute", "crash", "resume"} <= kinds
+    crashed = next(e for e in events if e["kind"] == "execute" and "crash" in e["outcome"])
+    assert crashed == {
+        "kind": "execute",
+        "atom": "charge",
+        "outcome": "crash after",
+        "text": "crash after execute 'charge', before its outcome is recorded",
+    }
+    record = next(event for event in events if event["kind"] == "record")
+    assert record["lifecycle"] == "flow" and record["old"] == "PENDING"
