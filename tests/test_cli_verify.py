@@ -57,3 +57,34 @@ def test_bad_usage_is_one_line_and_exit_2() -> None:
     assert "has no attribute 'nothing'" in result.output
     negative = invoke("verify", f"{SAGA}:make_fixed", "--crashes", "-1")
     assert negative.exit_code == 2
+
+
+def test_store_values_reach_the_flow_and_its_prints_are_hidden_unless_asked(
+    tmp_path: Path,
+) -> None:
+    factory = tmp_path / "needs_input.py"
+    factory.write_text(
+        "import provenflow as pf\n\n"
+        "@pf.task(provides='greeting')\n"
+        "def greet(name):\n"
+        "    print('hello from the flow')\n"
+        "    return f'hello {name}'\n\n"
+        "def make_flow():\n"
+        "    return pf.LinearFlow('hello').add(greet)\n"
+    )
+    without = invoke("verify", f"{factory}:make_flow", "--crashes", "0")
+    assert without.exit_code == 2
+    assert "name" in without.output
+    result = invoke("verify", f"{factory}:make_flow", "--crashes", "0", "--store", '{"name": "x"}')
+    assert result.exit_code == 0, result.output
+    assert "hello from the flow" not in result.output
+    shown = invoke(
+        "verify",
+        f"{factory}:make_flow",
+        "--crashes",
+        "0",
+        "--store",
+        '{"name": "x"}',
+        "--show-output",
+    )
+    assert "hello from the flow" in shown.output

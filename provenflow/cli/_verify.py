@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import click
@@ -9,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from provenflow.cli._group import main
+from provenflow.cli._runs import _parse_store
 from provenflow.engine import load_object
 from provenflow.verification import check
 
@@ -17,6 +20,7 @@ __all__ = ["verify"]
 
 @main.command()
 @click.argument("factory")
+@click.option("--store", "store_json", metavar="JSON", help="Values for the flow's inputs.")
 @click.option("--crashes", default=2, show_default=True, help="Crashes per explored path.")
 @click.option("--suspends", default=0, show_default=True, help="Suspensions per path.")
 @click.option("--max-states", default=200_000, show_default=True, help="Stop after this many.")
@@ -25,8 +29,12 @@ __all__ = ["verify"]
 @click.option("--always", metavar="SPEC", help="FILE_OR_MODULE:NAME of always(ctx).")
 @click.option("--eventually", metavar="SPEC", help="FILE_OR_MODULE:NAME of eventually(ctx).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option(
+    "--show-output", is_flag=True, help="Let the flow's own prints through (hidden by default)."
+)
 def verify(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
+    store_json: str | None,
     crashes: int,
     suspends: int,
     max_states: int,
@@ -35,6 +43,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     always: str | None,
     eventually: str | None,
     as_json: bool,
+    show_output: bool,
 ) -> None:
     """Explore every run of a flow: each order of ready atoms, each failure, each crash point
     (followed by a resume), and print the shortest trace to any broken invariant.
@@ -48,20 +57,24 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     Examples:
       provenflow verify examples/flawed_saga.py:make_flawed \\
           --invariant examples/flawed_saga.py:consistent
+      provenflow verify examples/order_saga.py:make_flow --store '{"order_id": 7}'
       provenflow verify mypackage.flows:make_order --crashes 1 --json
     """
     if crashes < 0 or suspends < 0 or max_states < 1 or max_seconds <= 0:
         raise click.BadParameter("bounds must be positive (crashes and suspends may be 0)")
-    report = check(
-        load_object(factory, "factory"),
-        crashes=crashes,
-        suspends=suspends,
-        max_states=max_states,
-        max_seconds=max_seconds,
-        invariant=None if invariant is None else load_object(invariant, "invariant"),
-        always=None if always is None else load_object(always, "always"),
-        eventually=None if eventually is None else load_object(eventually, "eventually"),
-    )
+    quiet = contextlib.nullcontext() if show_output else contextlib.redirect_stdout(io.StringIO())
+    with quiet:  # the flow runs once per explored path: its prints would bury the report
+        report = check(
+            load_object(factory, "factory"),
+            _parse_store(store_json),
+            crashes=crashes,
+            suspends=suspends,
+            max_states=max_states,
+            max_seconds=max_seconds,
+            invariant=None if invariant is None else load_object(invariant, "invariant"),
+            always=None if always is None else load_object(always, "always"),
+            eventually=None if eventually is None else load_object(eventually, "eventually"),
+        )
     rate = report.states_explored / report.elapsed if report.elapsed > 0 else 0.0
     if as_json:
         document = {
