@@ -45,6 +45,7 @@ __all__ = [
     "ProvenflowError",
     "RecordError",
     "RecordFieldError",
+    "RenderUnavailable",
     "RetryUsedAsTask",
     "RunExists",
     "StaleVersion",
@@ -561,3 +562,27 @@ class StorageUnavailable(StorageError):
     def __str__(self) -> str:
         url, reason = self.args
         return f"storage {url}: {reason}"
+
+
+class RenderUnavailable(UsageError):
+    """SVG or PNG was asked for but Graphviz is missing; says what to install."""
+
+    def __init__(self, format: str, missing: str) -> None:
+        super().__init__(format, missing)
+
+    @property
+    def missing(self) -> str:
+        """What is missing: `dot` (the Graphviz program) or `graphviz` (the Python package)."""
+        return str(self.args[1])
+
+    def __str__(self) -> str:
+        format, missing = self.args
+        if missing == "graphviz":
+            what, install = "the Python package graphviz is not installed", "pip install graphviz"
+        else:
+            what = "the Graphviz program `dot` is not on PATH"
+            install = "apt-get install graphviz (or your system's Graphviz package)"
+        return (
+            f"cannot render {format}: {what}; install it ({install}); "
+            "mermaid, dot and md text need neither"
+        )

@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 
 import provenflow
+import provenflow.diagrams
 import provenflow.engine
 import provenflow.errors
 import provenflow.flows
@@ -86,6 +87,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "ProvenflowError",
         "RecordError",
         "RecordFieldError",
+        "RenderUnavailable",
         "RetryUsedAsTask",
         "RunExists",
         "StaleVersion",
@@ -96,6 +98,10 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "UnrecordableTransition",
         "UnstorableValue",
         "UsageError",
+    ],
+    "provenflow.diagrams": [
+        "lifecycle",
+        "render",
     ],
     "provenflow.fsm": [
         "CHECKS",

@@ -1,10 +1,24 @@
-"""Diagrams of lifecycles, flows, runs and counterexamples (to come).
+"""Diagrams of lifecycles and counterexamples: Mermaid, DOT and Markdown text, SVG and PNG.
 
-They will be pure functions of the transition tables, compiled flows and recorded histories,
-giving byte-stable Mermaid and DOT text, and SVG or PNG through Graphviz. Nothing is implemented
-here yet; `provenflow lifecycles` prints the tables as text and JSON.
+Every function here is a pure function of its data (the transition tables of `provenflow.fsm`,
+a model checker's violation) and returns byte-stable text: sorted by meaning, no timestamps, the
+same bytes for the same input. `render` turns DOT text into SVG or PNG through Graphviz.
+
+- `lifecycle(name, format="mermaid", *, highlight=(), covered=None)`: a lifecycle's table as a
+  Mermaid state diagram, a DOT digraph or a Markdown table; `highlight` emphasises a path's
+  edges, `covered` marks every edge taken or never taken.
+- `trace(violation, format="mermaid")`: a counterexample from `provenflow.verification.check`
+  as a Mermaid sequence diagram, a Markdown list of steps, or DOT lifecycles with its paths.
+- `trace_path(violation, lifecycle="flow", atom=None, format="mermaid")`: one entity's path
+  through its lifecycle in a counterexample.
+- `render(dot_source, format)`: SVG or PNG bytes from DOT text (needs Graphviz's `dot`).
+- `lifecycle_docs()`: the text of `docs/lifecycles.md` (`python3 -m provenflow.diagrams`
+  rewrites that file).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from provenflow.diagrams._lifecycle import lifecycle
+from provenflow.diagrams._render import render
+
+__all__ = ["lifecycle", "render"]
