@@ -101,6 +101,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
     ],
     "provenflow.diagrams": [
         "lifecycle",
+        "lifecycle_docs",
         "render",
     ],
     "provenflow.fsm": [

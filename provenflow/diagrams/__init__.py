@@ -18,7 +18,8 @@ same bytes for the same input. `render` turns DOT text into SVG or PNG through G
 
 from __future__ import annotations
 
+from provenflow.diagrams._docs import lifecycle_docs
 from provenflow.diagrams._lifecycle import lifecycle
 from provenflow.diagrams._render import render
 
-__all__ = ["lifecycle", "render"]
+__all__ = ["lifecycle", "lifecycle_docs", "render"]
