@@ -3,8 +3,10 @@
 `main` is a click group whose class, `ProvenflowGroup`, turns a `provenflow.errors.UsageError`,
 `RecordError` or `StorageError` raised by any subcommand into one red line on stderr and exit
 status 2, so a command reports bad usage or bad data by raising and never prints a traceback
-for it. Exit statuses follow DESIGN.md: 0 on success, 1 when a flow fails or a check finds a
-violation, 2 on bad usage.
+for it. click's own usage errors (a missing argument, an unknown option or command, a value
+outside a `Choice`) get the same one line, naming the `--help` to read, instead of click's
+usage block; only a group called without a command still shows its help. Exit statuses follow
+DESIGN.md: 0 on success, 1 when a flow fails or a check finds a violation, 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import click
+from click.exceptions import NoArgsIsHelpError
 from rich.console import Console
 from rich.text import Text
 
 from provenflow import __version__
 from provenflow.errors import RecordError, StorageError, UsageError
 
-__all__ = ["USAGE_EXIT", "ProvenflowGroup", "fail_usage", "main"]
+__all__ = ["USAGE_EXIT", "ProvenflowGroup", "fail_click_usage", "fail_usage", "main"]
 
 USAGE_EXIT = 2
 """Exit status for bad usage: an unknown name, a bad argument."""
@@ -37,16 +40,53 @@ def fail_usage(error: Exception | str) -> NoReturn:
     raise click.exceptions.Exit(USAGE_EXIT)
 
 
+def fail_click_usage(error: click.UsageError) -> NoReturn:
+    """Print click's usage `error` as one red line naming the command's `--help`; exit 2.
+
+    click's message is kept (first letter lowered, final period dropped, newlines joined), so
+    `Missing argument 'FACTORY'.` becomes `missing argument 'FACTORY' (see 'provenflow run
+    --help')`. Raises `click.exceptions.Exit(2)` like `fail_usage`.
+    """
+    message = " ".join(error.format_message().split()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    if error.ctx is not None:
+        message += f" (see '{error.ctx.command_path} --help')"
+    fail_usage(message)
+
+
 class ProvenflowGroup(click.Group):
-    """A click group whose subcommands report `UsageError` as one red line and exit 2."""
+    """A click group whose subcommands report bad usage as one red line and exit 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the group's own options; a usage error in them becomes one line (exit 2).
+
+        A group called without a command still shows its help (click's `NoArgsIsHelpError`).
+        """
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            fail_click_usage(error)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the chosen subcommand; a `UsageError`, `RecordError` or `StorageError` it raises
-        becomes `fail_usage(error)`."""
+        becomes `fail_usage(error)`, and a click usage error (in the subcommand's arguments,
+        or an unknown subcommand) becomes `fail_click_usage(error)`."""
         try:
             return super().invoke(ctx)
         except (UsageError, RecordError, StorageError) as error:
             fail_usage(error)
+        except NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            fail_click_usage(error)
 
 
 @click.group(cls=ProvenflowGroup)

@@ -4,10 +4,15 @@
 with the run so that `resume FLOW_ID` can rebuild the flow and continue after a crash or a
 suspension with nothing else. `history` shows a run step by step from its record, `runs` lists
 the runs a store holds. The default store is the SQLite file `./provenflow.db`.
+
+`run` and `resume` print each transition to stdout as it is recorded and, on stderr, a bar of
+the atoms done out of the atoms to do (`_progress`): shown when stderr is a terminal, or
+always with `--progress`; never with `--quiet` or `--json`, or with `--no-progress`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -17,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from provenflow.cli._group import main
+from provenflow.cli._progress import RunProgress, attach
 from provenflow.engine import Engine, PrintingListener
 from provenflow.errors import UsageError
 from provenflow.persistence import Transition, open_storage
@@ -42,6 +48,12 @@ quiet_option = click.option(
     "--quiet", is_flag=True, help="Print only the outcome, not each transition."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+progress_option = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a bar of atoms done on stderr (default: when stderr is a terminal; "
+    "never with --quiet or --json).",
+)
 
 
 def _parse_store(text: str | None) -> dict[str, Any]:
@@ -60,11 +72,13 @@ def _listeners(quiet: bool, as_json: bool) -> list[Any]:
     return [] if quiet or as_json else [PrintingListener(kinds=["flow", "task", "retry"])]
 
 
-def _finish(engine: Engine, as_json: bool) -> None:
-    """Run `engine` to its end, print the outcome, and exit 1 unless it succeeded or paused."""
+def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> None:
+    """Run `engine` to its end (drawing `bar` meanwhile, if any), print the outcome, and exit 1
+    unless it succeeded or paused."""
     error: BaseException | None = None
     try:
-        engine.run()
+        with bar if bar is not None else contextlib.nullcontext():
+            engine.run()
     except Exception as exc:  # the flow's own failure: reported below, exit 1
         error = exc
     state = engine.state
@@ -100,6 +114,7 @@ def _finish(engine: Engine, as_json: bool) -> None:
 @executor_option
 @quiet_option
 @json_option
+@progress_option
 def run(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
     store_json: str | None,
@@ -107,6 +122,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     executor: str,
     quiet: bool,
     as_json: bool,
+    progress: bool | None,
 ) -> None:
     """Run the flow a factory builds, printing each transition; exit 1 if it fails.
 
@@ -123,7 +139,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     engine = Engine.from_factory(
         factory, store, backend, executor, listeners=_listeners(quiet, as_json)
     )
-    _finish(engine, as_json)
+    _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
 
 @main.command()
@@ -132,7 +148,10 @@ def run(  # noqa: PLR0917 (click passes every option by name)
 @executor_option
 @quiet_option
 @json_option
-def resume(flow_id: str, backend: str, executor: str, quiet: bool, as_json: bool) -> None:
+@progress_option
+def resume(  # noqa: PLR0917 (click passes every option by name)
+    flow_id: str, backend: str, executor: str, quiet: bool, as_json: bool, progress: bool | None
+) -> None:
     """Continue a recorded run (crashed or suspended) to its end; exit 1 if it fails.
 
     The flow is rebuilt from the factory recorded with the run. Recorded successes are never
@@ -144,7 +163,7 @@ def resume(flow_id: str, backend: str, executor: str, quiet: bool, as_json: bool
       provenflow resume 3f2a9c... -b sqlite:///other.db
     """
     engine = Engine.resume(backend, flow_id, executor, listeners=_listeners(quiet, as_json))
-    _finish(engine, as_json)
+    _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
 
 def _latest(url: str) -> str:

@@ -1,10 +1,17 @@
-"""`provenflow verify`: model-check a flow, every order, failure and crash point of its runs."""
+"""`provenflow verify`: model-check a flow, every order, failure and crash point of its runs.
+
+A factory that raises is the user's code failing before any run: it is reported as bad usage
+(one line, exit 2), like a factory that cannot be imported, not as a violation.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,9 +20,33 @@ from rich.text import Text
 from provenflow.cli._group import main
 from provenflow.cli._runs import _parse_store
 from provenflow.engine import load_object
+from provenflow.errors import ProvenflowError, UsageError
 from provenflow.verification import check
 
-__all__ = ["verify"]
+__all__ = ["guarded_factory", "verify"]
+
+
+def guarded_factory(spec: str) -> Callable[[], Any]:
+    """Return the factory `spec` names, made to raise `UsageError` (naming the spec, chained to
+    the original) when calling it raises; provenflow's own errors pass unchanged.
+
+    The returned function keeps the factory's module and name, so a violation's reproduction
+    still names the factory. Raises `UsageError` when `spec` cannot be loaded.
+    """
+    factory = load_object(spec, "factory")
+
+    @functools.wraps(factory)
+    def build() -> Any:
+        try:
+            return factory()
+        except ProvenflowError:
+            raise
+        except Exception as exc:
+            raise UsageError(
+                f"factory {spec!r}: calling it raised {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return build
 
 
 @main.command()
@@ -65,7 +96,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     quiet = contextlib.nullcontext() if show_output else contextlib.redirect_stdout(io.StringIO())
     with quiet:  # the flow runs once per explored path: its prints would bury the report
         report = check(
-            load_object(factory, "factory"),
+            guarded_factory(factory),
             _parse_store(store_json),
             crashes=crashes,
             suspends=suspends,

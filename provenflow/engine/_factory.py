@@ -13,9 +13,9 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from provenflow.errors import UsageError
+from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 
 __all__ = ["factory_spec", "load_factory", "load_object"]
@@ -24,8 +24,10 @@ __all__ = ["factory_spec", "load_factory", "load_object"]
 def load_factory(spec: str) -> Callable[[], Flow]:
     """Return the factory named by `spec` (`path/to/file.py:name` or `package.module:name`).
 
-    Raises `UsageError` naming the spec when the file or module cannot be imported, has no
-    such name, or the name is not callable. Importing runs the module's code.
+    Raises `UsageError` naming the spec when the file or module cannot be imported (or its code
+    raises), has no such name, or the name is not callable. Importing runs the module's code.
+    The returned function raises `UsageError` when the factory raises (provenflow's own errors
+    pass unchanged) or returns something other than a flow.
     """
     return _checked(load_object(spec, "factory"), spec)
 
@@ -33,7 +35,8 @@ def load_factory(spec: str) -> Callable[[], Flow]:
 def load_object(spec: str, what: str = "object") -> Callable[..., Any]:
     """Return the callable named by `spec` (`FILE_OR_MODULE:NAME`), e.g. an invariant.
 
-    Raises `UsageError` naming the spec (as `what`) when it cannot be found or called.
+    Raises `UsageError` naming the spec (as `what`) when it cannot be found, its module raises
+    on import, or it is not callable.
     """
     location, separator, name = spec.rpartition(":")
     if not separator or not location or not name:
@@ -62,19 +65,35 @@ def _import(location: str, spec: str) -> object:
         sys.modules[module_name] = module
         try:
             loader_spec.loader.exec_module(module)
-        except BaseException:
+        except BaseException as exc:
             del sys.modules[module_name]
-            raise
+            _refuse_raised(exc, spec, f"importing {str(path)!r}")
         return module
     try:
         return importlib.import_module(location)
     except ModuleNotFoundError as exc:
         raise UsageError(f"factory {spec!r}: no module named {exc.name!r}") from None
+    except Exception as exc:
+        _refuse_raised(exc, spec, f"importing {location!r}")
+
+
+def _refuse_raised(exc: BaseException, spec: str, doing: str) -> NoReturn:
+    """Re-raise `exc`, raised by user code while `doing`, as a `UsageError` naming the spec.
+
+    provenflow's own errors and what is not an `Exception` (KeyboardInterrupt, SystemExit)
+    pass unchanged; the original stays chained as the `UsageError`'s cause.
+    """
+    if isinstance(exc, ProvenflowError) or not isinstance(exc, Exception):
+        raise exc
+    raise UsageError(f"factory {spec!r}: {doing} raised {type(exc).__name__}: {exc}") from exc
 
 
 def _checked(factory: Callable[[], object], spec: str) -> Callable[[], Flow]:
     def build() -> Flow:
-        flow = factory()
+        try:
+            flow = factory()
+        except Exception as exc:
+            _refuse_raised(exc, spec, "calling it")
         if isinstance(flow, tuple) and flow and isinstance(flow[0], Flow):
             return flow[0]  # a (flow, context) pair, as the model checker's factories give
         if not isinstance(flow, Flow):
