@@ -100,6 +100,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "UsageError",
     ],
     "provenflow.diagrams": [
+        "flow",
         "lifecycle",
         "lifecycle_docs",
         "render",

@@ -11,6 +11,9 @@ same bytes for the same input. `render` turns DOT text into SVG or PNG through G
   as a Mermaid sequence diagram, a Markdown list of steps, or DOT lifecycles with its paths.
 - `trace_path(violation, lifecycle="flow", atom=None, format="mermaid")`: one entity's path
   through its lifecycle in a counterexample.
+- `flow(flow, format="mermaid", *, run=None, backend=None, store_keys=())`: a flow's atoms,
+  nested flows, retries, order and data edges and decider links as a Mermaid flowchart or a
+  DOT digraph; with `run` (a flow id) and `backend`, each atom coloured by its recorded state.
 - `render(dot_source, format)`: SVG or PNG bytes from DOT text (needs Graphviz's `dot`).
 - `lifecycle_docs()`: the text of `docs/lifecycles.md` (`python3 -m provenflow.diagrams`
   rewrites that file).
@@ -19,7 +22,8 @@ same bytes for the same input. `render` turns DOT text into SVG or PNG through G
 from __future__ import annotations
 
 from provenflow.diagrams._docs import lifecycle_docs
+from provenflow.diagrams._flow import flow
 from provenflow.diagrams._lifecycle import lifecycle
 from provenflow.diagrams._render import render
 
-__all__ = ["lifecycle", "lifecycle_docs", "render"]
+__all__ = ["flow", "lifecycle", "lifecycle_docs", "render"]
