@@ -108,4 +108,8 @@ def main() -> None:
       provenflow runs                    # every recorded run
       provenflow resume FLOW_ID          # continue a crashed or suspended run
       provenflow lifecycles task --json  # the task table as JSON
+      provenflow verify examples/flawed_saga.py:make_flawed --json > report.json
+      provenflow diagram lifecycle task -f svg -o task.svg
+      provenflow diagram flow examples/order_saga.py:make_flow --run latest
+      provenflow diagram trace report.json  # the counterexample, step by step
     """

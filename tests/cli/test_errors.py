@@ -2,8 +2,9 @@
 
 Each case runs the command in-process (CliRunner) with something wrong in it: a factory that
 cannot be found or raises, a bad --store, a store that cannot be opened, an unknown run, a
-missing argument, a value outside a choice. The line starts `provenflow: error:` and says what
-was wrong; click's own usage errors get the same one line instead of click's usage block.
+missing argument, a value outside a choice, a trace REPORT that is not a verify report. The
+line starts `provenflow: error:` and says what was wrong; click's own usage errors get the
+same one line instead of click's usage block.
 """
 
 from __future__ import annotations
@@ -50,6 +51,25 @@ CASES = [
     (["verify", "{f}:make_flow", "--crashes", "-1"], "bounds must be positive"),
     (["verify", "{f}:make_flow", "--crashes", "many"], "'many' is not a valid integer"),
     (["lifecycles", "nope"], "unknown lifecycle 'nope' (known: task, retry, flow, engine, job)"),
+    (["diagram", "lifecycle", "nope"], "unknown lifecycle 'nope' (known: task, retry, flow"),
+    (["diagram", "lifecycle", "task", "--format", "gif"], "invalid value for '--format'"),
+    (["diagram", "lifecycle"], "missing argument 'NAME' (see 'provenflow diagram lifecycle"),
+    (["diagram", "nope"], "no such command 'nope' (see 'provenflow diagram --help')"),
+    (["diagram", "flow", "{d}/nofile.py:make"], "no such file"),
+    (["diagram", "flow", "{f}:nothing"], "has no attribute 'nothing'"),
+    (["diagram", "flow", "{d}/raiser.py:make"], "raised RuntimeError: broken at import"),
+    (["diagram", "flow", "{f}:make_flow", "--store", "{nope"], "--store: not valid JSON"),
+    (["diagram", "flow", "{f}:make_flow", "-f", "md"], "'md' is not one of 'mermaid', 'dot'"),
+    (
+        ["diagram", "flow", "{f}:make_flow", "--run", "nope", "-b", "sqlite:///{d}/x.db"],
+        "not found",
+    ),
+    (["diagram", "flow", "{f}:make_flow", "--run", "x", "-b", UNREACHABLE_POSTGRES], "cannot open"),
+    (["diagram", "trace", "{d}/nofile.json"], "nofile.json': No such file or directory"),
+    (["diagram", "trace", "{d}/not.json"], "REPORT is not JSON"),
+    (["diagram", "trace", "{d}/list.json"], "REPORT is not a verify report"),
+    (["diagram", "trace", "{d}/empty.json"], "the report has no violation to draw"),
+    (["diagram", "trace", "{d}/foreign.json"], "not a model checker violation"),
     (["nope"], "no such command 'nope' (see 'provenflow --help')"),
     (["--bogus"], "no such option '--bogus' (see 'provenflow --help')"),
 ]
@@ -58,6 +78,10 @@ CASES = [
 @pytest.fixture
 def where(flows: Path, tmp_path: Path) -> dict[str, str]:
     (tmp_path / "raiser.py").write_text("raise RuntimeError('broken at import')\n")
+    (tmp_path / "not.json").write_text("states explored: 5\n")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "empty.json").write_text('{"ok": true, "violations": []}')
+    (tmp_path / "foreign.json").write_text('{"violations": [{"steps": 3}]}')
     return {"{f}": str(flows), "{d}": str(tmp_path)}
 
 
@@ -75,7 +99,9 @@ def assert_one_line_error(result_stderr: str, output: str, message: str) -> None
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize(("args", "message"), CASES, ids=lambda v: " ".join(v)[:60])
+@pytest.mark.parametrize(
+    ("args", "message"), CASES, ids=lambda v: v if isinstance(v, str) else " ".join(v)
+)
 def test_bad_usage_is_one_line_and_exit_2(
     where: dict[str, str], db: str, args: list[str], message: str
 ) -> None:

@@ -25,8 +25,24 @@ PATHS = list(command_paths(main))
 
 
 def test_every_command_is_reached() -> None:
-    names = {path[0] for path in PATHS if path}
-    assert {"run", "resume", "history", "runs", "verify", "lifecycles"} <= names
+    assert {
+        ("run",),
+        ("resume",),
+        ("history",),
+        ("runs",),
+        ("verify",),
+        ("lifecycles",),
+        ("diagram",),
+        ("diagram", "lifecycle"),
+        ("diagram", "flow"),
+        ("diagram", "trace"),
+    } <= set(PATHS)
+
+
+def test_the_main_help_shows_the_diagram_commands() -> None:
+    examples = invoke("--help").stdout.split("Examples:", 1)[1]
+    for command in ("lifecycle", "flow", "trace"):
+        assert f"provenflow diagram {command} " in examples
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda path: " ".join(("provenflow", *path)))
