@@ -104,6 +104,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "lifecycle",
         "lifecycle_docs",
         "render",
+        "trace",
+        "trace_path",
     ],
     "provenflow.fsm": [
         "CHECKS",

@@ -25,5 +25,6 @@ from provenflow.diagrams._docs import lifecycle_docs
 from provenflow.diagrams._flow import flow
 from provenflow.diagrams._lifecycle import lifecycle
 from provenflow.diagrams._render import render
+from provenflow.diagrams._trace import trace, trace_path
 
-__all__ = ["flow", "lifecycle", "lifecycle_docs", "render"]
+__all__ = ["flow", "lifecycle", "lifecycle_docs", "render", "trace", "trace_path"]
