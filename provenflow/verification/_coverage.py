@@ -207,6 +207,10 @@ class TransitionCoverage:
             result.append(LifecycleCoverage(name, status, direct))
         return result
 
+    def taken(self, lifecycle: str) -> frozenset[tuple[str, str, str]]:
+        """Return the `(state, event, target)` edges of `lifecycle` that provenflow took."""
+        return frozenset(edge[1:] for edge in self.driven if edge[0] == lifecycle)
+
     def listed_but_covered(self, unreachable: Iterable[tuple[str, str, str]]) -> list[Edge]:
         """Return the covered edges that `unreachable` lists (the list is wrong about them)."""
         listed = set(unreachable)

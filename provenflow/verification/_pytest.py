@@ -11,6 +11,9 @@ Registered as the `pytest11` entry point `provenflow`, so an installed provenflo
   ones at the end, and with PATH (a `.json` file) write the coverage there.
 - `--provenflow-coverage-strict`: the same, and the session fails when an edge is neither
   taken nor listed in `UNREACHABLE`, or is listed but was taken (see `verify_lifecycles`).
+- `--provenflow-coverage-diagrams=DIR`: the same as `--provenflow-coverage`, and at the end each
+  lifecycle is drawn into DIR with every edge marked taken or never taken: `<name>.mmd`
+  (Mermaid), `<name>.dot`, and `<name>.svg` when Graphviz's `dot` is installed.
 
 Coverage is recorded in the pytest process only: transitions in subprocesses are not seen.
 """
@@ -19,11 +22,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from provenflow.diagrams import lifecycle, render
+from provenflow.errors import RenderUnavailable
 from provenflow.flows import Flow
+from provenflow.fsm import LIFECYCLES
 from provenflow.verification import _lifecycles
 from provenflow.verification._checker import Report, check
 from provenflow.verification._coverage import TransitionCoverage, TransitionRecorder
@@ -33,7 +40,8 @@ __all__ = ["assert_sound", "provenflow_check"]
 
 _RECORDER = pytest.StashKey[TransitionRecorder]()
 _RESULT = pytest.StashKey[tuple[TransitionCoverage, LifecycleReport]]()
-_WRITE_ERROR = pytest.StashKey[str]()
+_WRITE_ERRORS = pytest.StashKey[list[str]]()
+_DRAWN = pytest.StashKey[str]()
 
 
 def assert_sound(
@@ -103,12 +111,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="like --provenflow-coverage, and fail the session when an edge is neither taken "
         "nor listed in provenflow.verification._lifecycles.UNREACHABLE",
     )
+    group.addoption(
+        "--provenflow-coverage-diagrams",
+        default=None,
+        metavar="DIR",
+        help="like --provenflow-coverage, and draw each lifecycle into DIR with every edge "
+        "marked taken or never taken: <name>.mmd, <name>.dot, and <name>.svg when Graphviz's "
+        "dot is installed",
+    )
 
 
 def _enabled(config: pytest.Config) -> bool:
     return bool(
         config.getoption("provenflow_coverage") is not None
         or config.getoption("provenflow_coverage_strict")
+        or config.getoption("provenflow_coverage_diagrams") is not None
     )
 
 
@@ -119,6 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--provenflow-coverage={path}: PATH must be a .json file "
             "(write --provenflow-coverage=PATH; a bare --provenflow-coverage takes no path)"
         )
+    if config.getoption("provenflow_coverage_diagrams") == "":
+        raise pytest.UsageError("--provenflow-coverage-diagrams=DIR: DIR must not be empty")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -152,6 +171,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     coverage = recorder.coverage()
     report = verify_lifecycles(coverage, unreachable=_lifecycles.UNREACHABLE)
     config.stash[_RESULT] = (coverage, report)
+    errors = config.stash[_WRITE_ERRORS] = []
     path = config.getoption("provenflow_coverage")
     if path:
         data = coverage.to_json(_lifecycles.UNREACHABLE)
@@ -161,11 +181,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         except OSError as error:
-            config.stash[_WRITE_ERROR] = f"could not write {path}: {error}"
+            errors.append(f"could not write {path}: {error}")
+    folder = config.getoption("provenflow_coverage_diagrams")
+    if folder:
+        try:
+            config.stash[_DRAWN] = draw_coverage(coverage, config.invocation_params.dir / folder)
+        except OSError as error:
+            errors.append(f"could not write the coverage drawings into {folder}: {error}")
     strict = config.getoption("provenflow_coverage_strict") and not config.option.collectonly
-    failed = (strict and not report.ok) or _WRITE_ERROR in config.stash
+    failed = (strict and not report.ok) or bool(errors)
     if failed and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def draw_coverage(coverage: TransitionCoverage, folder: Path) -> str:
+    """Draw each lifecycle into `folder` with every edge marked taken or never taken.
+
+    Writes `<name>.mmd` and `<name>.dot`, and `<name>.svg` when Graphviz can render (an old
+    `<name>.svg` is removed when it cannot, so no drawing is stale). Returns what was written,
+    for the summary. Raises `OSError` when the folder cannot be written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    unavailable: RenderUnavailable | None = None
+    for name in LIFECYCLES:
+        taken = coverage.taken(name)
+        (folder / f"{name}.mmd").write_text(lifecycle(name, "mermaid", covered=taken), "utf-8")
+        dot = lifecycle(name, "dot", covered=taken)
+        (folder / f"{name}.dot").write_text(dot, "utf-8")
+        svg = folder / f"{name}.svg"
+        if unavailable is None:
+            try:
+                svg.write_bytes(render(dot, "svg"))
+                continue
+            except RenderUnavailable as error:
+                unavailable = error
+        svg.unlink(missing_ok=True)
+    if unavailable is not None:
+        return f"<name>.mmd and .dot (no .svg: {unavailable})"
+    return "<name>.mmd, .dot and .svg"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -194,10 +247,14 @@ def pytest_terminal_summary(
         for _, state, event, target in uncovered:
             write(f"          uncovered: {state} --{event}--> {target}")
     path = config.getoption("provenflow_coverage")
-    if _WRITE_ERROR in config.stash:
-        write(config.stash[_WRITE_ERROR], red=True)
-    elif path:
+    errors = config.stash.get(_WRITE_ERRORS, [])
+    for error in errors:
+        write(error, red=True)
+    if path and not any(error.startswith(f"could not write {path}:") for error in errors):
         write(f"written to {path}")
+    if _DRAWN in config.stash:
+        folder = config.getoption("provenflow_coverage_diagrams")
+        write(f"drawings of each lifecycle's coverage in {folder}/: {config.stash[_DRAWN]}")
     if not report.ok:
         strict = config.getoption("provenflow_coverage_strict")
         write(f"lifecycle checks FAILED{' (strict: the session fails)' if strict else ''}:")

@@ -2,18 +2,23 @@
 
 A user's test file is run with `pytester`: a sound flow passes, a flawed one fails with the
 numbered trace and the reproduction in the output, and a search stopped by a bound fails
-saying so (nothing is proven).
+saying so (nothing is proven). The last tests draw coverage: `--provenflow-coverage-diagrams`
+writes each lifecycle with its edges marked taken or never taken.
 """
 
 from __future__ import annotations
 
+import shutil
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 import provenflow as pf
 import provenflow.verification
+from provenflow.diagrams import lifecycle
 from provenflow.verification import check
 from provenflow.verification._pytest import assert_sound
 
@@ -178,3 +183,85 @@ def test_a_sound_flow_returns_its_report() -> None:
     report = assert_sound(make_double_charge, crashes=0, invariant=charged_once)
     assert report.ok
     assert report.paths > 0
+
+
+# -- coverage drawings ----------------------------------------------------------------------------
+
+ONE_TASK = """
+import provenflow as pf
+
+def test_one_task():
+    pf.run(pf.LinearFlow("one").add(pf.task(lambda: 1, name="only", provides="x")))
+"""
+
+LIFECYCLE_NAMES = ("task", "retry", "flow", "engine", "job")
+
+
+def test_coverage_drawings_mark_every_edge_taken_or_never_taken(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_user=ONE_TASK)
+    result = pytester.runpytest(*plugin_args(), "--provenflow-coverage-diagrams=drawings")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0  # not strict: drawing is reporting, not judging
+    drawn = pytester.path / "drawings"
+    expected = {f"{name}.{extension}" for name in LIFECYCLE_NAMES for extension in ("mmd", "dot")}
+    if shutil.which("dot"):
+        expected |= {f"{name}.svg" for name in LIFECYCLE_NAMES}
+    assert {path.name for path in drawn.iterdir()} == expected
+    task = (drawn / "task.mmd").read_text(encoding="utf-8")
+    assert "    PENDING --> RUNNING: ✓ start" in task.splitlines()
+    assert "    RUNNING --> FAILURE: ✗ fail (never taken)" in task.splitlines()
+    assert "coverage 2 of 13 edges taken" in task
+    taken = [("PENDING", "start", "RUNNING"), ("RUNNING", "succeed", "SUCCESS")]
+    assert (drawn / "task.dot").read_text(encoding="utf-8") == lifecycle(
+        "task", "dot", covered=taken
+    )
+    assert "coverage 0 of 6 edges taken" in (drawn / "job.dot").read_text(encoding="utf-8")
+    if shutil.which("dot"):
+        svg = ElementTree.fromstring((drawn / "flow.svg").read_bytes())
+        assert svg.tag.endswith("svg")
+    result.stdout.fnmatch_lines(
+        [
+            "*provenflow transition coverage*",
+            "  task     2/13 edges covered, 0 listed unreachable, 11 uncovered",
+            "drawings of each lifecycle's coverage in drawings/: <name>.mmd, .dot*",
+        ]
+    )
+
+
+def test_without_dot_the_drawings_are_text_and_the_summary_says_why(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_user=ONE_TASK)
+    stale = pytester.path / "drawings" / "task.svg"
+    stale.parent.mkdir()
+    stale.write_text("<svg>from an earlier run</svg>")
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no dot there
+    result = pytester.runpytest(*plugin_args(), "--provenflow-coverage-diagrams=drawings")
+    result.assert_outcomes(passed=1)
+    names = {path.name for path in (pytester.path / "drawings").iterdir()}
+    assert names == {f"{name}.{ext}" for name in LIFECYCLE_NAMES for ext in ("mmd", "dot")}
+    result.stdout.fnmatch_lines(
+        [
+            "drawings of each lifecycle's coverage in drawings/: <name>.mmd and .dot (no .svg: "
+            "cannot render svg: the Graphviz program `dot` is not on PATH; install it*",
+        ]
+    )
+
+
+def test_coverage_drawings_that_cannot_be_written_fail_the_session(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_user=ONE_TASK)
+    result = pytester.runpytest(*plugin_args(), "--provenflow-coverage-diagrams=test_user.py")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["could not write the coverage drawings into test_user.py: *"])
+
+
+def test_an_empty_drawings_folder_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=ONE_TASK)
+    result = pytester.runpytest(*plugin_args(), "--provenflow-coverage-diagrams=")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--provenflow-coverage-diagrams=DIR: DIR must not be empty*"])
