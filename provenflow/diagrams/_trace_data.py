@@ -117,7 +117,8 @@ def _data_of(violation: object) -> Mapping[str, Any]:
     to_data = getattr(violation, "to_data", None)
     data = to_data() if callable(to_data) else violation
     if not isinstance(data, Mapping):
-        raise _refuse(f"got {type(violation).__name__}")
+        hint = " (draw one of its .violations)" if hasattr(violation, "violations") else ""
+        raise _refuse(f"got {type(violation).__name__}{hint}")
     return data
 
 

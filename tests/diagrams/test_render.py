@@ -53,6 +53,24 @@ def test_highlighted_and_covered_drawings_render() -> None:
         assert f"coverage {len(covered)} of 13 edges taken" in drawn
 
 
+GOLDEN_DOT = sorted(
+    path.name
+    for pattern in ("lifecycle_*.dot", "trace_*.dot")
+    for path in (Path(__file__).resolve().parent / "golden").glob(pattern)
+)
+
+
+@needs_dot
+@pytest.mark.parametrize("name", GOLDEN_DOT)
+def test_dot_accepts_every_golden_dot_file(name: str) -> None:
+    source = (Path(__file__).resolve().parent / "golden" / name).read_text(encoding="utf-8")
+    assert ElementTree.fromstring(render(source, "svg")).tag.endswith("svg")
+
+
+def test_there_are_golden_dot_files_to_render() -> None:
+    assert len(GOLDEN_DOT) >= 10
+
+
 @needs_dot
 def test_a_png_starts_with_the_png_signature() -> None:
     png = render(lifecycle("flow", "dot"), "png")

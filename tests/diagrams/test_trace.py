@@ -254,6 +254,10 @@ def event_changed(saga: Violation, index: int, **changes: Any) -> dict[str, Any]
     ("make", "message"),
     [
         (lambda saga: 42, "not a model checker violation: got int; expected a "),
+        (
+            lambda saga: check(make_flawed, crashes=0),
+            "not a model checker violation: got Report (draw one of its .violations)",
+        ),
         (lambda saga: saga_data(saga, message=None), "no 'message' string"),
         (lambda saga: {"message": "m"}, "no 'events' list"),
         (lambda saga: saga_data(saga, events=[]), "it has steps but no 'events'"),
