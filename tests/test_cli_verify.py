@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -88,3 +90,19 @@ def test_store_values_reach_the_flow_and_its_prints_are_hidden_unless_asked(
         "--show-output",
     )
     assert "hello from the flow" in shown.output
+
+
+def test_the_printed_reproduction_runs_and_shows_the_same_violation_with_the_user_invariant(
+    tmp_path: Path,
+) -> None:
+    args = ["verify", f"{SAGA}:make_flawed", "--crashes", "1", "--json"]
+    report = json.loads(invoke(*args, "--invariant", f"{SAGA}:consistent").output)
+    data = report["violations"][0]
+    assert data["factory"] == f"{SAGA}:make_flawed"
+    result = invoke(*args[:-1], "--invariant", f"{SAGA}:consistent")
+    program = result.output.split("reproduce with:\n", 1)[1].rsplit("\nVIOLATION", 1)[0]
+    assert f"invariant='{SAGA}:consistent'" in program
+    ran = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert ran.stdout.rstrip().splitlines()[-1] == f"violation: {data['message']}"

@@ -109,6 +109,8 @@ class Core:
         self.atom_count = 0
         self.phases = PhaseBook(self)
         self._out: list[Transition] = []
+        self._borrowed: set[str] = set()
+        """Atoms whose state holder is shared with a clone: copied before their next move."""
         with collector_paused():
             load_records(self, records or {})
 
@@ -123,7 +125,11 @@ class Core:
         other = Core.__new__(Core)
         other.__dict__.update(self.__dict__)
         other.flow = self.flow.copy()
-        other.states = {name: holder.copy() for name, holder in self.states.items()}
+        # Atom holders are shared, and copied by whichever core moves one first (`_move`):
+        # a snapshot costs a dict copy, not one holder per atom.
+        other.states = dict(self.states)
+        self._borrowed = set(self.states)
+        other._borrowed = set(self._borrowed)
         for attribute in (
             "attempts",
             "outcomes",
@@ -251,6 +257,9 @@ class Core:
         history: tuple[Any, ...] | None = None,
     ) -> None:
         holder = self.states[name]
+        if self._borrowed and name in self._borrowed:
+            self._borrowed.discard(name)
+            holder = self.states[name] = holder.copy()
         old = holder.state
         new = holder.apply(event)
         # Transitions hold plain strings (the members' values), not enum members: a tuple of

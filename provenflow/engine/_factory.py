@@ -21,6 +21,10 @@ from provenflow.flows import Flow
 __all__ = ["factory_spec", "load_factory", "load_object"]
 
 
+_FILE_MODULES: dict[str, str] = {}
+"""The file each module imported from a path was loaded from, as the spec named it."""
+
+
 def load_factory(spec: str) -> Callable[[], Flow]:
     """Return the factory named by `spec` (`path/to/file.py:name` or `package.module:name`).
 
@@ -56,6 +60,7 @@ def _import(location: str, spec: str) -> object:
         if not path.is_file():
             raise UsageError(f"factory {spec!r}: no such file {str(path)!r}")
         module_name = f"_provenflow_factory_{abs(hash(path.resolve()))}"
+        _FILE_MODULES.setdefault(module_name, location)
         if module_name in sys.modules:
             return sys.modules[module_name]
         loader_spec = importlib.util.spec_from_file_location(module_name, path)
@@ -109,10 +114,11 @@ def _checked(factory: Callable[[], object], spec: str) -> Callable[[], Flow]:
 def factory_spec(factory: Callable[[], Flow]) -> str | None:
     """Return `module:name` for an importable module-level factory, or None.
 
+    A function loaded from a file by `load_object` gives that file's spec (`path.py:name`).
     Lambdas, nested functions and methods are not re-importable, so they give None.
     """
     module = getattr(factory, "__module__", None)
     qualname = getattr(factory, "__qualname__", "")
     if not module or module == "__main__" or "." in qualname or "<" in qualname:
         return None
-    return f"{module}:{qualname}"
+    return f"{_FILE_MODULES.get(module, module)}:{qualname}"

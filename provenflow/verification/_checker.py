@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provenflow.engine import factory_spec
+from provenflow.engine import factory_spec, load_object
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._simulation import Branch, Broken, Finished, Simulation
@@ -51,6 +51,11 @@ class Violation:
     """The `crashes` and `suspends` the path was found with (`replay` needs the same)."""
     events: tuple[dict[str, Any], ...] = ()
     """The steps as data (`Simulation.events`): what the trace diagrams draw."""
+    checks: tuple[tuple[str, str | None], ...] = ()
+    """The user checks the search ran: (`invariant` / `always` / `eventually`, spec or None
+    when the function is not importable by name)."""
+    store: tuple[tuple[str, Any], ...] = ()
+    """The store the flow ran with (`replay` needs the same)."""
 
     def __str__(self) -> str:
         lines = [f"violation: {self.message}", "trace:"]
@@ -58,18 +63,25 @@ class Violation:
         return "\n".join(lines)
 
     def reproduction(self) -> str:
-        """Return a short Python program that replays this path and shows the violation."""
-        factory = self.factory or "make_flow  # your factory: a function that builds the flow"
-        target = repr(self.factory) if self.factory else "make_flow"
-        bounds = "".join(f", {name}={value}" for name, value in self.bounds)
-        return "\n".join(
-            [
-                "from provenflow.verification import replay",
-                *([] if self.factory else [f"# {factory}"]),
-                "# pass the same invariant=/always=/eventually= checks as the search, if any",
-                f"print(replay({target}, choices={list(self.choices)!r}{bounds}))",
-            ]
-        )
+        """Return a short Python program that replays this path and shows the violation.
+
+        Factories and checks importable by name (`FILE_OR_MODULE:NAME`) are named so; others
+        appear as the placeholders `make_flow` / `<kind>_check` with a comment to fill them in.
+        """
+        lines = ["from provenflow.verification import replay"]
+        if not self.factory:
+            lines.append("# make_flow: your factory, the function that builds the flow")
+        arguments = [repr(self.factory) if self.factory else "make_flow"]
+        arguments.append(f"choices={list(self.choices)!r}")
+        if self.store:
+            arguments.append(f"store={dict(self.store)!r}")
+        arguments += [f"{name}={value}" for name, value in self.bounds]
+        for kind, spec in self.checks:
+            if spec is None:
+                lines.append(f"# {kind}_check: the {kind}= function the search was given")
+            arguments.append(f"{kind}={spec!r}" if spec else f"{kind}={kind}_check")
+        lines.append(f"print(replay({', '.join(arguments)}))")
+        return "\n".join(lines)
 
     def to_data(self) -> dict[str, Any]:
         """Return the violation as plain data (for JSON and for diagrams)."""
@@ -200,6 +212,9 @@ class _Search:
         )
         self.report = Report()
         self.seen: set[Any] = set()
+        self.resumes: set[Any] = set()
+        """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
+        goes on exactly as the first did, so it is not explored again (nor counted)."""
         self.started = time.perf_counter()
 
     def simulation(self, path: Sequence[int]) -> Simulation:
@@ -211,6 +226,16 @@ class _Search:
             user_checks=self.checks,
             max_suspends=self.suspends,
         )
+
+    def repeats_a_resume(self, simulation: Simulation) -> bool:
+        """Whether `simulation` has just crashed or resumed into a state explored before."""
+        if not simulation.just_resumed:
+            return False
+        key = simulation.resume_key()
+        if key in self.resumes:
+            return True
+        self.resumes.add(key)
+        return False
 
     def bounded(self) -> bool:
         """Whether a bound stops the search now (and say so in the report)."""
@@ -233,7 +258,12 @@ class _Search:
             message = f"the engine raised {type(error).__name__}: {error}"
         violation = _violation(message, path, simulation, self.spec)
         bounds = (("crashes", self.crashes), ("suspends", self.suspends))
-        self.report.violations.append(dataclasses.replace(violation, bounds=bounds))
+        checks = tuple((kind, factory_spec(function)) for kind, function in self.checks)
+        self.report.violations.append(
+            dataclasses.replace(
+                violation, bounds=bounds, checks=checks, store=tuple(self.store.items())
+            )
+        )
         return not self.all_violations
 
     def new_state(self, key: Any, options: int) -> bool:
@@ -274,9 +304,12 @@ class _Search:
         while queue and not self.bounded():
             parent, path, options = queue.popleft()
             for choice in range(options):
-                child = parent.clone()
+                # the last choice takes the parent itself: nothing else needs it any more
+                child = parent.clone() if choice < options - 1 else parent
                 try:
                     child.apply(choice)
+                    if self.repeats_a_resume(child):
+                        continue
                 except (Broken, ProvenflowError) as error:
                     if self.broken(error, (*path, choice), child):
                         return self.done()
@@ -315,6 +348,10 @@ def _violation(
     )
 
 
+def _loaded(check: Check | str | None, kind: str) -> Check | None:
+    return load_object(check, kind) if isinstance(check, str) else check
+
+
 def replay(
     factory: str | Callable[[], Any],
     choices: Sequence[int],
@@ -322,21 +359,25 @@ def replay(
     *,
     crashes: int = 2,
     suspends: int = 0,
-    invariant: Check | None = None,
-    always: Check | None = None,
-    eventually: Check | None = None,
+    invariant: Check | str | None = None,
+    always: Check | str | None = None,
+    eventually: Check | str | None = None,
 ) -> str:
     """Replay one path (from a `Violation`'s `choices`) and return its steps and its end.
 
-    `factory` may be a `FILE_OR_MODULE:NAME` spec; pass the same bounds and user checks as to
-    `check`. The text ends with the violation, the outcome, or the choice the path would make
-    next.
+    `factory` and the checks may be `FILE_OR_MODULE:NAME` specs; pass the same store, bounds
+    and user checks as to `check` (a `Violation`'s `reproduction()` does). The text ends with
+    the violation, the outcome, or the choice the path would make next. Raises `UsageError`
+    for a spec that cannot be loaded.
     """
     if isinstance(factory, str):
-        from provenflow.engine import load_factory  # noqa: PLC0415
-
-        factory = load_factory(factory)
-    checks = _user_checks(invariant, always, eventually)
+        factory = load_object(factory, "factory")
+    checks = _user_checks(
+        *(
+            _loaded(c, k)
+            for c, k in ((invariant, "invariant"), (always, "always"), (eventually, "eventually"))
+        )
+    )
     simulation = Simulation(
         _factory_of(factory),
         store or {},

@@ -104,8 +104,14 @@ class Simulation:
         self.user_checks = user_checks
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
+        self.resumed: dict[Any, Core] = {}
+        """Cores rebuilt from a durable record, by `record_key()`: a cache shared by clones,
+        which share this path's flow and atoms (see `_resume`)."""
+        self.just_resumed = False
+        """Whether the last `apply` crashed or resumed: the path's state is then `resume_key()`."""
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
         self.records: list[Transition] = []
+        self.record_keys: list[Any] = []  # each record by value, for `record_key()`
         self.recorded: dict[str | None, str] = {}
         self.crashes = 0
         self.suspends = 0
@@ -123,6 +129,7 @@ class Simulation:
         other = Simulation.__new__(Simulation)
         other.__dict__.update(self.__dict__)
         other.records = list(self.records)
+        other.record_keys = list(self.record_keys)
         other.recorded = dict(self.recorded)
         other.in_flight = list(self.in_flight)
         other.pending = list(self.pending)
@@ -160,6 +167,35 @@ class Simulation:
 
     def _step(self, step: Any) -> None:
         self._trail = (self._trail, step)
+
+    def record_key(self) -> tuple[Any, ...]:
+        """The durable record by value: what a resumed process rebuilds its state from."""
+        return tuple(self.record_keys)
+
+    def resume_key(self) -> Any:
+        """Everything that decides the path's future right after a crash or a resume.
+
+        Memory is gone then: what is left is the record, the counts of crashes and suspensions
+        and the user's context. Two paths with equal keys here go on alike.
+        """
+        return (self.stage, self.record_key(), self.crashes, self.suspends, repr(self.context))
+
+    def _resume(self) -> None:
+        """Rebuild the core from the durable record, as a restarted process does.
+
+        Through the engine's real resume path (`records_from`, `Core(records=...)`); the rebuilt
+        core of a record seen before is copied from the cache instead (the same inputs give the
+        same core: it is a pure function of the record).
+        """
+        key = self.record_key()
+        cached = self.resumed.get(key)
+        if cached is None:
+            records, flow_events = records_from(self.records)
+            cached = Core(self.compiled, self.store, records=records, flow_events=flow_events)
+            self.resumed[key] = cached.clone()
+        else:
+            cached = cached.clone()
+        self.core = cached
 
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next."""
@@ -245,6 +281,7 @@ class Simulation:
 
     def apply(self, index: int) -> None:
         """Take option `index` at the current choice, and go on to the next stage."""
+        self.just_resumed = False
         try:
             self._apply(index)
         except _Crash:
@@ -252,12 +289,10 @@ class Simulation:
             self._step("CRASH: the process dies; memory is lost")
             self.in_flight, self.pending, self.picked = [], [], None
             if self.records:
-                records, flow_events = records_from(self.records)
                 self._step("RESUME: a new process loads the run from the store")
-                self.core = Core(
-                    self.compiled, self.store, records=records, flow_events=flow_events
-                )
+                self._resume()
             self.stage = "boot"
+            self.just_resumed = True
 
     def _apply(self, index: int) -> None:  # noqa: PLR0912 (one branch per stage)
         core = self.core
@@ -303,11 +338,9 @@ class Simulation:
         if core.over and not self.in_flight:
             if str(core.flow.state) == "SUSPENDED":
                 self._step("RESUME after the suspension")
-                records, flow_events = records_from(self.records)
-                self.core = Core(
-                    self.compiled, self.store, records=records, flow_events=flow_events
-                )
+                self._resume()
                 self.stage = "boot"
+                self.just_resumed = True
                 return
             self.invariants.at_end()
             raise Finished(str(core.flow.state))
@@ -353,10 +386,22 @@ class Simulation:
             raise _Crash
         for transition in transitions:
             self.records.append(transition)
+            self.record_keys.append(_record_key(transition))
             self.recorded[transition.atom] = str(transition.new_state)
             self._step(transition)
             self.invariants.after_record(transition)
         self.stage = self.after_write
+
+
+def _record_key(t: Transition) -> tuple[Any, ...]:
+    return (
+        t.atom,
+        t.event,
+        t.attempt,
+        None if t.result is None else repr(t.result),
+        t.failure,
+        None if t.history is None else repr(t.history),
+    )
 
 
 def _event(step: Any) -> dict[str, Any]:
