@@ -408,3 +408,22 @@ def test_a_violation_carries_its_steps_as_data_for_diagrams() -> None:
     }
     record = next(event for event in events if event["kind"] == "record")
     assert record["lifecycle"] == "flow" and record["old"] == "PENDING"
+
+
+def test_a_reproduction_names_the_store_and_the_user_checks_and_replays_the_violation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def needs_input() -> pf.Flow:  # not importable by name: a placeholder stands for it
+        return pf.LinearFlow("f").add(pf.task(lambda amount: amount, name="pay"))
+
+    local = check(needs_input, {"amount": 3}, crashes=0, invariant=lambda ctx, outcome: False)
+    program = local.violations[0].reproduction()
+    assert "store={'amount': 3}" in program
+    assert "# make_flow: your factory" in program
+    assert "invariant=invariant_check" in program and "# invariant_check:" in program
+
+    violation = check(make_double_charge, crashes=1, invariant=consistent).violations[0]
+    program = violation.reproduction()
+    assert f"invariant='{__name__}:consistent'" in program
+    exec(program, {})  # the program a user pastes: it imports everything it needs
+    assert capsys.readouterr().out.rstrip().endswith(f"violation: {violation.message}")
