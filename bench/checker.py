@@ -1,16 +1,20 @@
-"""The model checker's speed: states per second and time to exhaust, written to bench/CHECKER.md.
+"""The model checker's speed: states per second and time to exhaust, written into bench/RESULTS.md.
 
 Run by hand from the repository root: `python3 bench/checker.py [--max-seconds S]`. Each case
 checks a flow of no-op tasks (`check(..., snapshots=True)`, the fast mode, valid here because the
 tasks keep no state) with 0, 1 or 2 crashes per path: linear flows of 4 to 14 tasks and
 unordered flows of 3 to 7. A case stopped by the time bound says so ("incomplete"): its states
 per second still count, its time to exhaust does not exist.
+
+The results replace the section between `BEGIN` and `END` of RESULTS.md (appended when there is
+none); `bench/run.py`, which writes the rest of that file, keeps the section as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import subprocess
 import sys
@@ -23,6 +27,25 @@ from provenflow.verification import check
 
 TARGET_RATE = 20_000
 TARGET_SECONDS = 10.0
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+BEGIN = "<!-- model checker: written by bench/checker.py -->"
+END = "<!-- end of model checker -->"
+
+
+def section_of(text: str) -> str | None:
+    """Return the model checker's section of a RESULTS.md text (markers included), or None."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        return None
+    return text[start : end + len(END)]
+
+
+def with_section(text: str, section: str) -> str:
+    """Return `text` with its model checker section replaced by `section` (or appended)."""
+    old = section_of(text)
+    if old is not None:
+        return text.replace(old, section)
+    return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
 def noop() -> None:
@@ -84,12 +107,16 @@ def write(rows: list[tuple[object, ...]], bound: float) -> None:
         platform.processor(),
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     lines = [
-        "# Model checker benchmark",
+        BEGIN,
+        "## Model checker",
         "",
         f"Written by `python3 bench/checker.py` on {now}; do not edit by hand. Machine: {cpu}, "
-        f"Python {platform.python_version()}, provenflow checkout {commit}. Mode: "
-        f"`check(..., snapshots=True)`; bound {bound:g} s per case.",
+        f"Python {platform.python_version()}, provenflow checkout {commit}; load average "
+        f"(1 / 5 / 15 min) at the end: {load}. Mode: `check(..., snapshots=True)`; bound "
+        f"{bound:g} s per case. A state is a distinct (hashed) state at a choice point: the "
+        "steps between two choices are deterministic and are not counted.",
         "",
         "| flow | tasks | crashes | states | states/s | time to exhaust | result |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -102,7 +129,7 @@ def write(rows: list[tuple[object, ...]], bound: float) -> None:
     exhausted = ten[5] != "—" and float(str(ten[5]).split()[0]) < TARGET_SECONDS
     lines += [
         "",
-        "## Targets",
+        "### Targets",
         "",
         "| target | measured | verdict |",
         "|---|---:|---|",
@@ -110,11 +137,11 @@ def write(rows: list[tuple[object, ...]], bound: float) -> None:
         f"{verdict(rate_ten)} |",
         f"| linear flow of 10 tasks, every outcome, ≤ 2 crashes: exhausted in < "
         f"{TARGET_SECONDS:g} s | {ten[5]} | {'met' if exhausted else 'missed'} |",
-        "",
+        END,
     ]
-    out = Path(__file__).resolve().parent / "CHECKER.md"
-    out.write_text("\n".join(lines))
-    print(f"wrote {out}", file=sys.stderr)
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    RESULTS.write_text(with_section(old, "\n".join(lines)))
+    print(f"wrote the model checker section of {RESULTS}", file=sys.stderr)
 
 
 if __name__ == "__main__":
