@@ -200,22 +200,23 @@ class Simulation:
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next."""
         core = self.core
+        outcomes, attempts = core.outcomes, core.attempts
         atoms = tuple(
-            (name, str(holder.state), core.attempts[name], repr(core.outcomes.get(name)))
+            (name, holder.state._value_, attempts[name], _value_key(outcomes.get(name)))
             for name, holder in core.states.items()
         )
         return (
             self.stage,
-            str(core.flow.state),
+            core.flow.state._value_,
             atoms,
-            tuple(sorted(self.recorded.items(), key=lambda item: str(item[0]))),
+            frozenset(self.recorded.items()),
             tuple((w.action, w.node) for w in self.in_flight),
             None if self.picked is None else (self.picked.action, self.picked.node),
             tuple((t.atom, t.event) for t in self.pending),
             tuple((name, repr(history.to_list())) for name, history in core.histories.items()),
             self.crashes,
             self.suspends,
-            repr(self.context),
+            None if self.context is None else repr(self.context),
         )
 
     # -- driving -------------------------------------------------------------------------
@@ -393,12 +394,18 @@ class Simulation:
         self.stage = self.after_write
 
 
+def _value_key(value: Any) -> Any:
+    """A result or failure as a hashable value: None or a str as it is, anything else as its
+    repr (which also keeps 1 and True apart)."""
+    return value if value is None or type(value) is str else repr(value)
+
+
 def _record_key(t: Transition) -> tuple[Any, ...]:
     return (
         t.atom,
         t.event,
         t.attempt,
-        None if t.result is None else repr(t.result),
+        _value_key(t.result),
         t.failure,
         None if t.history is None else repr(t.history),
     )
