@@ -1,10 +1,17 @@
 """Counterexample diagrams: `trace` and `trace_path` over real violations of the model checker.
 
 Two real counterexamples are drawn: the flawed saga of `examples/flawed_saga.py` (a revert that
-assumes `execute` returned; its shortest trace loses a write to a crash) and a double charge
-(a non-idempotent charge run again after a crash, with a suspension and a retry atom on the
-way). Golden files (`trace_*`) hold every format; the other tests check what the drawings must
-say whatever their layout, and that data which is not a violation is refused clearly.
+assumes `execute` returned) and a double charge (a non-idempotent charge run again after a
+crash, here with a suspension and a retry atom on the way). Each is drawn twice:
+
+- as found by `check` now (the fixtures `saga` and `double_charge`): the tests say what every
+  drawing must show of whatever trace the checker finds (every step, numbered, in order);
+- as recorded once from `check` (`golden/trace_saga.json`, `golden/trace_double_charge.json`,
+  `Violation.to_data()` of the same checks): the golden files (`trace_*`) are drawn from these,
+  so a change to the checker's search order (which shortest trace it finds) does not move them,
+  and they cover every kind of step whatever the checker finds first.
+
+The last tests refuse data that is not a violation, naming what is wrong.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from examples.flawed_saga import consistent, make_flawed
 from provenflow.diagrams import render, trace, trace_path
 from provenflow.errors import UsageError
 from provenflow.verification import Violation, check
-from tests.diagrams import assert_golden
+from tests.diagrams import GOLDEN, assert_golden
 
 EXTENSIONS = {"mermaid": "mmd", "dot": "dot", "md": "md"}
 
@@ -64,6 +71,16 @@ def charged_once(account: Account, outcome: str) -> bool:
     return account.charged == (10 if outcome == "SUCCESS" else 0)
 
 
+def recorded(name: str) -> dict[str, Any]:
+    """A violation as `to_data()` gave it when recorded (see the module docstring)."""
+    data: dict[str, Any] = json.loads((GOLDEN / f"trace_{name}.json").read_text("utf-8"))
+    return data
+
+
+SAGA = recorded("saga")
+DOUBLE_CHARGE = recorded("double_charge")
+
+
 @pytest.fixture(scope="module")
 def saga() -> Violation:
     report = check(make_flawed, crashes=1, invariant=consistent)
@@ -78,59 +95,76 @@ def double_charge() -> Violation:
     return report.violations[0]
 
 
-def step_number(violation: Violation, atom: str | None, event: str) -> int:
-    """The number of the (only) step recording `event` for `atom` (None: the flow)."""
-    (number,) = [
-        number
-        for number, found in enumerate(violation.events, 1)
+def events_of(violation: Violation | dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(violation, dict):
+        return list(violation["events"])
+    return list(violation.events)
+
+
+def step_numbers(violation: Violation | dict[str, Any], atom: str | None, event: str) -> str:
+    """The numbers of the steps recording `event` for `atom` (None: the flow), as drawn."""
+    return ", ".join(
+        str(number)
+        for number, found in enumerate(events_of(violation), 1)
         if found["kind"] == "record" and found["atom"] == atom and found["event"] == event
-    ]
-    return number
+    )
 
 
-def kinds(violation: Violation) -> set[str]:
-    return {event["kind"] for event in violation.events}
-
-
-def test_the_two_counterexamples_cover_every_kind_of_step(
-    saga: Violation, double_charge: Violation
-) -> None:
-    assert kinds(saga) | kinds(double_charge) == {
+def test_the_recorded_counterexamples_cover_every_kind_of_step() -> None:
+    events = [*SAGA["events"], *DOUBLE_CHARGE["events"]]
+    assert {event["kind"] for event in events} == {
         "record", "execute", "revert", "lost_write", "crash", "resume", "suspend",
     }  # fmt: skip
-    outcomes = {event.get("outcome") for event in (*saga.events, *double_charge.events)}
-    assert {"runs", "raises", "crash after"} <= outcomes
-    assert any(event.get("lifecycle") == "retry" for event in double_charge.events)
+    assert {"runs", "raises", "crash after"} <= {event.get("outcome") for event in events}
+    assert any(event.get("lifecycle") == "retry" for event in DOUBLE_CHARGE["events"])
+    assert SAGA["message"].startswith("the run ended FAILURE: a revert raised")
+    assert DOUBLE_CHARGE["message"] == "invariant charged_once does not hold"
+
+
+def test_the_checker_still_finds_the_recorded_kinds_of_violation(
+    saga: Violation, double_charge: Violation
+) -> None:
+    assert saga.message == SAGA["message"]
+    assert double_charge.message == DOUBLE_CHARGE["message"]
+    assert set(saga.to_data()) >= set(SAGA)
 
 
 # -- golden files ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("format", sorted(EXTENSIONS))
-def test_the_saga_trace_matches_its_golden_files(saga: Violation, format: str) -> None:
-    assert_golden(f"trace_saga.{EXTENSIONS[format]}", trace(saga, format))
+def test_the_saga_trace_matches_its_golden_files(format: str) -> None:
+    assert_golden(f"trace_saga.{EXTENSIONS[format]}", trace(SAGA, format))
 
 
 @pytest.mark.parametrize("format", sorted(EXTENSIONS))
-def test_the_double_charge_trace_matches_its_golden_files(
-    double_charge: Violation, format: str
-) -> None:
-    assert_golden(f"trace_double_charge.{EXTENSIONS[format]}", trace(double_charge, format))
+def test_the_double_charge_trace_matches_its_golden_files(format: str) -> None:
+    assert_golden(f"trace_double_charge.{EXTENSIONS[format]}", trace(DOUBLE_CHARGE, format))
 
 
 @pytest.mark.parametrize("format", sorted(EXTENSIONS))
-def test_the_paths_through_lifecycles_match_their_golden_files(
-    saga: Violation, double_charge: Violation, format: str
-) -> None:
+def test_the_paths_through_lifecycles_match_their_golden_files(format: str) -> None:
     extension = EXTENSIONS[format]
-    assert_golden(f"trace_path_saga_flow.{extension}", trace_path(saga, format=format))
-    reserve = trace_path(saga, "task", "reserve", format)
+    assert_golden(f"trace_path_saga_flow.{extension}", trace_path(SAGA, format=format))
+    reserve = trace_path(SAGA, "task", "reserve", format)
     assert_golden(f"trace_path_saga_reserve.{extension}", reserve)
-    again = trace_path(double_charge, "retry", "again", format)
+    again = trace_path(DOUBLE_CHARGE, "retry", "again", format)
     assert_golden(f"trace_path_double_charge_again.{extension}", again)
 
 
-# -- what each format says ------------------------------------------------------------------------
+# -- what each format says, of the traces the checker finds now --------------------------------
+
+LIVE = ["saga", "double_charge"]
+
+
+def atoms_in_order(events: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(event["atom"] for event in events if event.get("atom")))
+
+
+def entities_with_records(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    found = {e["atom"]: e["lifecycle"] for e in reversed(events) if e["kind"] == "record"}
+    order = atoms_in_order([e for e in events if e["kind"] == "record"])
+    return [(found[atom], atom) for atom in order]
 
 
 @pytest.mark.parametrize("format", sorted(EXTENSIONS))
@@ -144,37 +178,46 @@ def test_a_violation_and_its_data_as_json_draw_the_same(
     )
 
 
-def test_the_sequence_diagram_has_every_step_in_order(double_charge: Violation) -> None:
-    lines = trace(double_charge).splitlines()
+@pytest.mark.parametrize("name", LIVE)
+def test_the_sequence_diagram_has_every_step_in_order(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    violation: Violation = request.getfixturevalue(name)
+    events = events_of(violation)
+    lines = trace(violation).splitlines()
+    atoms = atoms_in_order(events)
     assert lines[0] == "sequenceDiagram"
-    assert lines[2:7] == [
-        "    participant Engine",
-        "    participant Store",
-        "    participant charge",
-        "    participant again",
-        "    participant ship",
+    assert lines[2 : 4 + len(atoms)] == [
+        f"    participant {who}" for who in ("Engine", "Store", *atoms)
     ]
     numbers = [int(found) for line in lines for found in re.findall(r": (\d+)\. ", line)]
-    assert numbers == list(range(1, len(double_charge.events) + 1))
+    assert numbers == list(range(1, len(events) + 1))
     records = [line for line in lines if line.startswith("    Engine->>Store: ")]
-    assert len(records) == sum(event["kind"] == "record" for event in double_charge.events)
-    crashed = 1 + [event.get("outcome") for event in double_charge.events].index("crash after")
+    assert len(records) == sum(event["kind"] == "record" for event in events)
+    for number, event in enumerate(events, 1):
+        if event["kind"] == "crash":
+            note = lines.index(
+                f"        Note over Engine,Store: {number}. {event['text']}".replace(";", "#59;")
+            )
+            assert lines[note - 1] == "    rect rgb(255, 228, 225)" and lines[note + 1] == "    end"
+    last = atoms[-1] if atoms else "Store"
+    assert lines[-2] == f"        Note over Engine,{last}: VIOLATION: {violation.message}"
+
+
+def test_each_kind_of_step_is_drawn_as_its_own_kind_of_message() -> None:
+    saga = trace(SAGA).splitlines()
+    assert "    Engine-xStore: 1. crash before writing [flow RUNNING]" in saga
+    assert "    Engine-xreserve: 5. execute 'reserve' raises" in saga
+    assert "    Engine->>reserve: 9. revert 'reserve' runs" in saga
+    double = trace(DOUBLE_CHARGE).splitlines()
     assert (
-        f"    Engine->>charge: {crashed}. crash after execute 'charge', before its outcome is "
-        "recorded"
-    ) in lines
-    crash = lines.index(
-        f"        Note over Engine,Store: {crashed + 1}. CRASH: the process dies#59; memory is lost"
+        "    Engine->>charge: 3. crash after execute 'charge', before its outcome is recorded"
+    ) in double
+    resume = double.index(
+        "        Note over Engine,Store: 5. RESUME: a new process loads the run from the store"
     )
-    assert lines[crash - 1] == "    rect rgb(255, 228, 225)" and lines[crash + 1] == "    end"
-    assert any(line.startswith("    Note over Engine: ") and "suspend" in line for line in lines)
-    assert lines[-2] == f"        Note over Engine,ship: VIOLATION: {double_charge.message}"
-
-
-def test_a_raising_execute_is_drawn_as_a_failed_call(saga: Violation) -> None:
-    text = trace(saga)
-    assert "    Engine-xreserve: 5. execute 'reserve' raises" in text.splitlines()
-    assert "    Engine-xStore: 1. crash before writing [flow RUNNING]" in text.splitlines()
+    assert double[resume - 1] == "    rect rgb(221, 244, 255)"
+    assert "    Note over Engine: 7. suspend the run" in double
 
 
 def test_the_markdown_lists_every_step_then_the_violation_and_its_replay(
@@ -182,12 +225,16 @@ def test_the_markdown_lists_every_step_then_the_violation_and_its_replay(
 ) -> None:
     lines = trace(saga, "md").splitlines()
     rows = [re.fullmatch(r"\| (\d+) \| (.*?) \| (.*) \|", line) for line in lines]
-    steps = [(int(row[1]), row[3]) for row in rows if row]
-    assert [number for number, _ in steps] == list(range(1, len(saga.steps) + 1))
-    assert [text for _, text in steps[2:]] == [step.replace("|", "\\|") for step in saga.steps[2:]]
-    assert steps[1] == (2, "**CRASH: the process dies; memory is lost**")
+    steps = [(int(row[1]), row[3].strip("*")) for row in rows if row]
+    assert steps == [(number, text) for number, text in enumerate(saga.steps, 1)]
+    for number, event in enumerate(saga.events, 1):
+        if event["kind"] in ("crash", "resume", "lost_write"):
+            assert (
+                f"| **{event['text']}** |"
+                in lines[lines.index("| # | who | what happened |") + 1 + number]
+            )
     violation = lines.index(f"**Violation:** {saga.message}")
-    assert violation > lines.index(f"| {len(saga.steps)} | flow | {saga.steps[-1]} |")
+    assert violation > max(index for index, row in enumerate(rows) if row)
     replay_call = lines[violation + 2]
     assert replay_call.startswith(
         f"Replay it: `replay('examples.flawed_saga:make_flawed', choices={list(saga.choices)}, "
@@ -195,19 +242,24 @@ def test_the_markdown_lists_every_step_then_the_violation_and_its_replay(
     assert "crashes=1, suspends=0" in replay_call
 
 
+@pytest.mark.parametrize("name", LIVE)
 def test_the_dot_trace_draws_a_cluster_per_entity_with_numbered_paths(
-    double_charge: Violation,
+    request: pytest.FixtureRequest, name: str
 ) -> None:
-    text = trace(double_charge, "dot")
+    violation: Violation = request.getfixturevalue(name)
+    events = events_of(violation)
+    text = trace(violation, "dot")
     labels = re.findall(r'label="([^"]*)", style="rounded"', text)
-    assert labels == ["flow", "task 'charge'", "retry 'again'", "task 'ship'"]
-    for atom, lifecycle in ((None, "flow"), ("charge", "task")):
-        number = step_number(double_charge, atom, "crash_recovered")
-        prefix = "flow" if atom is None else f"task {atom}"
-        assert (
-            f'"{prefix}/RUNNING" -> "{prefix}/RUNNING" [color="#1f6feb", fontcolor="#1f6feb", '
-            f'label="crash_recovered ({number})", penwidth="2.5"];'
-        ) in text, lifecycle
+    entities = entities_with_records(events)
+    assert labels == ["flow", *(f"{lifecycle} {atom!r}" for lifecycle, atom in entities)]
+    for event in events:
+        if event["kind"] == "record":
+            prefix = "flow" if event["atom"] is None else f"{event['lifecycle']} {event['atom']}"
+            numbers = step_numbers(violation, event["atom"], event["event"])
+            assert (
+                f'"{prefix}/{event["old"]}" -> "{prefix}/{event["new"]}" [color="#1f6feb", '
+                f'fontcolor="#1f6feb", label="{event["event"]} ({numbers})", penwidth="2.5"];'
+            ) in text
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -216,7 +268,7 @@ def test_every_dot_drawing_of_a_trace_renders(saga: Violation, double_charge: Vi
         trace(saga, "dot"),
         trace(double_charge, "dot"),
         trace_path(saga, "task", "reserve", "dot"),
-        trace_path(double_charge, "retry", "again", "dot"),
+        trace_path(double_charge, "task", "charge", "dot"),
     ]
     for source in sources:
         root = ElementTree.fromstring(render(source, "svg"))
@@ -224,66 +276,70 @@ def test_every_dot_drawing_of_a_trace_renders(saga: Violation, double_charge: Vi
 
 
 def test_a_path_numbers_each_edge_by_the_steps_that_took_it(double_charge: Violation) -> None:
-    recovered = step_number(double_charge, "charge", "crash_recovered")
-    started = step_number(double_charge, "charge", "start")
     text = trace_path(double_charge, "task", "charge", format="md")
-    assert f"| `RUNNING` | `crash_recovered` | `RUNNING` | {recovered} |" in text
-    assert f"| `PENDING` | `start` | `RUNNING` | {started} |" in text
+    mermaid = trace_path(double_charge, "task", "charge").splitlines()
+    taken = 0
+    for event in events_of(double_charge):
+        if event["kind"] == "record" and event["atom"] == "charge":
+            numbers = step_numbers(double_charge, "charge", event["event"])
+            row = f"| `{event['old']}` | `{event['event']}` | `{event['new']}` | {numbers} |"
+            assert row in text
+            assert f"    {event['old']} --> {event['new']}: {event['event']} ({numbers})" in mermaid
+            taken += 1
+    assert taken >= 2
     assert "Task 'charge' in a counterexample, its edges numbered by step." in text
-    mermaid = trace_path(double_charge, "task", "charge")
-    assert f"    RUNNING --> RUNNING: crash_recovered ({recovered})" in mermaid.splitlines()
-    assert "        violation: invariant charged_once does not hold" in mermaid.splitlines()
+    assert f"        violation: {double_charge.message}" in mermaid
 
 
 # -- refusals -------------------------------------------------------------------------------------
 
 
-def saga_data(saga: Violation, **changes: Any) -> dict[str, Any]:
-    data = saga.to_data()
+def saga_data(**changes: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps(SAGA))
     data.update(changes)
     return data
 
 
-def event_changed(saga: Violation, index: int, **changes: Any) -> dict[str, Any]:
-    events = [dict(event) for event in saga.events]
+def event_changed(index: int, **changes: Any) -> dict[str, Any]:
+    events = [dict(event) for event in SAGA["events"]]
     events[index].update(changes)
-    return saga_data(saga, events=events)
+    return saga_data(events=events)
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda saga: 42, "not a model checker violation: got int; expected a "),
+        (lambda: 42, "not a model checker violation: got int; expected a "),
         (
-            lambda saga: check(make_flawed, crashes=0),
+            lambda: check(make_flawed, crashes=0),
             "not a model checker violation: got Report (draw one of its .violations)",
         ),
-        (lambda saga: saga_data(saga, message=None), "no 'message' string"),
-        (lambda saga: {"message": "m"}, "no 'events' list"),
-        (lambda saga: saga_data(saga, events=[]), "it has steps but no 'events'"),
-        (lambda saga: saga_data(saga, events=["x"]), "event 1 is str, not a dict"),
+        (lambda: saga_data(message=None), "no 'message' string"),
+        (lambda: {"message": "m"}, "no 'events' list"),
+        (lambda: saga_data(events=[]), "it has steps but no 'events'"),
+        (lambda: saga_data(events=["x"]), "event 1 is str, not a dict"),
         (
-            lambda saga: event_changed(saga, 0, kind="explode"),
+            lambda: event_changed(0, kind="explode"),
             "event 1: unknown kind 'explode' (kinds: record, execute, revert, lost_write",
         ),
         (
-            lambda saga: event_changed(saga, 2, new="SUCCESS"),
+            lambda: event_changed(2, new="SUCCESS"),
             "event 3: PENDING --start--> SUCCESS is not an edge of the flow table",
         ),
         (
-            lambda saga: event_changed(saga, 2, lifecycle="job"),
+            lambda: event_changed(2, lifecycle="job"),
             "event 3: 'lifecycle' must be task, retry or flow, got 'job'",
         ),
-        (lambda saga: event_changed(saga, 3, atom=None), "event 4: 'atom' must be a name"),
-        (lambda saga: event_changed(saga, 4, outcome="explodes"), "event 5: 'outcome' must be"),
-        (lambda saga: event_changed(saga, 4, text=3), "event 5: 'text' must be a string"),
-        (lambda saga: saga_data(saga, bounds="x"), "'bounds' must map names to numbers"),
+        (lambda: event_changed(3, atom=None), "event 4: 'atom' must be a name"),
+        (lambda: event_changed(4, outcome="explodes"), "event 5: 'outcome' must be"),
+        (lambda: event_changed(4, text=3), "event 5: 'text' must be a string"),
+        (lambda: saga_data(bounds="x"), "'bounds' must map names to numbers"),
     ],
 )
 def test_data_that_is_not_a_violation_is_refused_naming_what_is_wrong(
-    saga: Violation, make: Any, message: str
+    make: Any, message: str
 ) -> None:
-    data = make(saga)
+    data = make()
     for draw in (lambda: trace(data), lambda: trace_path(data)):
         with pytest.raises(UsageError) as caught:
             draw()
@@ -314,11 +370,9 @@ def test_data_that_is_not_a_violation_is_refused_naming_what_is_wrong(
         ),
     ],
 )
-def test_bad_arguments_are_refused_naming_what_is_allowed(
-    double_charge: Violation, call: Any, message: str
-) -> None:
+def test_bad_arguments_are_refused_naming_what_is_allowed(call: Any, message: str) -> None:
     with pytest.raises(UsageError) as caught:
-        call(double_charge)
+        call(DOUBLE_CHARGE)
     assert message in str(caught.value)
 
 
