@@ -77,7 +77,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     show_output: bool,
 ) -> None:
     """Explore every run of a flow: each order of ready atoms, each failure, each crash point
-    (followed by a resume), and print the shortest trace to any broken invariant.
+    (followed by a resume), and print the trace with the fewest faults to any broken invariant.
 
     FACTORY is FILE_OR_MODULE:NAME, a function without arguments returning a flow or a
     (flow, context) pair; the context is what --invariant, --always and --eventually check.

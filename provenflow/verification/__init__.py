@@ -3,7 +3,7 @@
 - `check(flow_or_factory)` explores every order of ready atoms, every injected failure and every
   crash point of a flow's run (followed by a resume from what was persisted), driving the
   engine's real core and resume path with the user's real code and a simulated store, and
-  reports the shortest trace to any broken invariant; `replay` plays one reported path again.
+  reports a trace with the fewest faults to any broken invariant; `replay` plays it again.
 - `fuzz(factory)` runs a flow many times through the real engine and store with random faults
   (hypothesis strategies in `flows()` / `behaviours()` build random flows), shrinking failures.
 - `verify_lifecycles()` reports the table checks and, given a test run's transition coverage,

@@ -2,12 +2,19 @@
 
 `check(flow_or_factory)` explores the runs of one flow as `Simulation` paths (see
 `_simulation`): the real engine core and resume path, the user's real code, a simulated store.
-It searches breadth-first over the choices a path can make, and remembers the state at every
-choice point (a key of the core's states, the durable record, the work in flight, the crashes
-so far and the user's context); a state seen before is not explored again. So the first
-violation found comes with a shortest trace, and a flow is explored once per distinct state,
-whatever order of events led there. This is the reduction that keeps parallel flows
-tractable: two orders of independent atoms that reach the same state are explored once.
+It searches the choices a path can make and remembers the state at every choice point (a key
+of the core's states, the durable record, the work in flight, the crashes so far and the
+user's context); a state seen before is not explored again. So a flow is explored once per
+distinct state, whatever order of events led there. This is the reduction that keeps parallel
+flows tractable: two orders of independent atoms that reach the same state are explored once.
+
+The order is by faults (a 0-1 breadth-first search): a crash, an injected failure or a
+suspension costs one, the run's normal course (the first option, or any order of completion)
+costs nothing, and states are expanded in order of the faults it took to reach them. So the
+violation reported is one reached with the fewest faults: a revert that breaks when `execute`
+raises is shown without crashes that play no part in it. A path that crashes into a state
+another path already crashed into (the same durable record, crashes and suspensions) is dropped
+before it is resumed.
 
 Bounds: `max_states` and `max_seconds`. When one stops the search, the report says
 `incomplete` and why: nothing is claimed for what was not explored.
@@ -37,7 +44,7 @@ Check = Callable[..., Any]
 
 @dataclass(frozen=True)
 class Violation:
-    """A broken invariant, with the shortest path found to it.
+    """A broken invariant, with a path to it that takes the fewest faults (crashes, failures).
 
     `steps` are the path's events in order; `choices` replay it (`replay`). `str()` prints the
     steps; `reproduction()` a short program that replays it.
@@ -275,15 +282,18 @@ class _Search:
         return True
 
     def by_replay(self) -> Report:
-        queue: deque[tuple[int, ...]] = deque([()])
+        queue: deque[tuple[int, tuple[int, ...]]] = deque([(0, ())])
         while queue and not self.bounded():
-            path = queue.popleft()
+            faults, path = queue.popleft()
             simulation = self.simulation(path)
             try:
                 simulation.run()
             except Branch as branch:
                 if self.new_state(branch.key, len(branch.options)):
-                    queue.extend((*path, choice) for choice in range(len(branch.options)))
+                    for choice in range(len(branch.options)):
+                        cost = _fault(simulation.stage, choice)
+                        entry = (faults + cost, (*path, choice))
+                        queue.appendleft(entry) if cost == 0 else queue.append(entry)
             except Finished:
                 self.report.paths += 1
             except (Broken, ProvenflowError) as error:
@@ -298,46 +308,78 @@ class _Search:
                 "snapshots=True shares the flow's code between explored states, so it cannot "
                 "check a factory that returns a context; leave snapshots off"
             )
-        queue: deque[tuple[Simulation, tuple[int, ...], int]] = deque()
-        if self._reach(root, (), queue):
+        self.queue: deque[_Entry] = deque()
+        self.pending: tuple[int, Exception, tuple[int, ...], Simulation] | None = None
+        if self._reach(root, (), 0, 0):
             return self.done()
-        while queue and not self.bounded():
-            parent, path, options = queue.popleft()
+        while self.queue and not self.bounded():
+            faults, parent, path, options, key = self.queue.popleft()
+            if self.pending is not None and faults >= self.pending[0]:
+                break  # nothing left to pop reaches a violation with fewer faults
+            if not self.new_state(key, options):
+                continue
+            stage = parent.stage
             for choice in range(options):
                 # the last choice takes the parent itself: nothing else needs it any more
                 child = parent.clone() if choice < options - 1 else parent
+                cost = faults + _fault(stage, choice)
                 try:
                     child.apply(choice)
                     if self.repeats_a_resume(child):
                         continue
                 except (Broken, ProvenflowError) as error:
-                    if self.broken(error, (*path, choice), child):
+                    if self.found(error, (*path, choice), child, cost, faults):
                         return self.done()
                     continue
                 except Finished:
                     self.report.paths += 1
                     continue
-                if self._reach(child, (*path, choice), queue):
+                if self._reach(child, (*path, choice), cost, faults):
                     return self.done()
+        if self.pending is not None:
+            _, error, path, simulation = self.pending
+            self.broken(error, path, simulation)
         return self.done()
 
-    def _reach(
-        self,
-        simulation: Simulation,
-        path: tuple[int, ...],
-        queue: deque[tuple[Simulation, tuple[int, ...], int]],
+    def found(
+        self, error: Exception, path: tuple[int, ...], child: Simulation, cost: int, now: int
     ) -> bool:
-        """Run `simulation` to its next choice and queue it; return whether the search stops."""
+        """A path broke with `cost` faults while states with `now` are expanded: report it at
+        once when no path can have fewer (or every violation is wanted), else hold it back
+        until the search has no cheaper state left. Return whether the search stops."""
+        if cost == now or self.all_violations:
+            return self.broken(error, path, child)
+        if self.pending is None or cost < self.pending[0]:
+            self.pending = (cost, error, path, child)
+        return False
+
+    def _reach(self, simulation: Simulation, path: tuple[int, ...], cost: int, now: int) -> bool:
+        """Run `simulation` to its next choice and queue it (first when it took no fault);
+        return whether the search stops."""
         try:
             options = simulation.next_choice()
         except Finished:
             self.report.paths += 1
             return False
         except (Broken, ProvenflowError) as error:
-            return self.broken(error, path, simulation)
-        if self.new_state(simulation.key(), len(options)):
-            queue.append((simulation, path, len(options)))
+            return self.found(error, path, simulation, cost, now)
+        entry = (cost, simulation, path, len(options), simulation.key())
+        if cost == now:
+            self.queue.appendleft(entry)
+        else:
+            self.queue.append(entry)
         return False
+
+
+_Entry = tuple[int, Simulation, tuple[int, ...], int, Any]
+"""A state waiting to be expanded: (faults so far, the path's snapshot, its choices, how many
+options it has, its key)."""
+
+
+def _fault(stage: str, choice: int) -> int:
+    """What taking `choice` at `stage` costs: 1 for a fault (a crash, an injected failure, a
+    suspension), 0 for the run's normal course (the first option, or any order of completion)."""
+    return 0 if choice == 0 or stage == "pick" else 1
 
 
 def _violation(

@@ -8,7 +8,7 @@ import pytest
 
 import provenflow as pf
 from provenflow.engine import _core, _phases, _resume
-from provenflow.verification import check, replay
+from provenflow.verification import Violation, check, replay
 
 
 class World:
@@ -427,3 +427,28 @@ def test_a_reproduction_names_the_store_and_the_user_checks_and_replays_the_viol
     assert f"invariant='{__name__}:consistent'" in program
     exec(program, {})  # the program a user pastes: it imports everything it needs
     assert capsys.readouterr().out.rstrip().endswith(f"violation: {violation.message}")
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+def test_the_violation_reported_takes_the_fewest_faults(snapshots: bool) -> None:
+    def crashes_in(violation: Violation) -> int:
+        return sum(step.startswith("CRASH") for step in violation.steps)
+
+    careless = check(make_careless, crashes=2, invariant=consistent).violations[0]
+    assert crashes_in(careless) == 0  # one injected failure is enough: no crash is shown
+    assert sum(step.endswith("raises") for step in careless.steps) == 1
+    double = check(make_double_charge, crashes=2, invariant=consistent).violations[0]
+    assert crashes_in(double) == 1  # the repeated charge needs exactly one crash
+    assert not any(step.endswith("raises") for step in double.steps)
+    if snapshots:  # the same, searched from snapshots (a flow that keeps no state of its own)
+
+        def make() -> pf.Flow:
+            def undo(result: Any) -> None:
+                raise RuntimeError("cannot undo")
+
+            return pf.LinearFlow("f").add(
+                pf.task(lambda: None, name="a"), pf.task(lambda: 1, name="b", revert=undo)
+            )
+
+        found = check(make, crashes=2, snapshots=True).violations[0]
+        assert crashes_in(found) == 0
