@@ -9,7 +9,7 @@ The public API is re-exported here; `tests/test_public_api.py` pins these names.
 
 from __future__ import annotations
 
-from provenflow import fsm, verification
+from provenflow import diagrams, fsm, verification
 from provenflow.engine import (
     CaptureListener,
     Engine,
@@ -86,6 +86,7 @@ __all__ = [
     "UnorderedFlow",
     "UsageError",
     "__version__",
+    "diagrams",
     "fsm",
     "run",
     "task",

@@ -58,6 +58,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "UnorderedFlow",
         "UsageError",
         "__version__",
+        "diagrams",
         "fsm",
         "run",
         "task",

@@ -99,6 +99,8 @@ class Violation:
             "factory": self.factory,
             "bounds": dict(self.bounds),
             "events": [dict(event) for event in self.events],
+            "store": dict(self.store),
+            "checks": dict(self.checks),
         }
 
 

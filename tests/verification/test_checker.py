@@ -425,6 +425,8 @@ def test_a_reproduction_names_the_store_and_the_user_checks_and_replays_the_viol
     violation = check(make_double_charge, crashes=1, invariant=consistent).violations[0]
     program = violation.reproduction()
     assert f"invariant='{__name__}:consistent'" in program
+    data = violation.to_data()
+    assert data["checks"] == {"invariant": f"{__name__}:consistent"} and data["store"] == {}
     exec(program, {})  # the program a user pastes: it imports everything it needs
     assert capsys.readouterr().out.rstrip().endswith(f"violation: {violation.message}")
 
