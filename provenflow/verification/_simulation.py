@@ -210,10 +210,10 @@ class Simulation:
             core.flow.state._value_,
             atoms,
             frozenset(self.recorded.items()),
-            tuple((w.action, w.node) for w in self.in_flight),
+            frozenset((w.action, w.node) for w in self.in_flight),  # any order: all are tried
             None if self.picked is None else (self.picked.action, self.picked.node),
             tuple((t.atom, t.event) for t in self.pending),
-            tuple((name, repr(history.to_list())) for name, history in core.histories.items()),
+            frozenset((name, repr(history.to_list())) for name, history in core.histories.items()),
             self.crashes,
             self.suspends,
             None if self.context is None else repr(self.context),
