@@ -264,4 +264,7 @@ def runs(backend: str, as_json: bool) -> None:
     for info, state in found:
         style = OUTCOME_STYLE.get(str(state), "red" if state in ("REVERTED", "FAILURE") else "")
         table.add_row(info.flow_id, info.flow_name, Text(str(state), style=style), info.factory)
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped: no terminal width to fit, so cut nothing (ids whole)
+        console = Console(highlight=False, width=10_000)
+    console.print(table)
