@@ -230,7 +230,8 @@ class Engine:
     def suspend(self) -> None:
         """Ask the run to stop scheduling; running atoms finish, then `run()` returns SUSPENDED.
 
-        Safe to call from any thread, including a task's. Has no effect on a run that is
+        Safe to call from any thread, including a task's. Called before `run()`, the run
+        suspends as soon as it has started, before any atom runs. Has no effect on a run that is
         reverting or over.
         """
         self._suspend = True
@@ -321,7 +322,6 @@ class Engine:
         `_WAIT` when it needs completions, which the driver sends back."""
         core = self._core
         loop = EntityState(loop_fsm.LIFECYCLE, self.compiled.name)
-        self._suspend = False
         if (yield self._step(loop, LoopEvent.START)):
             self._suspend = True
         core.start()
@@ -347,8 +347,12 @@ class Engine:
                     return
 
     def _honour_suspend(self) -> None:
-        if self._suspend and self._core.request_suspend():
-            self._record()
+        """Suspend the run if asked to; the request is used up either way (a run that is
+        reverting or over is not suspended), so the next `run()` continues."""
+        if self._suspend:
+            if self._core.request_suspend():
+                self._record()
+            self._suspend = False
 
     def _schedule(self, dispatcher: Dispatcher | AsyncDispatcher) -> None:
         works = self._core.take_work(dispatcher.free)

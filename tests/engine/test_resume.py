@@ -56,6 +56,18 @@ def test_run_iter_send_true_suspends() -> None:
     assert journal.actions("execute") == []
 
 
+def test_suspend_before_run_suspends_before_any_atom_and_the_same_engine_then_continues() -> None:
+    journal = Journal()
+    engine = pf.Engine(linear(journal))
+    engine.suspend()
+    engine.run()
+    assert engine.state == "SUSPENDED"
+    assert journal.actions("execute") == []
+    engine.run()  # the request was used up: this run continues to the end
+    assert engine.state == "SUCCESS"
+    assert journal.actions("execute") == ["a", "b", "c"]
+
+
 def crash_then_resume(
     build: Callable[[Journal], pf.Flow], crash_at: int, executor: str = "serial"
 ) -> tuple[Journal, pf.Engine | None, MemoryStorage, str]:
