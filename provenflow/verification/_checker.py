@@ -318,30 +318,37 @@ class _Search:
             faults, parent, path, options, key = self.queue.popleft()
             if self.pending is not None and faults >= self.pending[0]:
                 break  # nothing left to pop reaches a violation with fewer faults
-            if not self.new_state(key, options):
-                continue
-            stage = parent.stage
-            for choice in range(options):
-                # the last choice takes the parent itself: nothing else needs it any more
-                child = parent.clone() if choice < options - 1 else parent
-                cost = faults + _fault(stage, choice)
-                try:
-                    child.apply(choice)
-                    if self.repeats_a_resume(child):
-                        continue
-                except (Broken, ProvenflowError) as error:
-                    if self.found(error, (*path, choice), child, cost, faults):
-                        return self.done()
-                    continue
-                except Finished:
-                    self.report.paths += 1
-                    continue
-                if self._reach(child, (*path, choice), cost, faults):
-                    return self.done()
+            if self.new_state(key, options) and self._expand(parent, path, faults, options):
+                return self.done()
         if self.pending is not None:
             _, error, path, simulation = self.pending
             self.broken(error, path, simulation)
         return self.done()
+
+    def _expand(self, parent: Simulation, path: tuple[int, ...], faults: int, options: int) -> bool:
+        """Take every option of `parent` (a new state) and queue what each leads to; return
+        whether the search stops."""
+        stage = parent.stage
+        for choice in range(options):
+            if parent.crash_key(choice) in self.resumes:
+                continue  # a crash into a state explored before: not even taken
+            # the last choice takes the parent itself: nothing else needs it any more
+            child = parent.clone() if choice < options - 1 else parent
+            cost = faults + _fault(stage, choice)
+            try:
+                child.apply(choice)
+                if self.repeats_a_resume(child):
+                    continue
+            except (Broken, ProvenflowError) as error:
+                if self.found(error, (*path, choice), child, cost, faults):
+                    return True
+                continue
+            except Finished:
+                self.report.paths += 1
+                continue
+            if self._reach(child, (*path, choice), cost, faults):
+                return True
+        return False
 
     def found(
         self, error: Exception, path: tuple[int, ...], child: Simulation, cost: int, now: int

@@ -180,6 +180,20 @@ class Simulation:
         """
         return (self.stage, self.record_key(), self.crashes, self.suspends, repr(self.context))
 
+    def crash_key(self, index: int) -> Any:
+        """The `resume_key()` that option `index` leads to when it is a crash that runs no code
+        (before a batch is written, or before a side effect), else None.
+
+        Such a crash changes nothing but the count of crashes, so its key is known without
+        taking it: a search can skip an option whose crash it has seen.
+        """
+        crash = (self.stage == "write" and index == 1) or (
+            self.stage == "outcome" and self._outcome_kind(index) == "crash before"
+        )
+        if not crash:
+            return None
+        return ("boot", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))
+
     def _resume(self) -> None:
         """Rebuild the core from the durable record, as a restarted process does.
 
@@ -352,9 +366,7 @@ class Simulation:
         work = self.picked
         assert work is not None
         self.picked = None
-        kinds = ["runs", "raises"] if work.action == "execute" else ["runs"]
-        kinds += ["crash before", "crash after"]
-        kind = kinds[index]
+        kind = self._outcome_kind(index, work)
         self._step(("outcome", kind, work.action, work.node))
         if kind == "crash before":
             raise _Crash
@@ -373,6 +385,14 @@ class Simulation:
         self.invariants.after_step()
         self.finished_work = work
         self._drain("check")
+
+    def _outcome_kind(self, index: int, work: Work | None = None) -> str:
+        """What option `index` of the outcome stage does to `work` (the picked one)."""
+        work = work or self.picked
+        assert work is not None
+        kinds: tuple[str, ...] = ("runs", "raises") if work.action == "execute" else ("runs",)
+        kinds += ("crash before", "crash after")
+        return kinds[index]
 
     def _drain(self, after: str) -> None:
         self.pending = self.core.drain()
