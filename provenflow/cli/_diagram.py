@@ -158,7 +158,7 @@ def lifecycle_command(name: str, format_name: str, output: Path | None) -> None:
 )
 @backend_option
 @click.option("--store", "store_json", metavar="JSON", help="Values for the flow's inputs.")
-@_format_option(("mermaid", "dot", "svg", "png"))
+@_format_option(("mermaid", "dot", "md", "svg", "png"))
 @output_option
 def flow_command(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
@@ -173,11 +173,13 @@ def flow_command(  # noqa: PLR0917 (click passes every option by name)
     FACTORY is FILE_OR_MODULE:NAME, as for `provenflow run`; it may return a flow or a
     (flow, context) pair. Inputs the flow takes from the store need --store (their values do
     not matter, only their names). With --run, each atom is coloured by its state in that run,
-    read from --backend (the same default store as `provenflow run`).
+    read from --backend (the same default store as `provenflow run`). As md, the flow is a
+    table of its atoms (with --run, their states and attempts) and a list of its links.
 
     \b
     Examples:
       provenflow diagram flow examples/order_saga.py:make_flow --store '{"order_id": 7}'
+      provenflow diagram flow examples/order_saga.py:make_flow --run latest -f md
       provenflow diagram flow examples/order_saga.py:make_flow --run latest -f svg -o run.svg
     """
     store = _parse_store(store_json)

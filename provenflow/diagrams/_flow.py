@@ -1,4 +1,4 @@
-"""Flow diagrams: a flow's structure as Mermaid or DOT text, optionally coloured by a run.
+"""Flow diagrams: a flow's structure as Mermaid, DOT or Markdown text, optionally with a run.
 
 `flow(my_flow)` draws what `compile_flow` makes of the flow: each atom (tasks as rounded boxes,
 retries as hexagons naming their controller, e.g. `Times(3)`), each nested flow as a frame
@@ -7,29 +7,41 @@ edges, the symbols each atom takes from another atom or from the store, and deci
 (dashed, labelled with the decider and its depth). `flow(my_flow, run=flow_id,
 backend="sqlite:///runs.db")` also loads that run and colours each atom by its recorded state,
 with its state and number of attempts in its label, a title with the flow's state and a legend.
+`flow(my_flow, "md")` describes the same in words: a table of the atoms (kind, the flows they
+sit in, the symbols they require, each from an atom or the store, and provide; with a run,
+state and attempts) and a list of the decider and order links.
 
 The work is done in layers: `_flow_run` reads and replays a run, `_flow_model` builds an
-abstract diagram (boxes, clusters, arrows) from the flow, its compiled graph and the run, and
-`_flow_text` spells it in Mermaid or DOT. The text is byte-stable: ids come from names, every
-list is in the flow's own order or sorted, and nothing depends on the clock (a run's timestamps
-are not shown), so diagrams can be kept in docs and compared with golden files.
+abstract diagram (atoms, boxes, clusters, arrows) from the flow, its compiled graph and the
+run, `_flow_text` spells it in Mermaid or DOT and `_flow_markdown` in Markdown. The text is
+byte-stable: ids come from names, every list is in the flow's own order or sorted, and nothing
+depends on the clock (a run's timestamps are not shown), so diagrams can be kept in docs and
+compared with golden files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from provenflow.diagrams._flow_model import build_diagram
+from provenflow.diagrams._flow_markdown import to_markdown
+from provenflow.diagrams._flow_model import Diagram, build_diagram
 from provenflow.diagrams._flow_run import load_run, run_view
 from provenflow.diagrams._flow_text import to_dot, to_mermaid
 from provenflow.errors import UsageError
 from provenflow.flows import Flow, compile_flow
 from provenflow.persistence import Storage
 
-__all__ = ["FORMATS", "flow"]
+__all__ = ["FORMATS", "WRITERS", "flow"]
 
-FORMATS = ("dot", "mermaid")
-"""The text formats `flow` writes."""
+WRITERS: dict[str, Callable[[Diagram], str]] = {
+    "dot": to_dot,
+    "md": to_markdown,
+    "mermaid": to_mermaid,
+}
+"""Each text format `flow` writes, and its writer."""
+
+FORMATS = tuple(WRITERS)
+"""The text formats `flow` writes: dot, md, mermaid."""
 
 
 def flow(
@@ -40,7 +52,8 @@ def flow(
     backend: str | Storage | None = None,
     store_keys: Iterable[str] = (),
 ) -> str:
-    """Return a diagram of `flow` as Mermaid (`format="mermaid"`) or DOT (`"dot"`) text.
+    """Return a diagram of `flow` as Mermaid (`format="mermaid"`), DOT (`"dot"`) or Markdown
+    (`"md"`: a table of the atoms and a list of the links) text.
 
     `store_keys` are the symbols the run's store would hold (compilation needs them to accept
     a flow whose atoms take inputs from the store). With `run` (a flow id) and `backend` (a
@@ -72,4 +85,4 @@ def flow(
         compiled = compile_flow(flow, store_keys=keys | set(info.store))
         view = run_view(info, transitions, compiled)
     diagram = build_diagram(flow, compiled, view)
-    return to_mermaid(diagram) if format == "mermaid" else to_dot(diagram)
+    return WRITERS[format](diagram)

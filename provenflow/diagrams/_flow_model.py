@@ -1,8 +1,12 @@
-"""The abstract flow diagram: boxes, clusters and arrows, before any syntax is chosen.
+"""The abstract flow diagram: atoms, boxes, clusters and arrows, before any syntax is chosen.
 
 Theory of operation. `build_diagram` reads a flow and its compiled form and returns a
-`Diagram` that the Mermaid and DOT writers (`_flow_text`) only spell out:
+`Diagram` that the writers (`_flow_text`: Mermaid, DOT; `_flow_markdown`) only spell out:
 
+- one `AtomEntry` per atom, in the compiled (topological) order: kind, retry controller,
+  enclosing flows, symbols taken (each from an atom or the store) and provided, and with a run
+  its state and attempts; the boxes' labels are made from them, so every format agrees;
+- one `LinkEntry` per explicit link of a graph flow, in the order flows and links were written;
 - one `Box` per compiled node: tasks, retries (labelled with their controller, e.g.
   `Times(3)`), and join nodes (the no-op barriers compilation adds), plus a `store` box when
   some argument comes from the run's store;
@@ -29,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from provenflow.diagrams._flow_run import STATE_STYLES, RunView
+from provenflow.diagrams._flow_run import STATE_STYLES, AtomRun, RunView
 from provenflow.flows import (
     AlwaysRevert,
     AlwaysRevertAll,
@@ -48,10 +52,13 @@ __all__ = [
     "STORE_ID",
     "Arrow",
     "ArrowKind",
+    "AtomEntry",
     "Box",
     "BoxKind",
     "Cluster",
     "Diagram",
+    "Input",
+    "LinkEntry",
     "build_diagram",
     "describe_retry",
     "flow_id",
@@ -63,6 +70,42 @@ ArrowKind = Literal["order", "data", "decider"]
 
 STORE_ID = "store"
 """The id of the box standing for the run's store (no encoded name can be `store`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A symbol an atom takes: from atom `provider`, or from the store when `provider` is None."""
+
+    symbol: str
+    provider: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AtomEntry:
+    """One atom as every format describes it: `controller` is a retry's (`describe_retry`),
+    `flows` the enclosing flows' names, outermost first (a retry's end with the flow it guards),
+    `inputs` sorted by symbol, `provides` as declared, `run` its state and attempts, if drawn."""
+
+    name: str
+    kind: Literal["task", "retry"]
+    controller: str | None
+    flows: tuple[str, ...]
+    inputs: tuple[Input, ...]
+    provides: tuple[str, ...]
+    run: AtomRun | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEntry:
+    """An explicit link of a graph flow between atoms or flows (`*_is_flow`), with its decider's
+    name (None for a link that only orders) and `depth`, how far a veto reaches (`ALL`, ...)."""
+
+    source: str
+    source_is_flow: bool
+    target: str
+    target_is_flow: bool
+    decider: str | None
+    depth: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +145,16 @@ class Arrow:
 
 @dataclass(frozen=True, slots=True)
 class Diagram:
-    """A whole flow diagram: its `name`, an optional `title`, top-level items and arrows."""
+    """A whole flow diagram: its `name`, an optional `title`, top-level items and arrows, the
+    `atoms` and `links` it describes (in every format) and the `run` drawn, if any."""
 
     name: str
     title: str | None
     items: tuple[Box | Cluster, ...]
     arrows: tuple[Arrow, ...]
+    atoms: tuple[AtomEntry, ...] = ()
+    links: tuple[LinkEntry, ...] = ()
+    run: RunView | None = None
 
 
 def encode(name: str) -> str:
@@ -156,7 +203,10 @@ def describe_retry(retry: Retry) -> str:
 
 def build_diagram(flow: Flow, compiled: CompiledFlow, run: RunView | None = None) -> Diagram:
     """Return the diagram of `flow`, compiled as `compiled`, coloured by `run` when given."""
-    boxes = {name: _box(node, run) for name, node in compiled.nodes.items()}
+    entries = {
+        name: _entry(node, run) for name, node in compiled.nodes.items() if node.atom is not None
+    }
+    boxes = {name: _box(node, entries.get(name)) for name, node in compiled.nodes.items()}
     joins: dict[str, list[str]] = {}
     for name in compiled.order:
         node = compiled.nodes[name]
@@ -172,21 +222,42 @@ def build_diagram(flow: Flow, compiled: CompiledFlow, run: RunView | None = None
     if run is not None:
         items.append(_legend(run))
         title = f"run {run.flow_id} of flow {run.flow_name}: {run.flow_state}"
-    return Diagram(compiled.name, title, tuple(items), arrows.sorted())
+    atoms = tuple(entries[name] for name in compiled.order if name in entries)
+    return Diagram(
+        compiled.name, title, tuple(items), arrows.sorted(), atoms, tuple(arrows.links), run
+    )
 
 
-def _box(node: Node, run: RunView | None) -> Box:
-    if node.kind == "join" or node.atom is None:
+def _entry(node: Node, run: RunView | None) -> AtomEntry:
+    """Return the description of atom node `node` (not a join), with its run when given."""
+    inputs = {
+        Input(binding.symbol, binding.provider if binding.kind == "atom" else None)
+        for binding in node.bindings.values()
+        if binding.kind == "store" or (binding.kind == "atom" and binding.provider is not None)
+    }
+    atom = node.atom
+    return AtomEntry(
+        node.name,
+        "retry" if node.kind == "retry" else "task",
+        describe_retry(atom) if isinstance(atom, Retry) else None,
+        node.flows,
+        tuple(sorted(inputs, key=lambda each: (each.symbol, each.provider or ""))),
+        atom.provides if atom is not None else (),
+        None if run is None else run.atoms[node.name],
+    )
+
+
+def _box(node: Node, entry: AtomEntry | None) -> Box:
+    if entry is None:
         return Box(node_id(node.name), "join", ())
-    lines = [node.name]
-    if isinstance(node.atom, Retry):
-        lines.append(describe_retry(node.atom))
+    lines = [entry.name]
+    if entry.controller is not None:
+        lines.append(entry.controller)
     state = None
-    if run is not None:
-        recorded = run.atoms[node.name]
-        state = recorded.state
-        lines.extend((recorded.state, f"attempts: {recorded.attempts}"))
-    return Box(node_id(node.name), node.kind, tuple(lines), state)
+    if entry.run is not None:
+        state = entry.run.state
+        lines.extend((entry.run.state, f"attempts: {entry.run.attempts}"))
+    return Box(node_id(node.name), entry.kind, tuple(lines), state)
 
 
 def _cluster(flow: Flow, boxes: Mapping[str, Box], joins: Mapping[str, list[str]]) -> Cluster:
@@ -230,6 +301,7 @@ class _Arrows:
         """(source, target) -> what joins them; a source of None is the store."""
         self.uses_store = False
         self.cluster_arrows: list[Arrow] = []
+        self.links: list[LinkEntry] = []
         self.members: dict[str, list[str]] = {}
         for name in compiled.order:
             for flow in compiled.nodes[name].flows:
@@ -248,8 +320,17 @@ class _Arrows:
                     self._edge(None, name).symbols.add(binding.symbol)
         for graph in _graph_flows(flow):
             for link in graph.links:
-                if link.decider is not None:
-                    label = f"decider: {_decider_name(link.decider)}, depth {link.depth.value}"
+                entry = LinkEntry(
+                    link.source.name,
+                    isinstance(link.source, Flow),
+                    link.target.name,
+                    isinstance(link.target, Flow),
+                    None if link.decider is None else _decider_name(link.decider),
+                    str(link.depth.value),
+                )
+                self.links.append(entry)
+                if entry.decider is not None:
+                    label = f"decider: {entry.decider}, depth {entry.depth}"
                     self._decider(link.source, link.target, label)
 
     def _edge(self, source: str | None, target: str) -> _Edge:

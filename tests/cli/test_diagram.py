@@ -145,7 +145,7 @@ def test_an_unwritable_output_is_one_line_and_exit_2(tmp_path: Path) -> None:
 # -- flow ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("format_name", ["mermaid", "dot"])
+@pytest.mark.parametrize("format_name", TEXT_FORMATS)
 @pytest.mark.parametrize("factory", ["make_flow", "make_pair"])
 def test_flow_text_is_what_the_function_returns(
     flows: Path, tmp_path: Path, format_name: str, factory: str
@@ -215,6 +215,35 @@ def test_flow_coloured_by_a_run_made_with_the_command(flows: Path, tmp_path: Pat
     )
     assert drawn.exit_code == 0, drawn.output
     assert "REVERTED" in svg_text(svg.read_bytes())
+
+
+def test_flow_md_with_a_run_is_what_the_function_returns(flows: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    ran = invoke("run", f"{flows}:failing", "-b", db, "--json")
+    assert ran.exit_code == 1
+    flow_id = json.loads(ran.stdout)["flow_id"]
+    expected = diagrams.flow(load_factory(f"{flows}:failing")(), "md", run=flow_id, backend=db)
+    assert expected.startswith(f"Run `{flow_id}` of flow ")
+    assert "| state | attempts |" in expected
+    result = invoke("diagram", "flow", f"{flows}:failing", "--run", "latest", "-b", db, "-f", "md")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == as_printed(expected)
+    target = tmp_path / "run.md"
+    written = invoke(
+        "diagram",
+        "flow",
+        f"{flows}:failing",
+        "--run",
+        flow_id,
+        "-b",
+        db,
+        "--format",
+        "md",
+        "-o",
+        str(target),
+    )
+    assert written.exit_code == 0, written.output
+    assert target.read_text() == expected
 
 
 def test_flow_run_uses_the_default_store_of_provenflow_run(

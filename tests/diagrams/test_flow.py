@@ -1,10 +1,12 @@
-"""`provenflow.diagrams.flow`: a flow's structure as Mermaid and DOT, against golden files.
+"""`provenflow.diagrams.flow`: a flow as Mermaid, DOT and Markdown text, against golden files.
 
-The golden files (`flow_<case>.mmd` / `.dot`) pin the whole text of a linear flow, an unordered
-flow, a graph flow with data edges and decider links, and nested flows under retries. Besides
-them the tests check what a golden file cannot say alone: Graphviz accepts every DOT text, the
-Mermaid text declares every atom, ids never collide, a rebuilt flow gives the same bytes, and
-bad arguments are refused naming what is allowed. Runs are drawn in `test_flow_run.py`.
+The golden files (`flow_<case>.mmd` / `.dot` / `.md`) pin the whole text of a linear flow, an
+unordered flow, a graph flow with data edges and decider links, and nested flows under retries.
+Besides them the tests check what a golden file cannot say alone: Graphviz accepts every DOT
+text, the Mermaid text declares every atom, the Markdown table has one row per atom in the
+compiled order and says what the other formats draw, ids never collide, special characters
+are escaped, a rebuilt flow gives the same bytes, and bad arguments are refused naming what is
+allowed. Runs are drawn in `test_flow_run.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from provenflow.errors import MissingInput, UsageError
 from provenflow.flows import Flow, compile_flow
 from tests.diagrams import assert_golden
 
-EXTENSIONS = {"mermaid": "mmd", "dot": "dot"}
+EXTENSIONS = {"mermaid": "mmd", "dot": "dot", "md": "md"}
 
 
 def _none() -> str:
@@ -258,6 +260,88 @@ def test_labels_with_characters_special_to_mermaid_and_dot_are_escaped() -> None
     assert_dot_accepts(dot)
 
 
+def markdown_rows(text: str) -> list[list[str]]:
+    """Return the cells of every row of the Markdown table in `text`, header and rule left out.
+
+    Cells are split at unescaped `|` and stripped, as a Markdown renderer splits them.
+    """
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows[2:]]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_markdown_table_has_one_row_per_atom_in_the_order_they_run(case: str) -> None:
+    build, store_keys = CASES[case]
+    text = flow(build(), "md", store_keys=store_keys)
+    compiled = compile_flow(build(), store_keys=store_keys)
+    atoms = [name for name in compiled.order if compiled.nodes[name].atom is not None]
+    count = f"{len(atoms)} atom{'s' if len(atoms) != 1 else ''}"
+    assert text.splitlines()[0] == f"Flow `{compiled.name}`: {count}."
+    assert text.splitlines()[2] == "| atom | kind | flow | requires | provides |"
+    rows = markdown_rows(text)
+    assert [row[0] for row in rows] == [f"`{name}`" for name in atoms]
+    assert all(len(row) == 5 for row in rows)
+    for row, name in zip(rows, atoms, strict=True):
+        assert row[2] == f"`{' / '.join(compiled.nodes[name].flows)}`"
+
+
+def test_the_markdown_kinds_name_the_controllers_the_drawings_show() -> None:
+    text = flow(nested(), "md", store_keys=("couriers", "order_id"))
+    kinds = {row[0].strip("`"): row[1] for row in markdown_rows(text)}
+    mermaid = flow(nested(), store_keys=("couriers", "order_id"))
+    hexagons = re.findall(r'\{\{"([^"<]+)<br/>([^"]+)"\}\}', mermaid)
+    assert len(hexagons) == 4
+    for name, controller in hexagons:
+        assert kinds[name] == f"retry `{controller}`"
+    assert kinds["retry_shipping"] == "retry `Times(3, revert_all)`"
+    assert {kind for name, kind in kinds.items() if name not in dict(hexagons)} == {"task"}
+
+
+def test_the_markdown_requires_say_where_each_symbol_comes_from() -> None:
+    rows = {row[0]: row for row in markdown_rows(flow(graph(), "md", store_keys=("source",)))}
+    assert rows["`build`"][3:] == ["`source` from the store", "`artifact`"]
+    assert rows["`publish`"][3:] == [
+        "`artifact` from `build`, `report` from `test`",
+        "`release`",
+    ]
+    assert rows["`post_notes`"][2:] == ["`release / announce`", "`notes` from `write_notes`", ""]
+    nested_rows = markdown_rows(flow(nested(), "md", store_keys=("couriers", "order_id")))
+    book = next(row for row in nested_rows if row[0] == "`book`")
+    assert book[3] == "`attempt` from `retry_shipping`, `courier` from `pick_courier`"
+
+
+def test_the_markdown_lists_decider_links_then_order_links_as_written() -> None:
+    first, second, third = step("a", provides="x"), step("b"), step("c", "x")
+    later = pf.LinearFlow("later").add(step("d"))
+    built = pf.GraphFlow("g").add(first, second, third, later)
+    built.link(second, first)
+    built.link(third, later, decider=checks_passed, depth=pf.Depth.ATOM)
+    built.link(first, later)
+    text = flow(built, "md")
+    assert text.endswith(
+        "\n\nDecider links:\n\n"
+        "- `c` -> `later` (flow): decider `checks_passed`, depth `ATOM`\n"
+        "\nOrder links:\n\n"
+        "- `b` -> `a`\n"
+        "- `a` -> `later` (flow)\n"
+    )
+    assert "links:" not in flow(linear(), "md", store_keys=("email",))
+
+
+def test_markdown_escapes_pipes_in_cells_and_fences_backquotes() -> None:
+    odd = step("a|b", "in|put", provides="out`put")
+    built = pf.GraphFlow("g|h").add(odd, step("`tick`", "out`put"))
+    built.link(odd, list(built)[1], decider=checks_passed)
+    text = flow(built, "md", store_keys=("in|put",))
+    assert text.splitlines()[0] == "Flow `g|h`: 2 atoms."  # not a table cell: no escape
+    rows = markdown_rows(text)
+    assert all(len(row) == 5 for row in rows)
+    assert rows[0] == ["`a\\|b`", "task", "`g\\|h`", "`in\\|put` from the store", "``out`put``"]
+    assert rows[1][0] == "`` `tick` ``"
+    assert rows[1][3] == "``out`put`` from `a\\|b`"
+    assert "- `a|b` -> `` `tick` ``: decider `checks_passed`, depth `ALL`\n" in text
+
+
 @pytest.mark.parametrize(
     ("retry", "expected"),
     [
@@ -272,9 +356,9 @@ def test_each_retry_controller_is_described_by_its_kind(retry: Any, expected: st
     assert describe_retry(retry) == expected
 
 
-@pytest.mark.parametrize("format", ["svg", "MERMAID", "", "png"])
+@pytest.mark.parametrize("format", ["svg", "MERMAID", "", "png", "MD", "markdown"])
 def test_an_unknown_format_is_refused_naming_the_allowed_ones(format: str) -> None:
-    with pytest.raises(UsageError, match=r"format .* is not known \(allowed: dot, mermaid\)"):
+    with pytest.raises(UsageError, match=r"format .* is not known \(allowed: dot, md, mermaid\)"):
         flow(linear(), format, store_keys=("email",))
 
 

@@ -2,7 +2,7 @@
 
 The runs are real: the engine runs a flow on SQLite (or a directory, or a memory store cut
 short by a crash) and the diagram reads the run back from the store. The golden files
-(`flow_run_reverted.mmd` / `.dot`) pin a run that failed and was reverted, with a retried
+(`flow_run_reverted.mmd` / `.dot` / `.md`) pin a run that failed and was reverted, with a retried
 subflow, an atom a decider ignored and one never reached, so several states and attempt counts
 show. The diagram holds no timestamp: recording the same transitions at other times gives the
 same bytes.
@@ -10,6 +10,7 @@ same bytes.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ from provenflow.errors import MultipleFailures, UnknownRun, UsageError
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import MemoryStorage, open_storage
 from tests.diagrams import assert_golden
-from tests.diagrams.test_flow import assert_dot_accepts, mermaid_boxes, step
+from tests.diagrams.test_flow import assert_dot_accepts, markdown_rows, mermaid_boxes, step
 from tests.helpers import Crash, CrashingStorage
 
-EXTENSIONS = {"mermaid": "mmd", "dot": "dot"}
+EXTENSIONS = {"mermaid": "mmd", "dot": "dot", "md": "md"}
 RUN_ID = "order-7"
 
 
@@ -119,6 +120,29 @@ def test_each_atom_shows_its_replayed_state_and_attempts(sqlite_url: str) -> Non
     assert f"    class {reverted},legend_REVERTED state_REVERTED\n" in text
     assert "    class n_audit,legend_IGNORE state_IGNORE\n" in text
     assert "    class n_notify,legend_PENDING state_PENDING\n" in text
+
+
+def test_the_markdown_table_shows_the_same_states_and_attempts(sqlite_url: str) -> None:
+    text = flow(order(), "md", run=RUN_ID, backend=sqlite_url)
+    assert text.splitlines()[0] == "Run `order-7` of flow `order`: `REVERTED`; 7 atoms."
+    lines = text.splitlines()
+    assert lines[2] == "| atom | kind | flow | requires | provides | state | attempts |"
+    rows = {row[0].strip("`"): row for row in markdown_rows(text)}
+    mermaid = flow(order(), run=RUN_ID, backend=sqlite_url)
+    labels = [label.split("<br/>") for label in re.findall(r'[(\[{]"([^"]*)"', mermaid)]
+    drawn = {label[0]: (label[-2], label[-1]) for label in labels if len(label) > 2}
+    assert {name: (row[5].strip("`"), f"attempts: {row[6]}") for name, row in rows.items()} == drawn
+    assert rows["retry_shipping"][1:] == [
+        "retry `Times(2)`",
+        "`order / shipping`",
+        "",
+        "`attempt`",
+        "`REVERTED`",
+        "2",
+    ]
+    assert rows["notify"][5:] == ["`PENDING`", "0"]
+    assert rows["audit"][5:] == ["`IGNORE`", "0"]
+    assert "- `count_stock` -> `audit`: decider `plenty_in_stock`, depth `ATOM`\n" in text
 
 
 def test_the_legend_lists_the_states_drawn_in_lifecycle_order(sqlite_url: str) -> None:
