@@ -1,7 +1,8 @@
-"""Diagrams of lifecycles and counterexamples: Mermaid, DOT and Markdown text, SVG and PNG.
+"""Diagrams of lifecycles, flows, runs and counterexamples: Mermaid, DOT and Markdown text, SVG
+and PNG.
 
 Every function here is a pure function of its data (the transition tables of `provenflow.fsm`,
-a model checker's violation) and returns byte-stable text: sorted by meaning, no timestamps, the
+a compiled flow and its recorded run, a model checker's violation) and returns byte-stable text: sorted by meaning, no timestamps, the
 same bytes for the same input. `render` turns DOT text into SVG or PNG through Graphviz.
 
 - `lifecycle(name, format="mermaid", *, highlight=(), covered=None)`: a lifecycle's table as a
@@ -12,8 +13,9 @@ same bytes for the same input. `render` turns DOT text into SVG or PNG through G
 - `trace_path(violation, lifecycle="flow", atom=None, format="mermaid")`: one entity's path
   through its lifecycle in a counterexample.
 - `flow(flow, format="mermaid", *, run=None, backend=None, store_keys=())`: a flow's atoms,
-  nested flows, retries, order and data edges and decider links as a Mermaid flowchart or a
-  DOT digraph; with `run` (a flow id) and `backend`, each atom coloured by its recorded state.
+  nested flows, retries, order and data edges and decider links as a Mermaid flowchart, a DOT
+  digraph or a Markdown table; with `run` (a flow id) and `backend`, each atom coloured (or, in
+  Markdown, labelled) by its recorded state, with its attempts.
 - `render(dot_source, format)`: SVG or PNG bytes from DOT text (needs Graphviz's `dot`).
 - `lifecycle_docs()`: the text of `docs/lifecycles.md` (`python3 -m provenflow.diagrams`
   rewrites that file).

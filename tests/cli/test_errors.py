@@ -59,7 +59,7 @@ CASES = [
     (["diagram", "flow", "{f}:nothing"], "has no attribute 'nothing'"),
     (["diagram", "flow", "{d}/raiser.py:make"], "raised RuntimeError: broken at import"),
     (["diagram", "flow", "{f}:make_flow", "--store", "{nope"], "--store: not valid JSON"),
-    (["diagram", "flow", "{f}:make_flow", "-f", "md"], "'md' is not one of 'mermaid', 'dot'"),
+    (["diagram", "flow", "{f}:make_flow", "-f", "markdown"], "'markdown' is not one of 'mermaid'"),
     (
         ["diagram", "flow", "{f}:make_flow", "--run", "nope", "-b", "sqlite:///{d}/x.db"],
         "not found",
