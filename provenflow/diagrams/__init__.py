@@ -2,8 +2,9 @@
 and PNG.
 
 Every function here is a pure function of its data (the transition tables of `provenflow.fsm`,
-a compiled flow and its recorded run, a model checker's violation) and returns byte-stable text: sorted by meaning, no timestamps, the
-same bytes for the same input. `render` turns DOT text into SVG or PNG through Graphviz.
+a compiled flow and its recorded run, a model checker's violation) and returns byte-stable
+text: sorted by meaning, no timestamps, the same bytes for the same input. `render` turns DOT
+text into SVG or PNG through Graphviz.
 
 - `lifecycle(name, format="mermaid", *, highlight=(), covered=None)`: a lifecycle's table as a
   Mermaid state diagram, a DOT digraph or a Markdown table; `highlight` emphasises a path's
