@@ -247,10 +247,9 @@ class Simulation:
 
         Raises `Finished` at the end of the run and `Broken` when an invariant fails.
         """
-        while True:
-            if self._count() > 1:
-                return self._options()
-            self.apply(0)
+        while self._count() <= 1:
+            self._apply(0)  # one option (or none to pick): never a crash, so nothing to catch
+        return self._options()
 
     def _count(self) -> int:
         """How many options the current stage has (without describing them)."""
