@@ -106,3 +106,20 @@ def test_the_printed_reproduction_runs_and_shows_the_same_violation_with_the_use
         [sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert ran.stdout.rstrip().splitlines()[-1] == f"violation: {data['message']}"
+
+
+def test_revert_failures_explores_reverts_that_raise(tmp_path: Path) -> None:
+    factory = tmp_path / "chain.py"
+    factory.write_text(
+        "import provenflow as pf\n\n"
+        "def make_flow():\n"
+        "    return pf.LinearFlow('chain').add(\n"
+        "        pf.task(lambda: 1, name='a'), pf.task(lambda: 2, name='b'))\n"
+    )
+    plain = json.loads(invoke("verify", f"{factory}:make_flow", "--crashes", "0", "--json").output)
+    result = invoke(
+        "verify", f"{factory}:make_flow", "--crashes", "0", "--revert-failures", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] and report["states_explored"] > plain["states_explored"]

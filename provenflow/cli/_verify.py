@@ -54,6 +54,11 @@ def guarded_factory(spec: str) -> Callable[[], Any]:
 @click.option("--store", "store_json", metavar="JSON", help="Values for the flow's inputs.")
 @click.option("--crashes", default=2, show_default=True, help="Crashes per explored path.")
 @click.option("--suspends", default=0, show_default=True, help="Suspensions per path.")
+@click.option(
+    "--revert-failures",
+    is_flag=True,
+    help="Make each revert raise too (a FAILURE end is then checked, not reported).",
+)
 @click.option("--max-states", default=200_000, show_default=True, help="Stop after this many.")
 @click.option("--max-seconds", default=60.0, show_default=True, help="Stop after this long.")
 @click.option("--invariant", metavar="SPEC", help="FILE_OR_MODULE:NAME of invariant(ctx, outcome).")
@@ -68,6 +73,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     store_json: str | None,
     crashes: int,
     suspends: int,
+    revert_failures: bool,
     max_states: int,
     max_seconds: float,
     invariant: str | None,
@@ -100,6 +106,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             _parse_store(store_json),
             crashes=crashes,
             suspends=suspends,
+            revert_failures=revert_failures,
             max_states=max_states,
             max_seconds=max_seconds,
             invariant=None if invariant is None else load_object(invariant, "invariant"),

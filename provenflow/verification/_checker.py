@@ -165,6 +165,7 @@ def check(
     eventually: Check | None = None,
     all_violations: bool = False,
     snapshots: bool = False,
+    revert_failures: bool = False,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
 
@@ -174,6 +175,11 @@ def check(
     `eventually(context)` (at every end). `crashes` bounds the crashes per path, `suspends`
     the suspensions (each followed by a resume). The search stops at the first violation
     unless `all_violations`.
+
+    `revert_failures=True` also makes each `revert` raise (an injected failure), not only each
+    `execute`: a run that then ends FAILURE is expected, and is checked to have left undone
+    exactly what the failed reverts depend on (see `_invariants`). A real revert that raises is
+    a violation either way.
 
     `snapshots=True` branches from copies of each explored state instead of replaying every
     path from the start: much faster, and sound only when the flow's code keeps no state of its
@@ -193,6 +199,7 @@ def check(
         max_states,
         max_seconds,
         all_violations,
+        revert_failures,
     )
     return search.with_snapshots() if snapshots else search.by_replay()
 
@@ -211,6 +218,7 @@ class _Search:
         max_states: int,
         max_seconds: float,
         all_violations: bool,
+        revert_failures: bool = False,
     ) -> None:
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
@@ -219,6 +227,7 @@ class _Search:
             max_seconds,
             all_violations,
         )
+        self.revert_failures = revert_failures
         self.report = Report()
         self.seen: set[Any] = set()
         self.resumes: set[Any] = set()
@@ -234,6 +243,7 @@ class _Search:
             max_crashes=self.crashes,
             user_checks=self.checks,
             max_suspends=self.suspends,
+            revert_failures=self.revert_failures,
         )
 
     def repeats_a_resume(self, simulation: Simulation) -> bool:
@@ -266,7 +276,12 @@ class _Search:
         else:
             message = f"the engine raised {type(error).__name__}: {error}"
         violation = _violation(message, path, simulation, self.spec)
-        bounds = (("crashes", self.crashes), ("suspends", self.suspends))
+        bounds: tuple[tuple[str, int], ...] = (
+            ("crashes", self.crashes),
+            ("suspends", self.suspends),
+        )
+        if self.revert_failures:
+            bounds += (("revert_failures", 1),)
         checks = tuple((kind, factory_spec(function)) for kind, function in self.checks)
         self.report.violations.append(
             dataclasses.replace(
@@ -410,6 +425,7 @@ def replay(
     *,
     crashes: int = 2,
     suspends: int = 0,
+    revert_failures: bool = False,
     invariant: Check | str | None = None,
     always: Check | str | None = None,
     eventually: Check | str | None = None,
@@ -436,6 +452,7 @@ def replay(
         max_crashes=crashes,
         user_checks=checks,
         max_suspends=suspends,
+        revert_failures=bool(revert_failures),
     )
     try:
         simulation.run()

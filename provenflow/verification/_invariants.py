@@ -6,7 +6,7 @@ After every step:
 - a recorded success is never executed again (until it was reverted or reset by a retry);
 - dependents are reverted before their dependencies: an atom's `revert` starts only when no atom
   after it, directly or through others, still holds work (SUCCESS, FAILURE, RUNNING, REVERTING,
-  RETRYING);
+  RETRYING, or REVERT_FAILURE: a revert that failed left its work in place);
 - only table transitions happen (the core's chokepoint raises `IllegalTransition` otherwise);
 - the user's `always(context)` holds;
 - no decider raised and no retry controller raised or returned anything but a decision.
@@ -14,7 +14,11 @@ After every step:
 At every end:
 - the flow is in a terminal state, and nothing is left RUNNING or REVERTING;
 - SUCCESS: every atom succeeded or was ignored; REVERTED: every atom that started was undone;
-- FAILURE (a revert raised: work done and not undone) is a violation;
+- FAILURE (a revert raised: work done and not undone) is a violation; when every revert that
+  raised was an injected failure (`check(..., revert_failures=True)`), FAILURE is the expected
+  end and its shape is checked instead: every atom left holding work is one that an atom whose
+  revert failed depends on (directly or through others), since a failed revert blocks exactly
+  those;
 - the user's `invariant(context, outcome)` and `eventually(context)` hold.
 """
 
@@ -33,6 +37,9 @@ __all__ = ["HOLDS_WORK", "Invariants"]
 
 HOLDS_WORK = frozenset({"SUCCESS", "FAILURE", "RUNNING", "REVERTING", "RETRYING"})
 """Atom states that mean it started and is not undone."""
+_NOT_UNDONE = HOLDS_WORK | {"REVERT_FAILURE"}
+_INJECTED = "provenflow.verification._simulation.InjectedFailure"
+"""The type name of the model checker's injected failures, as a `Failure` records it."""
 
 
 class Invariants:
@@ -124,7 +131,7 @@ class Invariants:
         core = self.simulation.core
         for dependent in self._dependents(name):
             holder = core.states.get(dependent)
-            if holder is not None and str(holder.state) in HOLDS_WORK:
+            if holder is not None and str(holder.state) in _NOT_UNDONE:
                 raise self._broken(
                     f"{name!r} is reverted while {dependent!r}, which depends on it, is still "
                     f"{holder.state} (dependents must be reverted first)"
@@ -164,17 +171,13 @@ class Invariants:
         if left:
             raise self._broken(f"the run ended {outcome} with {left} still RUNNING/REVERTING")
         if outcome == "FAILURE":
-            failures = "; ".join(f"{n}: {f}" for n, f in core.revert_failures.items())
-            raise self._broken(
-                f"the run ended FAILURE: a revert raised, so work was done and not undone "
-                f"({failures})"
-            )
-        if outcome == "SUCCESS":
+            self._failure_explained(states)
+        elif outcome == "SUCCESS":
             unfinished = sorted(n for n, s in states.items() if s not in ("SUCCESS", "IGNORE"))
             if unfinished:
                 raise self._broken(f"the run ended SUCCESS with {unfinished} not done")
         elif outcome == "REVERTED":
-            kept = sorted(n for n, s in states.items() if s in HOLDS_WORK | {"REVERT_FAILURE"})
+            kept = sorted(n for n, s in states.items() if s in _NOT_UNDONE)
             if kept:
                 raise self._broken(f"the run ended REVERTED with {kept} not undone")
             self._failures_reported()
@@ -183,6 +186,28 @@ class Invariants:
         context = self.simulation.context
         self._user("invariant", lambda check: check(context, outcome))
         self._user("eventually", lambda check: check(context))
+
+    def _failure_explained(self, states: dict[str, str]) -> None:
+        """A FAILURE end is a violation unless only injected revert failures caused it; then
+        every atom left holding work must be blocked by a failed revert that depends on it."""
+        failures = self.simulation.core.revert_failures
+        if any(failure.type_name != _INJECTED for failure in failures.values()):
+            listed = "; ".join(f"{n}: {f}" for n, f in failures.items())
+            raise self._broken(
+                f"the run ended FAILURE: a revert raised, so work was done and not undone "
+                f"({listed})"
+            )
+        failed = {name for name, state in states.items() if state == "REVERT_FAILURE"}
+        kept = sorted(
+            name
+            for name, state in states.items()
+            if state in HOLDS_WORK and not failed.intersection(self._dependents(name))
+        )
+        if kept:
+            raise self._broken(
+                f"the run ended FAILURE with {kept} not undone, though no failed revert "
+                f"({sorted(failed)}) depends on them"
+            )
 
     def _failures_reported(self) -> None:
         """Every execute failure on record (not retried away) is among the run's failures."""

@@ -93,6 +93,7 @@ class Simulation:
         max_crashes: int,
         user_checks: Sequence[tuple[str, Callable[..., Any]]] = (),
         max_suspends: int = 0,
+        revert_failures: bool = False,
     ) -> None:
         made = factory()
         self.flow: Flow
@@ -101,6 +102,8 @@ class Simulation:
         self.choices = choices
         self.max_crashes = max_crashes
         self.max_suspends = max_suspends
+        self.revert_failures = revert_failures
+        """Whether a `revert` may also raise (an injected failure), not only an `execute`."""
         self.user_checks = user_checks
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
@@ -263,7 +266,8 @@ class Simulation:
             return len(self.in_flight)
         if stage == "outcome":
             assert self.picked is not None
-            return (2 if self.picked.action == "execute" else 1) + (2 if crashes_left else 0)
+            raises = self.picked.action == "execute" or self.revert_failures
+            return (2 if raises else 1) + (2 if crashes_left else 0)
         return 1
 
     def _options(self) -> tuple[str, ...]:
@@ -284,8 +288,8 @@ class Simulation:
 
     def _outcomes(self, work: Work) -> tuple[str, ...]:
         options = [f"{work.action} {work.node!r} runs"]
-        if work.action == "execute":
-            options.append(f"execute {work.node!r} raises")
+        if work.action == "execute" or self.revert_failures:
+            options.append(f"{work.action} {work.node!r} raises")
         if self.crashes < self.max_crashes:
             options.append(f"crash before {work.action} {work.node!r} does anything")
             options.append(
@@ -389,7 +393,8 @@ class Simulation:
         """What option `index` of the outcome stage does to `work` (the picked one)."""
         work = work or self.picked
         assert work is not None
-        kinds: tuple[str, ...] = ("runs", "raises") if work.action == "execute" else ("runs",)
+        raises = work.action == "execute" or self.revert_failures
+        kinds: tuple[str, ...] = ("runs", "raises") if raises else ("runs",)
         kinds += ("crash before", "crash after")
         return kinds[index]
 
@@ -466,7 +471,7 @@ def _render(step: Any) -> str:
     if kind == "runs":
         return f"{action} {node!r} runs"
     if kind == "raises":
-        return f"execute {node!r} raises"
+        return f"{action} {node!r} raises"
     if kind == "crash before":
         return f"crash before {action} {node!r} does anything"
     return f"crash after {action} {node!r}, before its outcome is recorded"

@@ -454,3 +454,69 @@ def test_the_violation_reported_takes_the_fewest_faults(snapshots: bool) -> None
 
         found = check(make, crashes=2, snapshots=True).violations[0]
         assert crashes_in(found) == 0
+
+
+def two_chains() -> pf.Flow:
+    """a -> b and c -> d, independent of each other: b and d are undone first, then a and c."""
+    return pf.GraphFlow("chains").add(
+        pf.task(lambda: 1, name="a", provides="x"),
+        pf.task(lambda x: 2, name="b"),
+        pf.task(lambda: 3, name="c", provides="y"),
+        pf.task(lambda y: 4, name="d"),
+    )
+
+
+def nested_retry() -> pf.Flow:
+    sub = pf.LinearFlow("sub", retry=pf.Times(2, name="again")).add(
+        pf.task(lambda: None, name="inner")
+    )
+    return pf.LinearFlow("p").add(pf.task(lambda: None, name="a"), sub)
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+@pytest.mark.parametrize("make", [two_chains, nested_retry])
+def test_injected_revert_failures_end_failure_with_only_what_they_block_left_undone(
+    make: Any, snapshots: bool
+) -> None:
+    report = check(make, crashes=1, revert_failures=True, snapshots=snapshots)
+    assert report.ok, str(report)
+    without = check(make, crashes=1, snapshots=snapshots)
+    assert report.states_explored > without.states_explored  # reverts that raise were explored
+
+
+def test_mutant_a_failed_revert_does_not_block_what_it_depends_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_phases.PhaseBook, "revert_failed", _phases.PhaseBook.reverted)
+    report = check(two_chains, crashes=0, revert_failures=True, snapshots=True)
+    assert not report.ok
+    violation = report.violations[0]
+    assert "dependents must be reverted first" in violation.message
+    assert any(step.startswith("revert") and step.endswith("raises") for step in violation.steps)
+    assert ("revert_failures", 1) in violation.bounds
+    program = violation.reproduction()
+    assert "revert_failures=1" in program
+
+
+def test_mutant_a_failed_revert_stops_every_other_revert(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _phases.PhaseBook.revert_failed
+
+    def block_everything(self: Any, name: str) -> None:
+        original(self, name)
+        for phase in set(self._phase_of.values()):
+            phase.outstanding -= len(phase.to_undo)
+            phase.to_undo.clear()
+        self._queue.clear()
+        for phase in set(self._phase_of.values()):
+            self._maybe_close(phase)
+
+    monkeypatch.setattr(_phases.PhaseBook, "revert_failed", block_everything)
+    report = check(two_chains, crashes=0, revert_failures=True, snapshots=True)
+    assert not report.ok
+    assert "though no failed revert" in report.violations[0].message
+
+
+def test_a_real_revert_that_raises_is_a_violation_even_with_injected_ones() -> None:
+    report = check(make_careless, crashes=0, revert_failures=True, invariant=consistent)
+    assert not report.ok
+    assert "a revert raised, so work was done and not undone" in report.violations[0].message
