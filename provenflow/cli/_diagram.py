@@ -240,18 +240,30 @@ def read_violation(text: str, number: int) -> dict[str, Any]:
     show_default=True,
     help="Which violation of the report to draw, from 1.",
 )
+@click.option(
+    "--path",
+    "entity",
+    metavar="flow|ATOM",
+    help="Draw one entity's path through its lifecycle: the flow's, or an atom's by name.",
+)
 @_format_option(("mermaid", "dot", "md", "svg", "png"))
 @output_option
-def trace_command(report: IO[str], number: int, format_name: str, output: Path | None) -> None:
+def trace_command(
+    report: IO[str], number: int, entity: str | None, format_name: str, output: Path | None
+) -> None:
     """Draw a counterexample: the steps of a violation `provenflow verify --json` found.
 
-    REPORT is the file that report was saved to, or - for stdin.
+    REPORT is the file that report was saved to, or - for stdin. As mermaid, the steps are a
+    sequence diagram (engine, store, atoms, crashes and resumes); as dot, svg or png, the
+    lifecycles of the flow and of each atom with the path numbered by step. With --path, only
+    that entity's lifecycle is drawn, its path highlighted.
 
     \b
     Examples:
       provenflow verify examples/flawed_saga.py:make_flawed --json > report.json
       provenflow diagram trace report.json
       provenflow diagram trace report.json --violation 1 -f png -o trace.png
+      provenflow diagram trace report.json --path reserve -f md
       provenflow verify examples/flawed_saga.py:make_flawed --json | provenflow diagram trace -
     """
     try:
@@ -259,4 +271,31 @@ def trace_command(report: IO[str], number: int, format_name: str, output: Path |
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read REPORT {report.name!r}: {error}") from None
     violation = read_violation(text, number)
-    emit(draw(lambda text: diagrams.trace(violation, text), format_name), output, format_name)
+    if entity is None:
+        emit(draw(lambda text: diagrams.trace(violation, text), format_name), output, format_name)
+        return
+    lifecycle, atom = _entity(violation, entity)
+    emit(
+        draw(lambda text: diagrams.trace_path(violation, lifecycle, atom, text), format_name),
+        output,
+        format_name,
+    )
+
+
+def _entity(violation: dict[str, Any], entity: str) -> tuple[str, str | None]:
+    """Return (lifecycle, atom) for `--path`: the flow, or an atom with records in the trace.
+
+    Raises `UsageError` naming the entities that have records when `entity` is none of them.
+    """
+    if entity == "flow":
+        return "flow", None
+    records = [e for e in violation.get("events") or () if isinstance(e, dict)]
+    lifecycles = {
+        e.get("atom"): str(e.get("lifecycle"))
+        for e in records
+        if e.get("kind") == "record" and e.get("atom") is not None
+    }
+    if entity not in lifecycles:
+        known = ", ".join(["flow", *sorted(str(atom) for atom in lifecycles)])
+        raise UsageError(f"--path {entity!r}: no records of it in this trace (allowed: {known})")
+    return lifecycles[entity], entity

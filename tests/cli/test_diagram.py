@@ -316,6 +316,26 @@ def test_trace_images(report_text: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("entity", "lifecycle", "atom"), [("flow", "flow", None), ("reserve", "task", "reserve")]
+)
+@pytest.mark.parametrize("format_name", TEXT_FORMATS)
+def test_trace_path_draws_one_entity_through_its_lifecycle(
+    report_text: str, entity: str, lifecycle: str, atom: str | None, format_name: str
+) -> None:
+    violation = json.loads(report_text)["violations"][0]
+    expected = diagrams.trace_path(violation, lifecycle, atom, format_name)
+    result = invoke("diagram", "trace", "-", "--path", entity, "-f", format_name, input=report_text)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == as_printed(expected)
+
+
+def test_trace_path_of_an_unknown_entity_names_those_it_has(report_text: str) -> None:
+    result = invoke("diagram", "trace", "-", "--path", "nope", input=report_text)
+    assert result.exit_code == 2
+    assert "--path 'nope': no records of it in this trace (allowed: flow, reserve)" in result.stderr
+
+
+@pytest.mark.parametrize(
     ("report", "args", "message"),
     [
         ('{"ok": true, "violations": []}', [], "the report has no violation to draw"),
