@@ -1,25 +1,9 @@
-"""The SQL backends, `sqlite:///path` and `postgresql://...`, on SQLAlchemy Core.
+"""The SQL backends, `sqlite:///path` and `postgresql://...`, on SQLAlchemy Core: `SqlStorage`.
 
-URLs follow SQLAlchemy: `sqlite:///provenflow.db` is relative to the working directory,
-`sqlite:////var/lib/runs.db` absolute; `?synchronous=full` asks SQLite for a sync on every
-commit (see Durability). `postgresql://user@host/db` uses psycopg 3 (`postgresql+psycopg://`);
-other drivers can be named explicitly. `?options=-csearch_path%3Dmyschema` (a libpq option)
-keeps the tables in a schema of their own.
-
-Schema (version 1, in `provenflow_meta`):
-
-- `provenflow_meta(name PK, value)`: one row, `schema_version`. A store with a newer version
-  is refused (`NewerSchema`) before anything is written; a database with provenflow tables but
-  no version is refused as foreign (`CorruptRecord`).
-- `provenflow_run_details(flow_id PK, atoms JSON, store JSON)`, written once;
-- `provenflow_runs(flow_id PK, flow_name, factory, state, version,
-  created_at, updated_at)`: one row per run; `state` is the flow's state after its last flow
-  transition, `version` the number of transitions recorded.
-- `provenflow_transitions(flow_id, seq, atom, lifecycle, old_state, event, new_state, attempt,
-  at, result JSON, failure JSON, history JSON)`, primary key `(flow_id, seq)` (a clustered
-  `WITHOUT ROWID` table in SQLite): the append-only audit trail. `seq` counts from 1, so a
-  run's version is the `seq` of its last transition. JSON columns hold text written by
-  `provenflow.persistence._json` (NULL for "none"); times are seconds since the epoch.
+The backend is three modules: `_sql_schema` holds the tables and the schema version check,
+`_sql_engine` opens a database from its URL (the URLs, SQLite's pragmas and durability,
+PostgreSQL's driver) and turns database errors into provenflow's; this one is the storage on
+them: `create`, `load`, `record` and `runs`.
 
 Compare-and-set. `record` encodes and checks the whole batch first (a refusal writes nothing),
 then in one short transaction runs `UPDATE provenflow_runs SET version = expected + n, state =
@@ -31,21 +15,13 @@ writer), so two writers are serialized and the second sees the first's version; 
 `UPDATE` locks the run's row and re-checks `version` once the first writer commits, so the second
 finds no row at its version. Either way exactly one writer advances a version, and the primary
 key on `(flow_id, seq)` would refuse a duplicate even if that were bypassed. The statements of
-`record`, the hot path, are compiled once from the tables above and run on the driver's cursor
-(the sqlite3 module caches them prepared, psycopg prepares them after a few uses), which skips
-SQLAlchemy's per-statement work: about two thirds of the time of a record.
+`record`, the hot path, are compiled once from the tables of `_sql_schema` and run on the
+driver's cursor (the sqlite3 module caches them prepared, psycopg prepares them after a few
+uses), which skips SQLAlchemy's per-statement work: about two thirds of the time of a record.
 
-Durability (SQLite). The database runs in WAL mode with `synchronous=NORMAL`: a commit appends
-the transaction to the WAL file with `write()` before returning, and the operating system keeps
-those pages even if the writing process is killed (SIGKILL, OOM killer, a crash), so every
-committed batch survives the death of the writer, which is the durability the engine's
-write-ahead rule needs. What NORMAL gives up is a sync per commit: an operating-system crash or
-a power cut may lose the last commits (never corrupt the database). Add `?synchronous=full` to
-the URL to sync on every commit instead, at the cost of one disk flush per batch.
-
-Errors: a file that is not an SQLite database, or rows that do not decode, give `CorruptRecord`
-naming the store, the run and the row; a database that cannot be reached or opened gives
-`StorageUnavailable`. Neither writes anything.
+Errors: rows that do not decode give `CorruptRecord` naming the store, the run and the row; a
+database that cannot be reached or opened gives `StorageUnavailable` (see `_sql_engine`).
+Neither writes anything.
 """
 
 from __future__ import annotations
@@ -59,18 +35,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from provenflow.errors import (
-    CorruptRecord,
-    NewerSchema,
-    RunExists,
-    StaleVersion,
-    StorageUnavailable,
-    UnknownRun,
-    UsageError,
-)
+from provenflow.errors import CorruptRecord, RunExists, StaleVersion, UnknownRun
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence._json import (
-    SCHEMA_VERSION,
     atoms_from_json,
     atoms_to_json,
     check_run,
@@ -82,56 +49,12 @@ from provenflow.persistence._json import (
     transition_from_fields,
 )
 from provenflow.persistence._records import RunInfo, Transition
+from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors
+from provenflow.persistence._sql_schema import DETAILS, RUNS, TRANSITIONS, prepare_schema
 
-__all__ = ["DETAILS", "METADATA", "RUNS", "TRANSITIONS", "SqlStorage"]
+__all__ = ["SqlStorage"]
 
-METADATA = sa.MetaData()
-META = sa.Table(
-    "provenflow_meta",
-    METADATA,
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-RUNS = sa.Table(
-    "provenflow_runs",
-    METADATA,
-    sa.Column("flow_id", sa.Text, primary_key=True),
-    sa.Column("flow_name", sa.Text, nullable=False),
-    sa.Column("factory", sa.Text),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("updated_at", sa.Double, nullable=False),
-)
-DETAILS = sa.Table(
-    "provenflow_run_details",
-    METADATA,
-    sa.Column("flow_id", sa.Text, sa.ForeignKey(RUNS.c.flow_id), primary_key=True),
-    sa.Column("atoms", sa.Text, nullable=False),
-    sa.Column("store", sa.Text, nullable=False),
-)
-"""What a run is (its atoms, its store), written once; kept out of `provenflow_runs`, whose row
-every write updates, so that a large flow's description does not make every write slower."""
-TRANSITIONS = sa.Table(
-    "provenflow_transitions",
-    METADATA,
-    sa.Column("flow_id", sa.Text, sa.ForeignKey(RUNS.c.flow_id), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("atom", sa.Text),
-    sa.Column("lifecycle", sa.Text, nullable=False),
-    sa.Column("old_state", sa.Text, nullable=False),
-    sa.Column("event", sa.Text, nullable=False),
-    sa.Column("new_state", sa.Text, nullable=False),
-    sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("at", sa.Double, nullable=False),
-    sa.Column("result", sa.Text),
-    sa.Column("failure", sa.Text),
-    sa.Column("history", sa.Text),
-    sqlite_with_rowid=False,
-)
 _FLOW_STATES = frozenset(str(state) for state in LIFECYCLES["flow"].states)
-_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
-_BEGIN = "provenflow_begin"
 _TRANSITION_FIELDS = [
     TRANSITIONS.c[name]
     for name in (
@@ -201,7 +124,7 @@ class SqlStorage:
             name: _Compiled(statement, dialect) for name, statement in _HOT_STATEMENTS.items()
         }
         try:
-            self._prepare()
+            prepare_schema(self._engine, self._writer, self.url, self._dialect, self._guard)
         except BaseException:
             self._engine.dispose()
             raise
@@ -384,60 +307,9 @@ class SqlStorage:
         info = RunInfo(row.flow_id, row.flow_name, atoms, store, row.factory)
         return info, row.state, version
 
-    def _prepare(self) -> None:
-        """Check the schema version, or create the schema in an empty database."""
-        with self._guard("open the database"), self._writer.begin() as conn:
-            if self._dialect == "postgresql":  # one initializer per schema at a time
-                lock = "SELECT pg_advisory_xact_lock(hashtext('provenflow:' || current_schema()))"
-                conn.execute(sa.text(lock))
-            inspector = sa.inspect(conn)
-            if inspector.has_table(META.name):
-                query = sa.select(META.c.value).where(META.c.name == "schema_version")
-                self._check_schema(conn.execute(query).scalar())
-            else:
-                tables = (RUNS, DETAILS, TRANSITIONS)
-                present = [t.name for t in tables if inspector.has_table(t.name)]
-                if present:
-                    raise CorruptRecord(
-                        self.url,
-                        f"{', '.join(present)} exist(s) without provenflow_meta: not a store of "
-                        "provenflow, or a damaged one",
-                    )
-                METADATA.create_all(conn)
-                conn.execute(
-                    META.insert(), {"name": "schema_version", "value": str(SCHEMA_VERSION)}
-                )
-        if self._dialect == "sqlite":  # persistent; only set on a database known to be ours
-            with self._guard("open the database"):
-                raw = self._engine.raw_connection()
-                try:
-                    raw.cursor().execute("PRAGMA journal_mode=WAL")
-                finally:
-                    raw.close()
-
-    def _check_schema(self, found: object) -> None:
-        where = f"{self.url}: provenflow_meta"
-        try:
-            version = int(str(found))
-        except ValueError:
-            raise CorruptRecord(where, f"schema_version is {found!r}, not a number") from None
-        if version > SCHEMA_VERSION:
-            raise NewerSchema(self.url, version, SCHEMA_VERSION)
-        if version < 1:
-            raise CorruptRecord(where, f"schema_version {version} is not a valid version")
-
-    @contextlib.contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
+    def _guard(self, action: str) -> contextlib.AbstractContextManager[None]:
         """Turn a database error into `CorruptRecord` or `StorageUnavailable` naming the store."""
-        try:
-            yield
-        except (sa_exc.DBAPIError, self._dbapi_error) as error:
-            orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
-            reason = (str(orig).strip() or type(orig).__name__).splitlines()[0]
-            if self._dialect == "sqlite" and ("not a database" in reason or "malformed" in reason):
-                problem = f"not an SQLite database, or a damaged one ({reason})"
-                raise CorruptRecord(self.url, problem) from error
-            raise StorageUnavailable(self.url, f"cannot {action}: {reason}") from error
+        return database_errors(self.url, self._dialect, self._dbapi_error, action)
 
 
 def _flow_state(transitions: Sequence[Transition]) -> str | None:
@@ -445,58 +317,3 @@ def _flow_state(transitions: Sequence[Transition]) -> str | None:
         if transition.atom is None and transition.lifecycle == "flow":
             return str(transition.new_state)
     return None
-
-
-def _make_engine(url: str) -> tuple[sa.Engine, str, str]:
-    """Return an engine for `url`, `url` as shown in messages (no password), and the dialect."""
-    try:
-        parsed = sa.make_url(url)
-    except sa_exc.ArgumentError as error:
-        raise UsageError(f"backend {url!r}: not a database URL ({error})") from None
-    dialect = parsed.get_backend_name()
-    shown = parsed.render_as_string(hide_password=True)
-    if dialect == "sqlite":
-        engine = _sqlite_engine(url, parsed)
-    elif dialect == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        try:
-            engine = sa.create_engine(parsed, connect_args={"connect_timeout": 10})
-        except ImportError as error:
-            raise UsageError(
-                f"backend {url!r}: the PostgreSQL driver is not installed ({error}); "
-                "install provenflow[postgres]"
-            ) from None
-    else:
-        raise UsageError(f"backend {url!r}: unknown database (known: sqlite, postgresql)")
-    return engine, shown, dialect
-
-
-def _sqlite_engine(url: str, parsed: sa.URL) -> sa.Engine:
-    if not parsed.database or parsed.database == ":memory:":
-        raise UsageError(
-            f"backend {url!r}: name a file (sqlite:///provenflow.db); "
-            "memory:// keeps runs in memory"
-        )
-    synchronous = str(parsed.query.get("synchronous", "NORMAL")).upper()
-    if synchronous not in _SYNCHRONOUS:
-        raise UsageError(
-            f"backend {url!r}: synchronous={synchronous.lower()} is not one of "
-            f"{', '.join(s.lower() for s in _SYNCHRONOUS)}"
-        )
-    parsed = parsed.difference_update_query(["synchronous"])
-    engine = sa.create_engine(parsed, connect_args={"timeout": 30.0})
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # We issue BEGIN ourselves (below), so that writes can take the lock up front.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN, 'DEFERRED')}")
-
-    return engine

@@ -8,7 +8,7 @@ pytest.importorskip("sqlalchemy")
 
 from provenflow.errors import StorageUnavailable
 from provenflow.persistence import SqlStorage, open_storage
-from provenflow.persistence._sql import _make_engine
+from provenflow.persistence._sql_engine import _make_engine
 
 
 def test_postgresql_urls_use_psycopg_3() -> None:

@@ -1,0 +1,146 @@
+"""The tables of the SQL backends, and the schema version check when a database is opened.
+
+Schema (version 1, in `provenflow_meta`):
+
+- `provenflow_meta(name PK, value)`: one row, `schema_version`. A store with a newer version
+  is refused (`NewerSchema`) before anything is written; a database with provenflow tables but
+  no version is refused as foreign (`CorruptRecord`).
+- `provenflow_run_details(flow_id PK, atoms JSON, store JSON)`, written once;
+- `provenflow_runs(flow_id PK, flow_name, factory, state, version,
+  created_at, updated_at)`: one row per run; `state` is the flow's state after its last flow
+  transition, `version` the number of transitions recorded.
+- `provenflow_transitions(flow_id, seq, atom, lifecycle, old_state, event, new_state, attempt,
+  at, result JSON, failure JSON, history JSON)`, primary key `(flow_id, seq)` (a clustered
+  `WITHOUT ROWID` table in SQLite): the append-only audit trail. `seq` counts from 1, so a
+  run's version is the `seq` of its last transition. JSON columns hold text written by
+  `provenflow.persistence._json` (NULL for "none"); times are seconds since the epoch.
+
+Opening a database (`prepare_schema`) checks the version, or creates the tables and the version
+row in an empty database, in one transaction; on PostgreSQL it first takes an advisory lock on
+the schema, so that one process at a time creates the tables. On SQLite it then switches the
+database to WAL mode (a persistent setting; see `_sql_engine`), only once the database is known
+to be provenflow's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import sqlalchemy as sa
+
+from provenflow.errors import CorruptRecord, NewerSchema
+from provenflow.persistence._json import SCHEMA_VERSION
+
+__all__ = [
+    "DETAILS",
+    "META",
+    "METADATA",
+    "RUNS",
+    "TRANSITIONS",
+    "check_schema",
+    "prepare_schema",
+]
+
+METADATA = sa.MetaData()
+META = sa.Table(
+    "provenflow_meta",
+    METADATA,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+RUNS = sa.Table(
+    "provenflow_runs",
+    METADATA,
+    sa.Column("flow_id", sa.Text, primary_key=True),
+    sa.Column("flow_name", sa.Text, nullable=False),
+    sa.Column("factory", sa.Text),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+DETAILS = sa.Table(
+    "provenflow_run_details",
+    METADATA,
+    sa.Column("flow_id", sa.Text, sa.ForeignKey(RUNS.c.flow_id), primary_key=True),
+    sa.Column("atoms", sa.Text, nullable=False),
+    sa.Column("store", sa.Text, nullable=False),
+)
+"""What a run is (its atoms, its store), written once; kept out of `provenflow_runs`, whose row
+every write updates, so that a large flow's description does not make every write slower."""
+TRANSITIONS = sa.Table(
+    "provenflow_transitions",
+    METADATA,
+    sa.Column("flow_id", sa.Text, sa.ForeignKey(RUNS.c.flow_id), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("atom", sa.Text),
+    sa.Column("lifecycle", sa.Text, nullable=False),
+    sa.Column("old_state", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("new_state", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("result", sa.Text),
+    sa.Column("failure", sa.Text),
+    sa.Column("history", sa.Text),
+    sqlite_with_rowid=False,
+)
+
+
+def prepare_schema(
+    engine: sa.Engine,
+    writer: sa.Engine,
+    url: str,
+    dialect: str,
+    guard: Callable[[str], AbstractContextManager[None]],
+) -> None:
+    """Check the schema version, or create the schema in an empty database.
+
+    `writer` is `engine` with its transactions begun `IMMEDIATE` (see `_sql_engine`), `url`
+    the store as shown in messages, `guard(action)` turns database errors into provenflow's.
+    Raises `NewerSchema`, `CorruptRecord` (a foreign or damaged database) or, through `guard`,
+    `StorageUnavailable`; a refused database is left as it was (the transaction rolls back).
+    """
+    with guard("open the database"), writer.begin() as conn:
+        if dialect == "postgresql":  # one initializer per schema at a time
+            lock = "SELECT pg_advisory_xact_lock(hashtext('provenflow:' || current_schema()))"
+            conn.execute(sa.text(lock))
+        inspector = sa.inspect(conn)
+        if inspector.has_table(META.name):
+            query = sa.select(META.c.value).where(META.c.name == "schema_version")
+            check_schema(url, conn.execute(query).scalar())
+        else:
+            tables = (RUNS, DETAILS, TRANSITIONS)
+            present = [t.name for t in tables if inspector.has_table(t.name)]
+            if present:
+                raise CorruptRecord(
+                    url,
+                    f"{', '.join(present)} exist(s) without provenflow_meta: not a store of "
+                    "provenflow, or a damaged one",
+                )
+            METADATA.create_all(conn)
+            conn.execute(META.insert(), {"name": "schema_version", "value": str(SCHEMA_VERSION)})
+    if dialect == "sqlite":  # persistent; only set on a database known to be ours
+        with guard("open the database"):
+            raw = engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA journal_mode=WAL")
+            finally:
+                raw.close()
+
+
+def check_schema(url: str, found: object) -> None:
+    """Check `found`, the stored `schema_version`; return if this provenflow reads it.
+
+    Raises `NewerSchema` for a newer version and `CorruptRecord` for one that is not a version.
+    """
+    where = f"{url}: provenflow_meta"
+    try:
+        version = int(str(found))
+    except ValueError:
+        raise CorruptRecord(where, f"schema_version is {found!r}, not a number") from None
+    if version > SCHEMA_VERSION:
+        raise NewerSchema(url, version, SCHEMA_VERSION)
+    if version < 1:
+        raise CorruptRecord(where, f"schema_version {version} is not a valid version")
