@@ -22,17 +22,15 @@ from provenflow.verification._coverage import TransitionCoverage, TransitionReco
 from provenflow.verification._fuzz import FuzzReport, fuzz
 from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
 from provenflow.verification._simulation import InjectedFailure
-from provenflow.verification._strategies import (
+from provenflow.verification._strategies import behaviours, flows
+from provenflow.verification._strategies_plans import (
     Behaviour,
     FlowPlan,
-    Journal,
     LinkPlan,
-    ProcessCrash,
     RetryPlan,
     TaskPlan,
-    behaviours,
-    flows,
 )
+from provenflow.verification._strategies_tasks import Journal, ProcessCrash
 
 if TYPE_CHECKING:
     from provenflow.verification._pytest import assert_sound

@@ -18,19 +18,15 @@ from hypothesis import strategies as st
 import provenflow as pf
 from provenflow.engine import Work, _runner
 from provenflow.persistence import MemoryStorage, SqlStorage, Transition
-from provenflow.verification._fuzz import (
-    DrawnFaults,
-    FaultyRun,
-    check_plan,
-    fuzz,
-    violations,
-)
-from provenflow.verification._strategies import (
+from provenflow.verification._fuzz import check_plan, fuzz
+from provenflow.verification._fuzz_run import DrawnFaults, FaultyRun
+from provenflow.verification._fuzz_violations import violations
+from provenflow.verification._strategies import flows
+from provenflow.verification._strategies_plans import (
     Behaviour,
     FlowPlan,
     LinkPlan,
     TaskPlan,
-    flows,
 )
 
 SHM = Path("/dev/shm")

@@ -14,18 +14,19 @@ from hypothesis import strategies as st
 import provenflow as pf
 from provenflow.failure import Failure
 from provenflow.flows import compile_flow
-from provenflow.verification._strategies import (
+from provenflow.verification._strategies import behaviours, flows
+from provenflow.verification._strategies_plans import (
     Behaviour,
     FlowPlan,
-    FuzzTask,
-    Journal,
     LinkPlan,
-    PlannedFailure,
-    ProcessCrash,
     RetryPlan,
     TaskPlan,
-    behaviours,
-    flows,
+)
+from provenflow.verification._strategies_tasks import (
+    FuzzTask,
+    Journal,
+    PlannedFailure,
+    ProcessCrash,
 )
 
 PLANS = settings(
