@@ -109,8 +109,10 @@ class Core:
         self.atom_count = 0
         self.phases = PhaseBook(self)
         self._out: list[Transition] = []
-        self._borrowed: set[str] = set()
-        """Atoms whose state holder is shared with a clone: copied before their next move."""
+        self._cloned = False
+        """Whether this core was cloned or is a clone: its atom holders may then be shared."""
+        self._owned: set[str] = set()
+        """When `_cloned`: the atoms whose holder this core copied since, so owns alone."""
         with collector_paused():
             load_records(self, records or {})
 
@@ -127,25 +129,22 @@ class Core:
         other.flow = self.flow.copy()
         # Atom holders are shared, and copied by whichever core moves one first (`_move`):
         # a snapshot costs a dict copy, not one holder per atom.
-        other.states = dict(self.states)
-        self._borrowed = set(self.states)
-        other._borrowed = set(self._borrowed)
-        for attribute in (
-            "attempts",
-            "outcomes",
-            "provided",
-            "histories",
-            "failures",
-            "revert_failures",
-            "decision_failures",
-            "waiting",
-            "in_flight",
-            "decided",
-        ):
-            setattr(other, attribute, dict(getattr(self, attribute)))
-        other.joins_done = set(self.joins_done)
-        other.ready = list(self.ready)
-        other._out = list(self._out)
+        other.states = self.states.copy()
+        self._cloned = other._cloned = True
+        self._owned, other._owned = set(), set()
+        other.attempts = self.attempts.copy()
+        other.outcomes = self.outcomes.copy()
+        other.provided = self.provided.copy()
+        other.histories = self.histories.copy()
+        other.failures = self.failures.copy()
+        other.revert_failures = self.revert_failures.copy()
+        other.decision_failures = self.decision_failures.copy()
+        other.waiting = self.waiting.copy()
+        other.in_flight = self.in_flight.copy()
+        other.decided = self.decided.copy()
+        other.joins_done = self.joins_done.copy()
+        other.ready = self.ready.copy()
+        other._out = self._out.copy()
         other.phases = self.phases.clone(other)
         return other
 
@@ -257,8 +256,8 @@ class Core:
         history: tuple[Any, ...] | None = None,
     ) -> None:
         holder = self.states[name]
-        if self._borrowed and name in self._borrowed:
-            self._borrowed.discard(name)
+        if self._cloned and name not in self._owned:
+            self._owned.add(name)
             holder = self.states[name] = holder.copy()
         old = holder.state
         new = holder.apply(event)

@@ -73,14 +73,18 @@ class PhaseBook:
 
     def clone(self, core: Core) -> PhaseBook:
         """Return a copy of these phases for `core` (a snapshot of `self.core`)."""
-        other = PhaseBook(core)
-        copies: dict[int, _Phase] = {}
-        for name, phase in self._phase_of.items():
-            copied = copies.get(id(phase))
-            if copied is None:
-                copied = copies[id(phase)] = phase.copy()
-            other._phase_of[name] = copied
-        other._queue = deque(self._queue)
+        other = PhaseBook.__new__(PhaseBook)
+        other.core = core
+        other._queue = self._queue.copy()
+        phase_of = self._phase_of
+        phases = set(phase_of.values())
+        if not phases:
+            other._phase_of = {}
+        elif len(phases) == 1:
+            other._phase_of = dict.fromkeys(phase_of, phases.pop().copy())
+        else:
+            copies = {phase: phase.copy() for phase in phases}
+            other._phase_of = {name: copies[phase] for name, phase in phase_of.items()}
         return other
 
     def phase_of(self, name: str) -> _Phase | None:
