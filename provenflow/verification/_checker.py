@@ -348,7 +348,7 @@ class _Search:
             if parent.crash_key(choice) in self.resumes:
                 continue  # a crash into a state explored before: not even taken
             # the last choice takes the parent itself: nothing else needs it any more
-            child = parent.clone() if choice < options - 1 else parent
+            child = parent.clone(parent.crashes_at(choice)) if choice < options - 1 else parent
             cost = faults + _fault(stage, choice)
             try:
                 child.apply(choice)

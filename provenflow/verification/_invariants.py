@@ -131,7 +131,7 @@ class Invariants:
         core = self.simulation.core
         for dependent in self._dependents(name):
             holder = core.states.get(dependent)
-            if holder is not None and str(holder.state) in _NOT_UNDONE:
+            if holder is not None and holder.state in _NOT_UNDONE:
                 raise self._broken(
                     f"{name!r} is reverted while {dependent!r}, which depends on it, is still "
                     f"{holder.state} (dependents must be reverted first)"

@@ -127,18 +127,33 @@ class Simulation:
         self.picked: Work | None = None
         self.finished_work: Work | None = None
 
-    def clone(self) -> Simulation:
-        """Return an independent copy of this path, at the same point."""
+    def clone(self, to_crash: bool = False) -> Simulation:
+        """Return an independent copy of this path, at the same point.
+
+        `to_crash`: the copy is only going to take an option that crashes (`crashes_at`),
+        which reads the core at most and then replaces it, so it shares this path's core
+        instead of copying it.
+        """
         other = Simulation.__new__(Simulation)
         other.__dict__.update(self.__dict__)
-        other.records = list(self.records)
-        other.record_keys = list(self.record_keys)
-        other.recorded = dict(self.recorded)
-        other.in_flight = list(self.in_flight)
-        other.pending = list(self.pending)
-        other.core = self.core.clone()
+        other.records = self.records.copy()
+        other.record_keys = self.record_keys.copy()
+        other.recorded = self.recorded.copy()
+        other.in_flight = self.in_flight.copy()
+        other.pending = self.pending.copy()
+        if not to_crash:
+            other.core = self.core.clone()
         other.invariants = self.invariants.clone(other)
         return other
+
+    def crashes_at(self, index: int) -> bool:
+        """Whether option `index` of the current choice is a crash (the process dies in it)."""
+        if self.stage == "write":
+            return index == 1
+        return self.stage == "outcome" and index >= self._count() - 2 and self._crashes_left()
+
+    def _crashes_left(self) -> bool:
+        return self.crashes < self.max_crashes
 
     @property
     def steps(self) -> list[str]:
@@ -217,16 +232,20 @@ class Simulation:
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next."""
         core = self.core
-        outcomes, attempts = core.outcomes, core.attempts
+        outcomes, attempts, recorded = core.outcomes, core.attempts, self.recorded
+        # the atoms in the flow's order (the same for every path): state, attempts, outcome
+        # and last recorded state (None when nothing is recorded) of each
         atoms = tuple(
-            (name, holder.state._value_, attempts[name], _value_key(outcomes.get(name)))
-            for name, holder in core.states.items()
+            [
+                (holder.state, attempts[name], _value_key(outcomes.get(name)), recorded.get(name))
+                for name, holder in core.states.items()
+            ]
         )
         return (
             self.stage,
-            core.flow.state._value_,
+            core.flow.state,
             atoms,
-            frozenset(self.recorded.items()),
+            recorded.get(None),
             frozenset((w.action, w.node) for w in self.in_flight),  # any order: all are tried
             None if self.picked is None else (self.picked.action, self.picked.node),
             tuple((t.atom, t.event) for t in self.pending),
@@ -250,8 +269,25 @@ class Simulation:
 
         Raises `Finished` at the end of the run and `Broken` when an invariant fails.
         """
-        while self._count() <= 1:
-            self._apply(0)  # one option (or none to pick): never a crash, so nothing to catch
+        # one option (or none to pick) is taken at once: never a crash, so nothing to catch
+        while True:
+            stage = self.stage
+            if stage == "write":
+                if self.crashes < self.max_crashes:
+                    break
+                self._write(0)
+            elif stage == "outcome":
+                if self._count() > 1:
+                    break
+                self._outcome(0)
+            elif stage == "pick":
+                if len(self.in_flight) > 1:
+                    break
+                self._apply(0)
+            elif stage == "suspend":
+                break
+            else:
+                self._apply(0)
         return self._options()
 
     def _count(self) -> int:
@@ -354,7 +390,7 @@ class Simulation:
     def _round(self) -> None:
         core = self.core
         if core.over and not self.in_flight:
-            if str(core.flow.state) == "SUSPENDED":
+            if core.flow.state == "SUSPENDED":
                 self._step("RESUME after the suspension")
                 self._resume()
                 self.stage = "boot"
@@ -362,7 +398,7 @@ class Simulation:
                 return
             self.invariants.at_end()
             raise Finished(str(core.flow.state))
-        may_suspend = self.suspends < self.max_suspends and str(core.flow.state) == "RUNNING"
+        may_suspend = self.suspends < self.max_suspends and core.flow.state == "RUNNING"
         self.stage = "suspend" if may_suspend else "take"
 
     def _outcome(self, index: int) -> None:
@@ -412,7 +448,7 @@ class Simulation:
         for transition in transitions:
             self.records.append(transition)
             self.record_keys.append(_record_key(transition))
-            self.recorded[transition.atom] = str(transition.new_state)
+            self.recorded[transition.atom] = transition.new_state
             self._step(transition)
             self.invariants.after_record(transition)
         self.stage = self.after_write
