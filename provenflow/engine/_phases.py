@@ -17,6 +17,7 @@ ends the flow.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -67,14 +68,16 @@ class PhaseBook:
     """The revert phases of one core: which node is being undone, and in what order."""
 
     def __init__(self, core: Core) -> None:
-        self.core = core
+        # A weak reference: the core owns its phases, and a reference cycle between them would
+        # leave every dropped core (a model checker drops thousands) to the cyclic collector.
+        self.core: Core = weakref.proxy(core)
         self._phase_of: dict[str, _Phase] = {}
         self._queue: deque[str] = deque()
 
     def clone(self, core: Core) -> PhaseBook:
         """Return a copy of these phases for `core` (a snapshot of `self.core`)."""
         other = PhaseBook.__new__(PhaseBook)
-        other.core = core
+        other.core = weakref.proxy(core)
         other._queue = self._queue.copy()
         phase_of = self._phase_of
         phases = set(phase_of.values())

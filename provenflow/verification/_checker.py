@@ -19,16 +19,23 @@ before it is resumed.
 Bounds: `max_states` and `max_seconds`. When one stops the search, the report says
 `incomplete` and why: nothing is claimed for what was not explored.
 
+The cyclic garbage collector is paused while the search runs (`_collector_paused`): the
+search's own structures hold no reference cycle (a core's phases and a simulation's invariants
+refer back to their owner weakly), so everything a dropped state held is freed at once, and
+the collector would only walk the ever-growing set of explored states again and again.
+
 Each path is replayed from the start (the factory builds a fresh flow and context for it), so a
 path costs time linear in its length; the factory must build the same flow every time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +208,24 @@ def check(
         all_violations,
         revert_failures,
     )
-    return search.with_snapshots() if snapshots else search.by_replay()
+    with _collector_paused():
+        return search.with_snapshots() if snapshots else search.by_replay()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a search, and restore its state after it.
+
+    What the search drops is freed by reference counting (see the module docstring); a
+    reference cycle the user's code makes is collected once the search is over.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Search:

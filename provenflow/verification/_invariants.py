@@ -24,6 +24,7 @@ At every end:
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from provenflow.engine import Work
@@ -46,7 +47,8 @@ class Invariants:
     """Checks one simulation's steps; raises `Broken` (from `_simulation`) on a violation."""
 
     def __init__(self, simulation: Simulation) -> None:
-        self.simulation = simulation
+        # weak: the simulation owns its invariants; a cycle would leave it to the cyclic collector
+        self.simulation: Simulation = weakref.proxy(simulation)
         self.succeeded: set[str] = set()
         self.retry_rounds: dict[str, int] = {}
 
