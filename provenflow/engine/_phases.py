@@ -115,30 +115,33 @@ class PhaseBook:
             if previous is not None:
                 previous.closed = True
             self._phase_of[name] = phase
+        nodes, states = core.nodes, core.states
+        within, to_undo, blockers = phase.members, phase.to_undo, phase.blockers
+        everything = len(within) == len(nodes)  # the whole flow: every successor is inside
         blocked: set[str] = set()
         for name in reversed(members):
-            node = core.nodes[name]
-            inside = [s for s in node.successors if s in phase.members]
-            if any(s in blocked for s in inside):
+            node = nodes[name]
+            inside = node.successors if everything else [s for s in node.successors if s in within]
+            if blocked and any(s in blocked for s in inside):
                 blocked.add(name)
                 continue
-            waits = any(s in phase.to_undo for s in inside)
+            waiting_on = sum(1 for s in inside if s in to_undo) if to_undo else 0
             if node.kind == "join":
-                needed = waits
+                needed = waiting_on > 0
             else:
-                state = core.states[name].state
+                state = states[name].state
                 if state == State.REVERT_FAILURE:
                     blocked.add(name)
                     continue
                 needed = state in TO_UNDO
-                if not needed and waits:
+                if not needed and waiting_on:
                     # Nothing to undo here (ignored, never run), but what comes after it must be
                     # undone before what comes before it: it passes the order on, like a join.
                     needed = True
                     phase.passing.add(name)
             if needed:
-                phase.to_undo.add(name)
-                phase.blockers[name] = sum(1 for s in inside if s in phase.to_undo)
+                to_undo.add(name)
+                blockers[name] = waiting_on
         phase.outstanding = len(phase.to_undo)
         for name in members:
             if name in phase.to_undo and phase.blockers[name] == 0:
