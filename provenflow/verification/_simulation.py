@@ -107,9 +107,10 @@ class Simulation:
         self.user_checks = user_checks
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
-        self.resumed: dict[Any, Core] = {}
-        """Cores rebuilt from a durable record, by `record_key()`: a cache shared by clones,
-        which share this path's flow and atoms (see `_resume`)."""
+        self.resumed: dict[Any, tuple[Core, tuple[Transition, ...]]] = {}
+        """Cores rebuilt from a durable record and started, with the transitions their start
+        made, by `record_key()`: a cache shared by clones, which share this path's flow and
+        atoms (see `_boot`)."""
         self.just_resumed = False
         """Whether the last `apply` crashed or resumed: the path's state is then `resume_key()`."""
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
@@ -212,22 +213,33 @@ class Simulation:
             return None
         return ("boot", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))
 
-    def _resume(self) -> None:
-        """Rebuild the core from the durable record, as a restarted process does.
+    def _boot(self) -> None:
+        """Start the run: a new one, or the one the durable record holds (resume), as a
+        restarted process does.
 
-        Through the engine's real resume path (`records_from`, `Core(records=...)`); the rebuilt
-        core of a record seen before is copied from the cache instead (the same inputs give the
-        same core: it is a pure function of the record).
+        A run with a record goes through the engine's real resume path (`records_from`,
+        `Core(records=...)`, `start()`); a record seen before is booted from the cache instead
+        (the same inputs give the same core and the same transitions: both are a pure function
+        of the record).
         """
+        if not self.records:
+            self.core = Core(self.compiled, self.store)
+            self.core.start()
+            self._drain("round")
+            return
         key = self.record_key()
         cached = self.resumed.get(key)
         if cached is None:
             records, flow_events = records_from(self.records)
-            cached = Core(self.compiled, self.store, records=records, flow_events=flow_events)
-            self.resumed[key] = cached.clone()
+            core = Core(self.compiled, self.store, records=records, flow_events=flow_events)
+            core.start()
+            cached = self.resumed[key] = (core.clone(), tuple(core.drain()))
         else:
-            cached = cached.clone()
-        self.core = cached
+            core = cached[0].clone()
+        self.core = core
+        self.pending = list(cached[1])
+        self.after_write = "round"
+        self.stage = "write" if self.pending else "round"
 
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next."""
@@ -344,18 +356,14 @@ class Simulation:
             self.in_flight, self.pending, self.picked = [], [], None
             if self.records:
                 self._step("RESUME: a new process loads the run from the store")
-                self._resume()
             self.stage = "boot"
             self.just_resumed = True
 
-    def _apply(self, index: int) -> None:  # noqa: PLR0912 (one branch per stage)
+    def _apply(self, index: int) -> None:
         core = self.core
         stage = self.stage
         if stage == "boot":
-            if not self.records:
-                self.core = core = Core(self.compiled, self.store)
-            core.start()
-            self._drain("round")
+            self._boot()
         elif stage == "write":
             self._write(index)
         elif stage == "round":
@@ -392,7 +400,6 @@ class Simulation:
         if core.over and not self.in_flight:
             if core.flow.state == "SUSPENDED":
                 self._step("RESUME after the suspension")
-                self._resume()
                 self.stage = "boot"
                 self.just_resumed = True
                 return
