@@ -127,7 +127,9 @@ def records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecor
         if transition.atom is None:
             flow_events.append(transition.event)
             continue
-        record = records.setdefault(transition.atom, AtomRecord())
+        record = records.get(transition.atom)
+        if record is None:
+            record = records[transition.atom] = AtomRecord()
         record.events.append(transition.event)
         record.attempt = max(record.attempt, transition.attempt)
         new = transition.new_state
