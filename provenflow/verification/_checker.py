@@ -209,7 +209,9 @@ def check(
         revert_failures,
     )
     with _collector_paused():
-        return search.with_snapshots() if snapshots else search.by_replay()
+        report = search.with_snapshots() if snapshots else search.by_replay()
+        del search  # freed now, so the collector does not walk it when it resumes
+    return report
 
 
 @contextlib.contextmanager

@@ -168,7 +168,7 @@ class Invariants:
         """The end-of-run invariants, the engine's and the user's."""
         core = self.simulation.core
         outcome = str(core.flow.state)
-        states = {name: str(holder.state) for name, holder in core.states.items()}
+        states = {name: holder.state._value_ for name, holder in core.states.items()}
         left = sorted(n for n, s in states.items() if s in ("RUNNING", "REVERTING"))
         if left:
             raise self._broken(f"the run ended {outcome} with {left} still RUNNING/REVERTING")
