@@ -5,7 +5,8 @@ is resolved to a layer: the top-level package `provenflow` itself, or the first 
 (`provenflow.fsm._lifecycle` is in layer `fsm`, `provenflow/cli.py` is layer `cli`). A module
 may import its own layer and the layers `ALLOWED` lists for it:
 
-- `errors` imports nothing of ours; `failure` (a leaf) and `fsm` import only `errors`;
+- `errors` and `_gc` (pausing the garbage collector) import nothing of ours; `failure` (a
+  leaf) and `fsm` import only those two;
 - `flows` and `persistence` import `fsm`, `errors` and `failure`;
 - `engine` adds `flows` and `persistence`; `jobs` adds `engine`;
 - `verification`, `diagrams` and the top-level `provenflow/__init__.py` import anything but
@@ -26,13 +27,14 @@ import pytest
 PACKAGE = "provenflow"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
 
-_BASE = frozenset({"errors"})
+_BASE = frozenset({"errors", "_gc"})
 _DATA = _BASE | {"failure", "fsm"}
 _ENGINE = _DATA | {"flows", "persistence", "engine"}
 _EVERY_LAYER = frozenset(
     {
         PACKAGE,
         "__main__",
+        "_gc",
         "cli",
         "diagrams",
         "engine",
@@ -49,6 +51,7 @@ _ALL_BUT_CLI = _EVERY_LAYER - {"cli", "__main__"}
 
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
+    "_gc": frozenset(),
     "failure": _BASE,
     "fsm": _BASE,
     "flows": _DATA,

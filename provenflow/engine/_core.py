@@ -26,11 +26,11 @@ their scope is being undone; atoms left REVERTING are reverted again.
 
 from __future__ import annotations
 
-import gc
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from provenflow._gc import collector_paused
 from provenflow.engine._deciders import vetoed_by
 from provenflow.engine._phases import PhaseBook
 from provenflow.engine._resume import continue_recorded, load_records
@@ -53,26 +53,6 @@ FINISHED = frozenset({TaskState.SUCCESS, TaskState.IGNORE})
 _NOTHING: dict[str, Any] = {}
 """What an atom that provides nothing provided (shared: never mutated)."""
 OVER = frozenset({FlowState.SUCCESS, FlowState.REVERTED, FlowState.FAILURE, FlowState.SUSPENDED})
-
-
-class collector_paused:  # noqa: N801 (used like the function it was: `with collector_paused():`)
-    """Pause Python's cyclic garbage collector while a run's structures are built.
-
-    Building them creates no reference cycles, and each collection would walk everything built
-    so far, which makes building a large flow superlinear. The collector's previous state is
-    restored on exit, whatever happens. (A class, not a generator: it is entered for every core
-    built, thousands of times in a model checker's search.)
-    """
-
-    __slots__ = ("_was_enabled",)
-
-    def __enter__(self) -> None:
-        self._was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._was_enabled:
-            gc.enable()
 
 
 class Core:

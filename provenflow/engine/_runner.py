@@ -20,8 +20,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from provenflow._gc import collector_paused
 from provenflow.engine._async import AsyncDispatcher
-from provenflow.engine._core import Core, collector_paused
+from provenflow.engine._core import Core
 from provenflow.engine._executors import Completion, Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._listeners import announce

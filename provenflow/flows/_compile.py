@@ -24,12 +24,11 @@ atom, the symbol and the flow. Compilation reads the flow and changes nothing in
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from provenflow._gc import collector_paused
 from provenflow.errors import (
     AlreadyAdded,
     AmbiguousProvider,
@@ -65,27 +64,10 @@ def compile_flow(flow: Flow, store_keys: Iterable[str] = ()) -> CompiledFlow:
     if isinstance(store_keys, str | bytes):
         raise UsageError(f"store_keys must be an iterable of symbol names, got {store_keys!r}")
     builder = _Builder(frozenset(store_keys))
-    with _collection_paused():
+    with collector_paused():
         builder.survey(flow, None, {}, {})
         builder.walk(flow, _Context((), (), None))
         return builder.freeze(flow.name)
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while compiling, if it runs, and restore it after.
-
-    Compilation allocates a few small objects per atom and frees nothing, which makes the
-    collector rescan the growing structures again and again: with it paused, 100,000 atoms
-    compile in about half the time. Nothing built here is garbage, so nothing is lost.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(eq=False, slots=True)

@@ -19,7 +19,7 @@ before it is resumed.
 Bounds: `max_states` and `max_seconds`. When one stops the search, the report says
 `incomplete` and why: nothing is claimed for what was not explored.
 
-The cyclic garbage collector is paused while the search runs (`_collector_paused`): the
+The cyclic garbage collector is paused while the search runs (`provenflow._gc`): the
 search's own structures hold no reference cycle (a core's phases and a simulation's invariants
 refer back to their owner weakly), so everything a dropped state held is freed at once, and
 the collector would only walk the ever-growing set of explored states again and again.
@@ -30,15 +30,14 @@ path costs time linear in its length; the factory must build the same flow every
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec, load_object
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
@@ -208,26 +207,10 @@ def check(
         all_violations,
         revert_failures,
     )
-    with _collector_paused():
+    with collector_paused():
         report = search.with_snapshots() if snapshots else search.by_replay()
         del search  # freed now, so the collector does not walk it when it resumes
     return report
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a search, and restore its state after it.
-
-    What the search drops is freed by reference counting (see the module docstring); a
-    reference cycle the user's code makes is collected once the search is over.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Search:
