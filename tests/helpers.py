@@ -101,3 +101,72 @@ def make_task(
         namespace,
     )
     return pf.task(namespace["run"], name=name, provides=provides, revert=namespace["undo"])
+
+
+# -- a saga over a fake world, for the model checker and fuzzing -------------------------------
+
+
+class World:
+    """A fake world the tasks change: what a run did outside the engine."""
+
+    def __init__(self) -> None:
+        self.reserved = 0
+        self.charged = 0
+        self.shipped = 0
+
+    def __repr__(self) -> str:
+        return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
+
+
+def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
+    world = World()
+
+    class Reserve(pf.Task):
+        def execute(self) -> dict[str, int]:
+            world.reserved = 1
+            return {"id": 7}
+
+        def revert(self, result: Any, **_: Any) -> None:
+            if careless_revert:
+                assert result["id"] == 7  # assumes execute returned
+            world.reserved = 0
+
+    class Charge(pf.Task):
+        def execute(self) -> None:
+            if idempotent:
+                world.charged = 1
+            else:
+                world.charged += 1
+
+        def revert(self, **_: Any) -> None:
+            world.charged = 0
+
+    class Ship(pf.Task):
+        def execute(self) -> None:
+            world.shipped = 1
+
+        def revert(self, **_: Any) -> None:
+            world.shipped = 0
+
+    sub = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
+    flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), sub)
+    return flow, world
+
+
+def consistent(world: World, outcome: str) -> bool:
+    """All done, or nothing left done."""
+    if outcome == "SUCCESS":
+        return (world.reserved, world.charged, world.shipped) == (1, 1, 1)
+    return (world.reserved, world.charged, world.shipped) == (0, 0, 0)
+
+
+def make_sound() -> tuple[pf.Flow, World]:
+    return saga()
+
+
+def make_careless() -> tuple[pf.Flow, World]:
+    return saga(careless_revert=True)
+
+
+def make_double_charge() -> tuple[pf.Flow, World]:
+    return saga(idempotent=False)

@@ -9,72 +9,13 @@ import pytest
 import provenflow as pf
 from provenflow.engine import _core, _phases, _resume
 from provenflow.verification import Violation, check, replay
-
-
-class World:
-    """A fake world the tasks change: what a run did outside the engine."""
-
-    def __init__(self) -> None:
-        self.reserved = 0
-        self.charged = 0
-        self.shipped = 0
-
-    def __repr__(self) -> str:
-        return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
-
-
-def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
-    world = World()
-
-    class Reserve(pf.Task):
-        def execute(self) -> dict[str, int]:
-            world.reserved = 1
-            return {"id": 7}
-
-        def revert(self, result: Any, **_: Any) -> None:
-            if careless_revert:
-                assert result["id"] == 7  # assumes execute returned
-            world.reserved = 0
-
-    class Charge(pf.Task):
-        def execute(self) -> None:
-            if idempotent:
-                world.charged = 1
-            else:
-                world.charged += 1
-
-        def revert(self, **_: Any) -> None:
-            world.charged = 0
-
-    class Ship(pf.Task):
-        def execute(self) -> None:
-            world.shipped = 1
-
-        def revert(self, **_: Any) -> None:
-            world.shipped = 0
-
-    sub = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
-    flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), sub)
-    return flow, world
-
-
-def consistent(world: World, outcome: str) -> bool:
-    """All done, or nothing left done."""
-    if outcome == "SUCCESS":
-        return (world.reserved, world.charged, world.shipped) == (1, 1, 1)
-    return (world.reserved, world.charged, world.shipped) == (0, 0, 0)
-
-
-def make_sound() -> tuple[pf.Flow, World]:
-    return saga()
-
-
-def make_careless() -> tuple[pf.Flow, World]:
-    return saga(careless_revert=True)
-
-
-def make_double_charge() -> tuple[pf.Flow, World]:
-    return saga(idempotent=False)
+from tests.helpers import (
+    World,
+    consistent,
+    make_careless,
+    make_double_charge,
+    make_sound,
+)
 
 
 @pytest.mark.parametrize("crashes", [0, 1, 2])
@@ -424,9 +365,12 @@ def test_a_reproduction_names_the_store_and_the_user_checks_and_replays_the_viol
 
     violation = check(make_double_charge, crashes=1, invariant=consistent).violations[0]
     program = violation.reproduction()
-    assert f"invariant='{__name__}:consistent'" in program
+    assert f"invariant='{consistent.__module__}:consistent'" in program
     data = violation.to_data()
-    assert data["checks"] == {"invariant": f"{__name__}:consistent"} and data["store"] == {}
+    assert (
+        data["checks"] == {"invariant": f"{consistent.__module__}:consistent"}
+        and data["store"] == {}
+    )
     exec(program, {})  # the program a user pastes: it imports everything it needs
     assert capsys.readouterr().out.rstrip().endswith(f"violation: {violation.message}")
 

@@ -28,6 +28,7 @@ from provenflow.verification._strategies_plans import (
     LinkPlan,
     TaskPlan,
 )
+from tests.helpers import consistent, make_careless, make_double_charge, make_sound
 
 SHM = Path("/dev/shm")
 TMP = str(SHM) if SHM.is_dir() else None  # a RAM disk when there is one: same SQLite, faster
@@ -175,66 +176,6 @@ def task(name: str) -> pf.Task:
 
 
 # -- (b) fuzz() on users' flows --------------------------------------------------------------------
-
-
-class World:
-    """What a saga did outside the engine."""
-
-    def __init__(self) -> None:
-        self.reserved = self.charged = self.shipped = 0
-
-    def __repr__(self) -> str:
-        return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
-
-
-def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
-    world = World()
-
-    class Reserve(pf.Task):
-        def execute(self) -> dict[str, int]:
-            world.reserved = 1
-            return {"id": 7}
-
-        def revert(self, result: Any, **_: Any) -> None:
-            if careless_revert:
-                assert result["id"] == 7  # assumes execute returned
-            world.reserved = 0
-
-    class Charge(pf.Task):
-        def execute(self) -> None:
-            world.charged = 1 if idempotent else world.charged + 1
-
-        def revert(self, **_: Any) -> None:
-            world.charged = 0
-
-    class Ship(pf.Task):
-        def execute(self) -> None:
-            world.shipped = 1
-
-        def revert(self, **_: Any) -> None:
-            world.shipped = 0
-
-    shipping = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
-    flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), shipping)
-    return flow, world
-
-
-def consistent(world: World, outcome: str) -> bool:
-    """All done, or nothing left done."""
-    done = (world.reserved, world.charged, world.shipped)
-    return done == ((1, 1, 1) if outcome == "SUCCESS" else (0, 0, 0))
-
-
-def make_sound() -> tuple[pf.Flow, World]:
-    return saga()
-
-
-def make_careless() -> tuple[pf.Flow, World]:
-    return saga(careless_revert=True)
-
-
-def make_double_charge() -> tuple[pf.Flow, World]:
-    return saga(idempotent=False)
 
 
 def test_fuzz_passes_a_sound_flow_on_sqlite(tmp_path: Path) -> None:
