@@ -227,7 +227,10 @@ class _Search:
                     for choice in range(len(branch.options)):
                         cost = _fault(simulation.stage, choice)
                         entry = (faults + cost, (*path, choice))
-                        queue.appendleft(entry) if cost == 0 else queue.append(entry)
+                        if cost == 0:
+                            queue.appendleft(entry)
+                        else:
+                            queue.append(entry)
             except Finished:
                 self.report.paths += 1
             except (Broken, ProvenflowError) as error:
