@@ -41,7 +41,7 @@ from provenflow.engine import factory_spec, load_object
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._report import Report, Violation
-from provenflow.verification._simulation import Branch, Broken, Finished, Simulation
+from provenflow.verification._simulation import Branch, Broken, Finished, Merged, Simulation
 
 __all__ = ["Report", "Violation", "check", "replay"]
 
@@ -147,13 +147,16 @@ class _Search:
         self.revert_failures = revert_failures
         self.report = Report()
         self.seen: set[Any] = set()
+        """The keys of the choices expanded."""
+        self.passed: dict[Any, int] = {}
+        """The keys of the states passed through with one option (see `Simulation.passed`)."""
         self.resumes: set[Any] = set()
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
         goes on exactly as the first did, so it is not explored again (nor counted)."""
         self.started = time.perf_counter()
 
-    def simulation(self, path: Sequence[int]) -> Simulation:
-        return Simulation(
+    def simulation(self, path: Sequence[int], faults: int = 0) -> Simulation:
+        simulation = Simulation(
             self.factory,
             self.store,
             path,
@@ -162,6 +165,13 @@ class _Search:
             max_suspends=self.suspends,
             revert_failures=self.revert_failures,
         )
+        simulation.passed, simulation.faults = self.passed, faults
+        return simulation
+
+    @property
+    def states(self) -> int:
+        """The distinct states reached so far: choices and states passed through."""
+        return len(self.seen) + len(self.passed)
 
     def repeats_a_resume(self, simulation: Simulation) -> bool:
         """Whether `simulation` has just crashed or resumed into a state explored before."""
@@ -175,14 +185,15 @@ class _Search:
 
     def bounded(self) -> bool:
         """Whether a bound stops the search now (and say so in the report)."""
-        if len(self.seen) >= self.max_states:
+        if self.states >= self.max_states:
             self.report.incomplete = f"stopped at max_states={self.max_states}"
         elif time.perf_counter() - self.started > self.max_seconds:
             self.report.incomplete = f"stopped at max_seconds={self.max_seconds}"
         return self.report.incomplete is not None
 
     def done(self) -> Report:
-        self.report.states_explored = len(self.seen)
+        self.report.states_explored = self.states
+        self.report.transitions += len(self.passed)  # one way on from each
         self.report.elapsed = time.perf_counter() - self.started
         return self.report
 
@@ -219,7 +230,7 @@ class _Search:
         queue: deque[tuple[int, tuple[int, ...]]] = deque([(0, ())])
         while queue and not self.bounded():
             faults, path = queue.popleft()
-            simulation = self.simulation(path)
+            simulation = self.simulation(path, faults)
             try:
                 simulation.run()
             except Branch as branch:
@@ -233,6 +244,8 @@ class _Search:
                             queue.append(entry)
             except Finished:
                 self.report.paths += 1
+            except Merged:
+                pass
             except (Broken, ProvenflowError) as error:
                 if self.broken(error, path, simulation):
                     break
@@ -300,10 +313,13 @@ class _Search:
     def _reach(self, simulation: Simulation, path: tuple[int, ...], cost: int, now: int) -> bool:
         """Run `simulation` to its next choice and queue it (first when it took no fault);
         return whether the search stops."""
+        simulation.faults = cost
         try:
             options = simulation.next_choice()
         except Finished:
             self.report.paths += 1
+            return False
+        except Merged:
             return False
         except (Broken, ProvenflowError) as error:
             return self.found(error, path, simulation, cost, now)

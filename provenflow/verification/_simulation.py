@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from provenflow.engine import Core, Work, perform, records_from
@@ -34,7 +35,7 @@ from provenflow.flows import Flow, compile_flow
 from provenflow.persistence import Transition
 from provenflow.verification._invariants import Invariants
 
-__all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Simulation"]
+__all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Merged", "Simulation"]
 
 
 class InjectedFailure(ProvenflowError):
@@ -64,6 +65,11 @@ class Broken(Exception):
     """An invariant failed: `message` says which and how."""
 
     message: str
+
+
+class Merged(Exception):
+    """The path passed through a state another path passed through with no more faults: it
+    would go on exactly as that one did, so it goes no further (see `Simulation.passed`)."""
 
 
 @dataclass
@@ -107,10 +113,17 @@ class Simulation:
         self.user_checks = user_checks
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
+        self.injected: dict[str, Failure] = {}  # a cache, shared by clones (see `_injected`)
         self.resumed: dict[Any, tuple[Core, tuple[Transition, ...]]] = {}
         """Cores rebuilt from a durable record and started, with the transitions their start
         made, by `record_key()`: a cache shared by clones, which share this path's flow and
         atoms (see `_boot`)."""
+        self.passed: dict[Any, int] | None = None
+        """The states passed through where the bounds left one option, by `key()`, with the
+        fewest faults a path reached each with: set by a search (shared by clones) to merge
+        paths there too, not only at choices; None: not kept (see `next_choice`)."""
+        self.faults = 0
+        """The faults (crashes, injected failures, suspensions) the path took: set by a search."""
         self.just_resumed = False
         """Whether the last `apply` crashed or resumed: the path's state is then `resume_key()`."""
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
@@ -233,7 +246,8 @@ class Simulation:
             records, flow_events = records_from(self.records)
             core = Core(self.compiled, self.store, records=records, flow_events=flow_events)
             core.start()
-            cached = self.resumed[key] = (core.clone(), tuple(core.drain()))
+            made = tuple(core.drain())  # before the copy, which would carry them again
+            cached = self.resumed[key] = (core.clone(), made)
         else:
             core = cached[0].clone()
         self.core = core
@@ -242,26 +256,29 @@ class Simulation:
         self.stage = "write" if self.pending else "round"
 
     def key(self) -> Any:
-        """A hashable summary of everything that can influence what happens next."""
+        """A hashable summary of everything that can influence what happens next.
+
+        Built from C-level copies (the atoms' states and attempts in the flow's order, the same
+        for every path; outcomes, failures and last recorded states as sets, whatever order
+        they came in): a search computes one at every state it reaches.
+        """
         core = self.core
-        outcomes, attempts, recorded = core.outcomes, core.attempts, self.recorded
-        # the atoms in the flow's order (the same for every path): state, attempts, outcome
-        # and last recorded state (None when nothing is recorded) of each
-        atoms = tuple(
-            [
-                (holder.state, attempts[name], _value_key(outcomes.get(name)), recorded.get(name))
-                for name, holder in core.states.items()
-            ]
-        )
+        in_flight, pending, picked = self.in_flight, self.pending, self.picked
         return (
             self.stage,
             core.flow.state,
-            atoms,
-            recorded.get(None),
-            frozenset((w.action, w.node) for w in self.in_flight),  # any order: all are tried
-            None if self.picked is None else (self.picked.action, self.picked.node),
-            tuple((t.atom, t.event) for t in self.pending),
-            frozenset((name, repr(history.to_list())) for name, history in core.histories.items()),
+            tuple(map(_STATE, core.states.values())),
+            tuple(core.attempts.values()),
+            _values_key(core.outcomes),
+            frozenset(self.recorded.items()),
+            frozenset(core.failures.items()) if core.failures else None,
+            frozenset(core.revert_failures.items()) if core.revert_failures else None,
+            frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
+            None if picked is None else (picked.action, picked.node),
+            tuple(map(_PENDING_KEY, pending)) if pending else None,
+            frozenset((name, repr(history.to_list())) for name, history in core.histories.items())
+            if core.histories
+            else None,
             self.crashes,
             self.suspends,
             None if self.context is None else repr(self.context),
@@ -270,16 +287,26 @@ class Simulation:
     # -- driving -------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Replay `choices`, then raise `Branch` at the next choice (or `Finished`/`Broken`)."""
+        """Replay `choices`, then raise `Branch` at the next choice (or `Finished`/`Broken`,
+        or `Merged` when the stretch after the last choice meets a state in `passed`).
+
+        The states passed before the last choice are not looked up: the paths that ended at
+        those choices passed them.
+        """
+        passed, self.passed = self.passed, None
         for choice in self.choices:
             self.next_choice()
             self.apply(choice)
+        self.passed = passed
         raise Branch(self.next_choice(), self.key())
 
     def next_choice(self) -> tuple[str, ...]:
         """Run until the path can go more than one way; return the options.
 
-        Raises `Finished` at the end of the run and `Broken` when an invariant fails.
+        Raises `Finished` at the end of the run and `Broken` when an invariant fails. A write
+        or an outcome is a state like a choice even where the bounds leave it one option (no
+        crash left, a revert that may not raise): with `passed` kept, each is looked up there,
+        and `Merged` is raised at one some path reached with no more faults.
         """
         # one option (or none to pick) is taken at once: never a crash, so nothing to catch
         while True:
@@ -287,10 +314,12 @@ class Simulation:
             if stage == "write":
                 if self.crashes < self.max_crashes:
                     break
+                self._pass()
                 self._write(0)
             elif stage == "outcome":
                 if self._count() > 1:
                     break
+                self._pass()
                 self._outcome(0)
             elif stage == "pick":
                 if len(self.in_flight) > 1:
@@ -301,6 +330,18 @@ class Simulation:
             else:
                 self._apply(0)
         return self._options()
+
+    def _pass(self) -> None:
+        """Note the state passed through (a write or an outcome with one option) in `passed`;
+        raise `Merged` when a path with no more faults passed it first."""
+        passed = self.passed
+        if passed is None:
+            return
+        key = self.key()
+        known = passed.get(key)
+        if known is not None and known <= self.faults:
+            raise Merged
+        passed[key] = self.faults
 
     def _count(self) -> int:
         """How many options the current stage has (without describing them)."""
@@ -418,7 +459,7 @@ class Simulation:
             raise _Crash
         self.invariants.before_side_effect(work)
         if kind == "raises":
-            result, failure = None, Failure.from_exception(InjectedFailure(work.node))
+            result, failure = None, self._injected(work.node)
         else:
             try:
                 result, failure = perform(work), None
@@ -431,6 +472,13 @@ class Simulation:
         self.invariants.after_step()
         self.finished_work = work
         self._drain("check")
+
+    def _injected(self, node: str) -> Failure:
+        """The failure injected into `node`: the same (immutable) one every time it is."""
+        failure = self.injected.get(node)
+        if failure is None:
+            failure = self.injected[node] = Failure.from_exception(InjectedFailure(node))
+        return failure
 
     def _outcome_kind(self, index: int, work: Work | None = None) -> str:
         """What option `index` of the outcome stage does to `work` (the picked one)."""
@@ -462,9 +510,26 @@ class Simulation:
 
 
 def _value_key(value: Any) -> Any:
-    """A result or failure as a hashable value: None or a str as it is, anything else as its
-    repr (which also keeps 1 and True apart)."""
-    return value if value is None or type(value) is str else repr(value)
+    """A result or failure as a hashable value: None, a str or a `Failure` (immutable, equal
+    by value) as it is, anything else as its repr (which also keeps 1 and True apart)."""
+    kind = type(value)
+    return value if value is None or kind is str or kind is Failure else repr(value)
+
+
+def _values_key(values: dict[str, Any]) -> frozenset[tuple[str, Any]] | None:
+    """Results and failures by atom as a set: as they are when every one is None, a str or a
+    `Failure` (the common case, taken at C speed), else each through `_value_key`."""
+    if not values:
+        return None
+    if _PLAIN.issuperset(map(type, values.values())):
+        return frozenset(values.items())
+    return frozenset((name, _value_key(value)) for name, value in values.items())
+
+
+_PLAIN = frozenset({type(None), str, Failure})
+_STATE = attrgetter("state")
+_WORK_KEY = attrgetter("action", "node")
+_PENDING_KEY = attrgetter("atom", "event")
 
 
 def _record_key(t: Transition) -> tuple[Any, ...]:

@@ -311,9 +311,8 @@ def test_snapshots_explore_exactly_what_replay_explores(pattern: type, crashes: 
         replayed.transitions,
     )
     # snapshots also drop a path as soon as a crash leaves it where another path's crash did,
-    # so fewer paths run to their end; with no crash there is nothing to drop
+    # so no more paths run to their end
     assert snapshotted.paths <= replayed.paths
-    assert (snapshotted.paths == replayed.paths) == (crashes == 0)
 
 
 def test_snapshots_find_the_same_shortest_violation(monkeypatch: pytest.MonkeyPatch) -> None:
