@@ -43,7 +43,7 @@ def test_json_report() -> None:
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["ok"] is False
-    assert report["states_explored"] > 0
+    assert report["states_explored"] > report["choices"] > 0
     assert report["violations"][0]["steps"]
 
 

@@ -59,7 +59,7 @@ def guarded_factory(spec: str) -> Callable[[], Any]:
     is_flag=True,
     help="Make each revert raise too (a FAILURE end is then checked, not reported).",
 )
-@click.option("--max-states", default=200_000, show_default=True, help="Stop after this many.")
+@click.option("--max-states", default=1_000_000, show_default=True, help="Stop after this many.")
 @click.option("--max-seconds", default=60.0, show_default=True, help="Stop after this long.")
 @click.option("--invariant", metavar="SPEC", help="FILE_OR_MODULE:NAME of invariant(ctx, outcome).")
 @click.option("--always", metavar="SPEC", help="FILE_OR_MODULE:NAME of always(ctx).")
@@ -118,6 +118,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
         document = {
             "ok": report.ok,
             "states_explored": report.states_explored,
+            "choices": report.choices,
             "transitions": report.transitions,
             "paths": report.paths,
             "elapsed": report.elapsed,

@@ -72,7 +72,7 @@ def check(
     *,
     crashes: int = 2,
     suspends: int = 0,
-    max_states: int = 200_000,
+    max_states: int = 1_000_000,
     max_seconds: float = 60.0,
     invariant: Check | None = None,
     always: Check | None = None,
@@ -193,6 +193,7 @@ class _Search:
 
     def done(self) -> Report:
         self.report.states_explored = self.states
+        self.report.choices = len(self.seen)
         self.report.transitions += len(self.passed)  # one way on from each
         self.report.elapsed = time.perf_counter() - self.started
         return self.report

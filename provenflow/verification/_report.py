@@ -81,6 +81,9 @@ class Report:
     """What a check found: `ok` when no violation was found and the search was complete."""
 
     states_explored: int = 0
+    """The distinct states reached: every write and every outcome (see `choices`)."""
+    choices: int = 0
+    """Of `states_explored`, those with more than one option (the others had one)."""
     transitions: int = 0
     paths: int = 0
     elapsed: float = 0.0
@@ -95,7 +98,8 @@ class Report:
     def __str__(self) -> str:
         rate = self.states_explored / self.elapsed if self.elapsed > 0 else 0.0
         lines = [
-            f"states explored: {self.states_explored}, transitions: {self.transitions}, "
+            f"states explored: {self.states_explored} (choices: {self.choices}), "
+            f"transitions: {self.transitions}, "
             f"complete paths: {self.paths}, time: {self.elapsed:.2f} s ({rate:,.0f} states/s)",
         ]
         if self.incomplete:

@@ -114,6 +114,8 @@ class Simulation:
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
         self.injected: dict[str, Failure] = {}  # a cache, shared by clones (see `_injected`)
+        self.shared: dict[Any, Any] = {}
+        """The atoms' part of each `key()`, once each: keys share it (shared by clones)."""
         self.resumed: dict[Any, tuple[Core, tuple[Transition, ...]]] = {}
         """Cores rebuilt from a durable record and started, with the transitions their start
         made, by `record_key()`: a cache shared by clones, which share this path's flow and
@@ -264,21 +266,24 @@ class Simulation:
         """
         core = self.core
         in_flight, pending, picked = self.in_flight, self.pending, self.picked
-        return (
-            self.stage,
-            core.flow.state,
+        atoms = (
             tuple(map(_STATE, core.states.values())),
             tuple(core.attempts.values()),
             _values_key(core.outcomes),
             frozenset(self.recorded.items()),
             frozenset(core.failures.items()) if core.failures else None,
             frozenset(core.revert_failures.items()) if core.revert_failures else None,
-            frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
-            None if picked is None else (picked.action, picked.node),
-            tuple(map(_PENDING_KEY, pending)) if pending else None,
             frozenset((name, repr(history.to_list())) for name, history in core.histories.items())
             if core.histories
             else None,
+        )
+        return (
+            self.stage,
+            core.flow.state,
+            self.shared.setdefault(atoms, atoms),
+            frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
+            None if picked is None else (picked.action, picked.node),
+            tuple(map(_PENDING_KEY, pending)) if pending else None,
             self.crashes,
             self.suspends,
             None if self.context is None else repr(self.context),

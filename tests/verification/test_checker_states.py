@@ -25,7 +25,9 @@ def test_every_write_and_outcome_is_a_state_even_with_one_option(snapshots: bool
     # the write [t REVERTED, flow REVERTED]. 1 + 7 states; 2 ways on from the choice, 1 from
     # each of the others; 2 paths to an end.
     assert (report.states_explored, report.transitions, report.paths) == (8, 9, 2)
+    assert report.choices == 1
     assert report.ok
+    assert str(report).startswith("states explored: 8 (choices: 1), transitions: 9, ")
 
 
 def test_a_path_stops_where_one_with_no_more_faults_passed() -> None:
