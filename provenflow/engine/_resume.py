@@ -20,8 +20,9 @@ phase: there, RUNNING atoms are reverted at once and REVERTING ones reverted aga
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from provenflow.engine._work import AtomRecord
 from provenflow.errors import RecordError
@@ -54,7 +55,7 @@ def load_records(core: Core, records: Mapping[str, AtomRecord]) -> None:
             core.states[name] = EntityState(lifecycle, name, flow_name)
             core.attempts[name] = 0
         else:
-            core.states[name] = EntityState.replay(lifecycle, record.events, name, flow_name)
+            core.states[name] = _replayed(node.kind, tuple(record.events), name, flow_name).copy()
             core.attempts[name] = record.attempt
             if record.has_outcome:
                 core.outcomes[name] = record.outcome
@@ -70,6 +71,17 @@ def load_records(core: Core, records: Mapping[str, AtomRecord]) -> None:
             core.done += 1
         if state == TaskState.SUCCESS and node.atom is not None:
             core.provided[name] = node.atom.provided(core.outcomes.get(name))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _replayed(
+    kind: str, events: tuple[str, ...], name: str, flow_name: str
+) -> EntityState[Any, Any]:
+    """The holder `events` lead atom `name` to through its table: the same for the same
+    events, so one replay serves every core rebuilt from them (each takes a copy). A model
+    checker rebuilds thousands of cores from records that share most atoms' events."""
+    lifecycle = retry_fsm.LIFECYCLE if kind == "retry" else task_fsm.LIFECYCLE
+    return EntityState.replay(lifecycle, events, name, flow_name)
 
 
 def continue_recorded(core: Core) -> None:

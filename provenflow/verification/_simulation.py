@@ -32,6 +32,7 @@ from provenflow.engine import Core, Work, perform, records_from
 from provenflow.errors import ProvenflowError
 from provenflow.failure import Failure
 from provenflow.flows import Flow, compile_flow
+from provenflow.fsm import EntityState
 from provenflow.persistence import Transition
 from provenflow.verification._invariants import Invariants
 
@@ -267,7 +268,7 @@ class Simulation:
         core = self.core
         in_flight, pending, picked = self.in_flight, self.pending, self.picked
         atoms = (
-            tuple(map(_STATE, core.states.values())),
+            EntityState.states_of(core.states.values()),
             tuple(core.attempts.values()),
             _values_key(core.outcomes),
             frozenset(self.recorded.items()),
@@ -532,7 +533,6 @@ def _values_key(values: dict[str, Any]) -> frozenset[tuple[str, Any]] | None:
 
 
 _PLAIN = frozenset({type(None), str, Failure})
-_STATE = attrgetter("state")
 _WORK_KEY = attrgetter("action", "node")
 _PENDING_KEY = attrgetter("atom", "event")
 

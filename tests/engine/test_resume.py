@@ -253,3 +253,25 @@ def test_a_decider_whose_source_returned_none_votes_again_after_a_resume() -> No
     assert resumed.state == "SUCCESS"
     assert seen[-1] == {"source": None}
     assert journal.actions("execute") == ["target"]
+
+
+def test_cores_rebuilt_from_one_record_move_their_atoms_apart() -> None:
+    from provenflow.engine import Core, records_from  # noqa: PLC0415 (the core, below the engine)
+    from provenflow.errors import IllegalTransition  # noqa: PLC0415
+    from provenflow.flows import compile_flow  # noqa: PLC0415
+
+    compiled = compile_flow(pf.LinearFlow("f").add(pf.task(lambda: None, name="a")))
+    record = [
+        Transition(None, "flow", "PENDING", "start", "RUNNING"),
+        Transition("a", "task", "PENDING", "start", "RUNNING", 1),
+    ]
+    records, flow_events = records_from(record)
+    first, second = (Core(compiled, records=records, flow_events=flow_events) for _ in range(2))
+    first.start()
+    (work,) = first.take_work(1)  # a is executed again (crash_recovered) by the first only
+    first.finish(work)
+    assert (first.state_of("a"), second.state_of("a")) == ("SUCCESS", "RUNNING")
+    refused = [*record, Transition("a", "task", "RUNNING", "reset", "PENDING", 1)]
+    for _ in range(2):  # a refused record is refused every time, not remembered as loaded
+        with pytest.raises(IllegalTransition):
+            Core(compiled, records=records_from(refused)[0])

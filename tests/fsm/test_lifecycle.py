@@ -232,6 +232,15 @@ def test_a_refused_replay_raises_at_the_first_refused_event() -> None:
     )
 
 
+def test_states_of_reads_each_holder_in_order() -> None:
+    holders = [
+        EntityState.replay(LIFECYCLE, events)
+        for events in ([Event.START], [], [Event.START, Event.FAIL])
+    ]
+    assert EntityState.states_of(holders) == (State.RUNNING, State.PENDING, State.FAILURE)
+    assert EntityState.states_of([]) == ()
+
+
 def test_repr_names_the_entity_and_its_state() -> None:
     holder = EntityState.replay(LIFECYCLE, [Event.START], "charge_card")
     assert repr(holder) == "<task 'charge_card': RUNNING>"
