@@ -280,6 +280,7 @@ class Simulation:
         )
         return (
             self.stage,
+            self.after_write if self.stage == "write" else None,
             core.flow.state,
             self.shared.setdefault(atoms, atoms),
             frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,

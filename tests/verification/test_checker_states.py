@@ -91,3 +91,13 @@ def test_states_that_differ_only_in_the_failures_a_revert_sees_are_not_merged(
     assert not report.ok
     (violation,) = report.violations
     assert [step for step in violation.steps if "raises" in step] == [f"execute {failed!r} raises"]
+
+
+def test_a_write_is_keyed_by_what_follows_it() -> None:
+    # the same batch written before a side effect or after an outcome leads on differently
+    path = Simulation(one_task, {}, [], max_crashes=1)
+    path.next_choice()  # the first write: [flow RUNNING], then a round
+    assert path.stage == "write"
+    other = path.clone()
+    other.after_write = "check"
+    assert path.key() != other.key()
