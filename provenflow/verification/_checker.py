@@ -41,7 +41,8 @@ from provenflow.engine import factory_spec, load_object
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._report import Report, Violation
-from provenflow.verification._simulation import Branch, Broken, Finished, Merged, Simulation
+from provenflow.verification._signals import Branch, Broken, Finished, Merged
+from provenflow.verification._simulation import Simulation
 
 __all__ = ["Report", "Violation", "check", "replay"]
 

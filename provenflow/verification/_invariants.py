@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from provenflow.engine import Work
 from provenflow.failure import Failure
 from provenflow.persistence import Transition
+from provenflow.verification._signals import Broken
 
 if TYPE_CHECKING:
     from provenflow.verification._simulation import Simulation
@@ -44,7 +45,7 @@ _INJECTED = "provenflow.verification._simulation.InjectedFailure"
 
 
 class Invariants:
-    """Checks one simulation's steps; raises `Broken` (from `_simulation`) on a violation."""
+    """Checks one simulation's steps; raises `Broken` (`_signals`) on a violation."""
 
     def __init__(self, simulation: Simulation) -> None:
         # weak: the simulation owns its invariants; a cycle would leave it to the cyclic collector
@@ -60,8 +61,6 @@ class Invariants:
         return other
 
     def _broken(self, message: str) -> Exception:
-        from provenflow.verification._simulation import Broken  # noqa: PLC0415 (cycle)
-
         return Broken(message)
 
     def after_record(self, transition: Transition) -> None:

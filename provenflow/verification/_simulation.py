@@ -24,17 +24,17 @@ not made yet stops the run with `Branch`, which carries the options and a key of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 from provenflow.engine import Core, Work, perform, records_from
 from provenflow.errors import ProvenflowError
 from provenflow.failure import Failure
 from provenflow.flows import Flow, compile_flow
-from provenflow.fsm import EntityState
 from provenflow.persistence import Transition
 from provenflow.verification._invariants import Invariants
+from provenflow.verification._signals import Branch, Broken, Crash, Finished, Merged
+from provenflow.verification._state_key import record_key, state_key
+from provenflow.verification._steps import event_of, render
 
 __all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Merged", "Simulation"]
 
@@ -47,37 +47,6 @@ class InjectedFailure(ProvenflowError):
 
     def __str__(self) -> str:
         return f"injected failure of {self.args[0]!r}"
-
-
-class _Crash(Exception):
-    """The simulated process died; only what the store holds survives."""
-
-
-@dataclass
-class Branch(Exception):
-    """The path needs a choice it has not made: `options` describe each, `key` the state."""
-
-    options: tuple[str, ...]
-    key: Any
-
-
-@dataclass
-class Broken(Exception):
-    """An invariant failed: `message` says which and how."""
-
-    message: str
-
-
-class Merged(Exception):
-    """The path passed through a state another path passed through with no more faults: it
-    would go on exactly as that one did, so it goes no further (see `Simulation.passed`)."""
-
-
-@dataclass
-class Finished(Exception):
-    """The path ran to its end: `outcome` is the flow's final state."""
-
-    outcome: str
 
 
 class Simulation:
@@ -179,7 +148,7 @@ class Simulation:
         trail = self._trail
         while trail is not None:
             trail, step = trail
-            found.append(step if isinstance(step, str) else _render(step))
+            found.append(step if isinstance(step, str) else render(step))
         found.reverse()
         return found
 
@@ -196,7 +165,7 @@ class Simulation:
         trail = self._trail
         while trail is not None:
             trail, step = trail
-            found.append(_event(step))
+            found.append(event_of(step))
         found.reverse()
         return found
 
@@ -259,37 +228,9 @@ class Simulation:
         self.stage = "write" if self.pending else "round"
 
     def key(self) -> Any:
-        """A hashable summary of everything that can influence what happens next.
-
-        Built from C-level copies (the atoms' states and attempts in the flow's order, the same
-        for every path; outcomes, failures and last recorded states as sets, whatever order
-        they came in): a search computes one at every state it reaches.
-        """
-        core = self.core
-        in_flight, pending, picked = self.in_flight, self.pending, self.picked
-        atoms = (
-            EntityState.states_of(core.states.values()),
-            tuple(core.attempts.values()),
-            _values_key(core.outcomes),
-            frozenset(self.recorded.items()),
-            frozenset(core.failures.items()) if core.failures else None,
-            frozenset(core.revert_failures.items()) if core.revert_failures else None,
-            frozenset((name, repr(history.to_list())) for name, history in core.histories.items())
-            if core.histories
-            else None,
-        )
-        return (
-            self.stage,
-            self.after_write if self.stage == "write" else None,
-            core.flow.state,
-            self.shared.setdefault(atoms, atoms),
-            frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
-            None if picked is None else (picked.action, picked.node),
-            tuple(map(_PENDING_KEY, pending)) if pending else None,
-            self.crashes,
-            self.suspends,
-            None if self.context is None else repr(self.context),
-        )
+        """A hashable summary of everything that can influence what happens next
+        (`_state_key.state_key`)."""
+        return state_key(self)
 
     # -- driving -------------------------------------------------------------------------
 
@@ -398,7 +339,7 @@ class Simulation:
         self.just_resumed = False
         try:
             self._apply(index)
-        except _Crash:
+        except Crash:
             self.crashes += 1
             self._step("CRASH: the process dies; memory is lost")
             self.in_flight, self.pending, self.picked = [], [], None
@@ -463,7 +404,7 @@ class Simulation:
         kind = self._outcome_kind(index, work)
         self._step(("outcome", kind, work.action, work.node))
         if kind == "crash before":
-            raise _Crash
+            raise Crash
         self.invariants.before_side_effect(work)
         if kind == "raises":
             result, failure = None, self._injected(work.node)
@@ -474,7 +415,7 @@ class Simulation:
                 result, failure = None, Failure.from_exception(exc)
             self.invariants.after_side_effect(work, failure)
             if kind == "crash after":
-                raise _Crash
+                raise Crash
         self.core.finish(work, result, failure)
         self.invariants.after_step()
         self.finished_work = work
@@ -506,86 +447,11 @@ class Simulation:
         if index == 1:
             what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in transitions)
             self._step(f"crash before writing [{what}]")
-            raise _Crash
+            raise Crash
         for transition in transitions:
             self.records.append(transition)
-            self.record_keys.append(_record_key(transition))
+            self.record_keys.append(record_key(transition))
             self.recorded[transition.atom] = transition.new_state
             self._step(transition)
             self.invariants.after_record(transition)
         self.stage = self.after_write
-
-
-def _value_key(value: Any) -> Any:
-    """A result or failure as a hashable value: None, a str or a `Failure` (immutable, equal
-    by value) as it is, anything else as its repr (which also keeps 1 and True apart)."""
-    kind = type(value)
-    return value if value is None or kind is str or kind is Failure else repr(value)
-
-
-def _values_key(values: dict[str, Any]) -> frozenset[tuple[str, Any]] | None:
-    """Results and failures by atom as a set: as they are when every one is None, a str or a
-    `Failure` (the common case, taken at C speed), else each through `_value_key`."""
-    if not values:
-        return None
-    if _PLAIN.issuperset(map(type, values.values())):
-        return frozenset(values.items())
-    return frozenset((name, _value_key(value)) for name, value in values.items())
-
-
-_PLAIN = frozenset({type(None), str, Failure})
-_WORK_KEY = attrgetter("action", "node")
-_PENDING_KEY = attrgetter("atom", "event")
-
-
-def _record_key(t: Transition) -> tuple[Any, ...]:
-    return (
-        t.atom,
-        t.event,
-        t.attempt,
-        _value_key(t.result),
-        t.failure,
-        None if t.history is None else repr(t.history),
-    )
-
-
-def _event(step: Any) -> dict[str, Any]:
-    text = step if isinstance(step, str) else _render(step)
-    if isinstance(step, Transition):
-        return {
-            "kind": "record",
-            "lifecycle": step.lifecycle,
-            "atom": step.atom,
-            "old": str(step.old_state),
-            "event": str(step.event),
-            "new": str(step.new_state),
-            "text": text,
-        }
-    if isinstance(step, tuple):
-        _, kind, action, node = step
-        return {"kind": action, "atom": node, "outcome": kind, "text": text}
-    for prefix, kind in _TEXT_KINDS:
-        if step.startswith(prefix):
-            return {"kind": kind, "text": text}
-    raise AssertionError(f"a step of unknown kind: {step!r}")  # pragma: no cover
-
-
-_TEXT_KINDS = (
-    ("crash before writing", "lost_write"),
-    ("CRASH", "crash"),
-    ("RESUME", "resume"),
-    ("suspend", "suspend"),
-)
-
-
-def _render(step: Any) -> str:
-    if isinstance(step, Transition):
-        return f"record {step.atom or 'flow'}: {step.old_state} --{step.event}--> {step.new_state}"
-    _, kind, action, node = step
-    if kind == "runs":
-        return f"{action} {node!r} runs"
-    if kind == "raises":
-        return f"{action} {node!r} raises"
-    if kind == "crash before":
-        return f"crash before {action} {node!r} does anything"
-    return f"crash after {action} {node!r}, before its outcome is recorded"
