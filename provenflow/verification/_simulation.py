@@ -185,15 +185,24 @@ class Simulation:
         return (self.stage, self.record_key(), self.crashes, self.suspends, repr(self.context))
 
     def crash_key(self, index: int) -> Any:
-        """The `resume_key()` that option `index` leads to when it is a crash that runs no code
-        (before a batch is written, or before a side effect), else None.
+        """The `resume_key()` that option `index` leads to when it is a crash that leaves the
+        record and the context as they are, else None.
 
-        Such a crash changes nothing but the count of crashes, so its key is known without
-        taking it: a search can skip an option whose crash it has seen.
+        A crash before a batch is written or before a side effect runs no code. A crash after
+        a side effect runs the user's code, but with no context (nothing a key holds that the
+        code could change) it leaves what the crash before it leaves: its checks are those of
+        the option where the code runs and the path goes on. Such a crash changes nothing but
+        the count of crashes, so its key is known without taking it: a search can skip an
+        option whose crash it has seen.
         """
-        crash = (self.stage == "write" and index == 1) or (
-            self.stage == "outcome" and self._outcome_kind(index) == "crash before"
-        )
+        stage = self.stage
+        if stage == "write":
+            crash = index == 1
+        elif stage == "outcome":
+            kind = self._outcome_kind(index)
+            crash = kind == "crash before" or (kind == "crash after" and self.context is None)
+        else:
+            crash = False
         if not crash:
             return None
         return ("boot", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))

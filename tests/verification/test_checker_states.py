@@ -101,3 +101,20 @@ def test_a_write_is_keyed_by_what_follows_it() -> None:
     other = path.clone()
     other.after_write = "check"
     assert path.key() != other.key()
+
+
+def test_a_crash_after_the_side_effect_is_known_without_taking_it_only_without_a_context() -> None:
+    def with_world() -> tuple[pf.Flow, dict[str, int]]:
+        return one_task(), {"charged": 0}
+
+    for factory, same in ((one_task, True), (with_world, False)):
+        path = Simulation(factory, {}, [], max_crashes=1)
+        options = path.next_choice()
+        while path.stage != "outcome":  # past the writes before `execute`
+            path.apply(0)
+            options = path.next_choice()
+        before = options.index("crash before execute 't' does anything")
+        after = options.index("crash after execute 't', before its outcome is recorded")
+        assert path.crash_key(before) is not None
+        assert (path.crash_key(after) == path.crash_key(before)) is same
+        assert path.crash_key(0) is None  # runs: not a crash
