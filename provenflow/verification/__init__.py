@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from provenflow.verification._checker import Report, Violation, check, replay
+from provenflow.verification._checker import Report, Violation, check
 from provenflow.verification._coverage import TransitionCoverage, TransitionRecorder
 from provenflow.verification._fuzz import FuzzReport, fuzz
 from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
+from provenflow.verification._replay import replay
 from provenflow.verification._simulation import InjectedFailure
 from provenflow.verification._strategies import behaviours, flows
 from provenflow.verification._strategies_plans import (

@@ -2,11 +2,14 @@
 
 `check(flow_or_factory)` explores the runs of one flow as `Simulation` paths (see
 `_simulation`): the real engine core and resume path, the user's real code, a simulated store.
-It searches the choices a path can make and remembers the state at every choice point (a key
-of the core's states, the durable record, the work in flight, the crashes so far and the
-user's context); a state seen before is not explored again. So a flow is explored once per
-distinct state, whatever order of events led there. This is the reduction that keeps parallel
-flows tractable: two orders of independent atoms that reach the same state are explored once.
+It searches the choices a path can make and remembers every state it reaches, at each write
+and each outcome, whether the bounds leave it several options (a choice) or one (a key of the
+core's states and data, what is recorded, the work in flight, the crashes so far and the
+user's context: `_state_key`). A choice seen before is not expanded again, and a path that
+meets a state another path passed with no more faults stops there (`Merged`). So a flow is
+explored once per distinct state, whatever order of events led there. This is the reduction
+that keeps parallel flows tractable: two orders of independent atoms that reach the same state
+are explored once. The report counts the distinct states and, among them, the choices.
 
 The order is by faults (a 0-1 breadth-first search): a crash, an injected failure or a
 suspension costs one, the run's normal course (the first option, or any order of completion)
@@ -24,8 +27,9 @@ search's own structures hold no reference cycle (a core's phases and a simulatio
 refer back to their owner weakly), so everything a dropped state held is freed at once, and
 the collector would only walk the ever-growing set of explored states again and again.
 
-Each path is replayed from the start (the factory builds a fresh flow and context for it), so a
-path costs time linear in its length; the factory must build the same flow every time.
+Without snapshots, each path is replayed from the start (the factory builds a fresh flow and
+context for it), so a path costs time linear in its length; the factory must build the same
+flow every time. With `snapshots=True`, a path branches from a copy of its parent instead.
 """
 
 from __future__ import annotations
@@ -37,19 +41,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from provenflow._gc import collector_paused
-from provenflow.engine import factory_spec, load_object
+from provenflow.engine import factory_spec
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Branch, Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 
-__all__ = ["Report", "Violation", "check", "replay"]
+__all__ = ["Check", "Report", "Violation", "check", "factory_of", "user_checks"]
 
 Check = Callable[..., Any]
 
 
-def _factory_of(flow_or_factory: Flow | Callable[[], Any]) -> Callable[[], Any]:
+def factory_of(flow_or_factory: Flow | Callable[[], Any]) -> Callable[[], Any]:
+    """Return a factory for `flow_or_factory` (a flow, or already a factory); raises
+    `UsageError` for anything else."""
     if isinstance(flow_or_factory, Flow):
         flow = flow_or_factory
         return lambda: flow
@@ -60,9 +66,10 @@ def _factory_of(flow_or_factory: Flow | Callable[[], Any]) -> Callable[[], Any]:
     )
 
 
-def _user_checks(
+def user_checks(
     invariant: Check | None, always: Check | None, eventually: Check | None
 ) -> list[tuple[str, Check]]:
+    """Return the user checks given, as (kind, function) pairs."""
     given = (("invariant", invariant), ("always", always), ("eventually", eventually))
     return [(kind, check) for kind, check in given if check is not None]
 
@@ -102,14 +109,14 @@ def check(
     """
     if crashes < 0 or suspends < 0:
         raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
-    factory = _factory_of(flow_or_factory)
+    factory = factory_of(flow_or_factory)
     spec = factory_spec(flow_or_factory) if not isinstance(flow_or_factory, Flow) else None
     search = _Search(
         factory,
         dict(store or {}),
         crashes,
         suspends,
-        _user_checks(invariant, always, eventually),
+        user_checks(invariant, always, eventually),
         spec,
         max_states,
         max_seconds,
@@ -350,54 +357,3 @@ def _violation(
     return Violation(
         message, tuple(path), tuple(simulation.steps), spec, events=tuple(simulation.events)
     )
-
-
-def _loaded(check: Check | str | None, kind: str) -> Check | None:
-    return load_object(check, kind) if isinstance(check, str) else check
-
-
-def replay(
-    factory: str | Callable[[], Any],
-    choices: Sequence[int],
-    store: dict[str, Any] | None = None,
-    *,
-    crashes: int = 2,
-    suspends: int = 0,
-    revert_failures: bool = False,
-    invariant: Check | str | None = None,
-    always: Check | str | None = None,
-    eventually: Check | str | None = None,
-) -> str:
-    """Replay one path (from a `Violation`'s `choices`) and return its steps and its end.
-
-    `factory` and the checks may be `FILE_OR_MODULE:NAME` specs; pass the same store, bounds
-    and user checks as to `check` (a `Violation`'s `reproduction()` does). The text ends with
-    the violation, the outcome, or the choice the path would make next. Raises `UsageError`
-    for a spec that cannot be loaded.
-    """
-    if isinstance(factory, str):
-        factory = load_object(factory, "factory")
-    checks = _user_checks(
-        *(
-            _loaded(c, k)
-            for c, k in ((invariant, "invariant"), (always, "always"), (eventually, "eventually"))
-        )
-    )
-    simulation = Simulation(
-        _factory_of(factory),
-        store or {},
-        choices,
-        max_crashes=crashes,
-        user_checks=checks,
-        max_suspends=suspends,
-        revert_failures=bool(revert_failures),
-    )
-    try:
-        simulation.run()
-    except Broken as broken:
-        end = f"violation: {broken.message}"
-    except Finished as finished:
-        end = f"finished: {finished.outcome}"
-    except Branch as branch:
-        end = f"next choice: {', '.join(branch.options)}"
-    return "\n".join([*simulation.steps, end])
