@@ -34,7 +34,7 @@ from provenflow.persistence import Transition
 from provenflow.verification._invariants import Invariants
 from provenflow.verification._signals import Branch, Broken, Crash, Finished, Merged
 from provenflow.verification._state_key import record_key, state_key
-from provenflow.verification._steps import event_of, render
+from provenflow.verification._steps import describe_options, event_of, render, unwound
 
 __all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Merged", "Simulation"]
 
@@ -144,30 +144,13 @@ class Simulation:
     @property
     def steps(self) -> list[str]:
         """The path's events so far, oldest first, as text."""
-        found: list[str] = []
-        trail = self._trail
-        while trail is not None:
-            trail, step = trail
-            found.append(step if isinstance(step, str) else render(step))
-        found.reverse()
-        return found
+        return [step if isinstance(step, str) else render(step) for step in unwound(self._trail)]
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        """The path's events so far, oldest first, as plain data (for JSON and diagrams).
-
-        Each is a dict with `kind` and `text` (the line `steps` prints): `record` (with
-        `lifecycle`, `atom`, `old`, `event`, `new`), `execute` or `revert` (with `atom` and
-        `outcome`: runs, raises, crash before, crash after), `lost_write` (a crash before a batch
-        was written), `crash`, `resume`, `suspend`.
-        """
-        found: list[dict[str, Any]] = []
-        trail = self._trail
-        while trail is not None:
-            trail, step = trail
-            found.append(event_of(step))
-        found.reverse()
-        return found
+        """The path's events so far, oldest first, as plain data (for JSON and diagrams):
+        see `_steps.event_of`."""
+        return [event_of(step) for step in unwound(self._trail)]
 
     def _step(self, step: Any) -> None:
         self._trail = (self._trail, step)
@@ -317,31 +300,14 @@ class Simulation:
         return 1
 
     def _options(self) -> tuple[str, ...]:
-        stage = self.stage
-        if stage == "write":
-            what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in self.pending)
-            if self.crashes < self.max_crashes:
-                return (f"write [{what}]", f"crash before writing [{what}]")
-            return (f"write [{what}]",)
-        if stage == "suspend":
-            return ("go on", "suspend the run")
-        if stage == "pick":
-            return tuple(f"complete {w.action} of {w.node!r}" for w in self.in_flight)
-        if stage == "outcome":
-            assert self.picked is not None
-            return self._outcomes(self.picked)
-        return ("continue",)
-
-    def _outcomes(self, work: Work) -> tuple[str, ...]:
-        options = [f"{work.action} {work.node!r} runs"]
-        if work.action == "execute" or self.revert_failures:
-            options.append(f"{work.action} {work.node!r} raises")
-        if self.crashes < self.max_crashes:
-            options.append(f"crash before {work.action} {work.node!r} does anything")
-            options.append(
-                f"crash after {work.action} {work.node!r}, before its outcome is recorded"
-            )
-        return tuple(options)
+        return describe_options(
+            self.stage,
+            self.pending,
+            self.in_flight,
+            self.picked,
+            crashes_left=self.crashes < self.max_crashes,
+            revert_failures=self.revert_failures,
+        )
 
     def apply(self, index: int) -> None:
         """Take option `index` at the current choice, and go on to the next stage."""

@@ -1,20 +1,72 @@
-"""A path's steps as text and as data: what traces print and what diagrams draw.
+"""A path's steps and options as text, and its steps as data: what traces print, what the
+diagrams draw, and what each option at a choice is called.
 
 A step is a `Transition` (a record written), an outcome `("outcome", kind, action, node)`, or
-a line of text (a lost write, a crash, a resume, a suspension).
+a line of text (a lost write, a crash, a resume, a suspension). A path keeps its steps as a
+trail `(previous trail, step)`, shared by the paths that branch from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from provenflow.engine import Work
 from provenflow.persistence import Transition
 
-__all__ = ["event_of", "render"]
+__all__ = ["describe_options", "event_of", "render", "unwound"]
+
+
+def unwound(trail: tuple[Any, ...] | None) -> list[Any]:
+    """The steps of `trail`, oldest first."""
+    found: list[Any] = []
+    while trail is not None:
+        trail, step = trail
+        found.append(step)
+    found.reverse()
+    return found
+
+
+def describe_options(
+    stage: str,
+    pending: Sequence[Transition],
+    in_flight: Sequence[Work],
+    picked: Work | None,
+    *,
+    crashes_left: bool,
+    revert_failures: bool,
+) -> tuple[str, ...]:
+    """What each option of a path's current choice does, in the options' order."""
+    if stage == "write":
+        what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in pending)
+        if crashes_left:
+            return (f"write [{what}]", f"crash before writing [{what}]")
+        return (f"write [{what}]",)
+    if stage == "suspend":
+        return ("go on", "suspend the run")
+    if stage == "pick":
+        return tuple(f"complete {w.action} of {w.node!r}" for w in in_flight)
+    if stage == "outcome":
+        assert picked is not None
+        return _outcomes(picked, crashes_left=crashes_left, revert_failures=revert_failures)
+    return ("continue",)
+
+
+def _outcomes(work: Work, *, crashes_left: bool, revert_failures: bool) -> tuple[str, ...]:
+    options = [f"{work.action} {work.node!r} runs"]
+    if work.action == "execute" or revert_failures:
+        options.append(f"{work.action} {work.node!r} raises")
+    if crashes_left:
+        options.append(f"crash before {work.action} {work.node!r} does anything")
+        options.append(f"crash after {work.action} {work.node!r}, before its outcome is recorded")
+    return tuple(options)
 
 
 def event_of(step: Any) -> dict[str, Any]:
-    """The step as data: a dict with `kind` and `text` (see `Simulation.events`)."""
+    """The step as data: a dict with `kind` and `text` (the line `render` prints): `record`
+    (with `lifecycle`, `atom`, `old`, `event`, `new`), `execute` or `revert` (with `atom` and
+    `outcome`: runs, raises, crash before, crash after), `lost_write` (a crash before a batch
+    was written), `crash`, `resume`, `suspend`."""
     text = step if isinstance(step, str) else render(step)
     if isinstance(step, Transition):
         return {
