@@ -324,7 +324,7 @@ class _Search:
         return whether the search stops."""
         simulation.faults = cost
         try:
-            options = simulation.next_choice()
+            options = simulation.advance()
         except Finished:
             self.report.paths += 1
             return False
@@ -332,7 +332,7 @@ class _Search:
             return False
         except (Broken, ProvenflowError) as error:
             return self.found(error, path, simulation, cost, now)
-        entry = (cost, simulation, path, len(options), simulation.key())
+        entry = (cost, simulation, path, options, simulation.key())
         if cost == now:
             self.queue.appendleft(entry)
         else:

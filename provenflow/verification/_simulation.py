@@ -101,12 +101,16 @@ class Simulation:
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
         self.records: list[Transition] = []
         self.record_keys: list[Any] = []  # each record by value, for `record_key()`
-        self.recorded: dict[str | None, str] = {}
+        self.recorded: dict[str | None, str | None] = {}
+        """The last recorded state of the flow (None) and of each atom; None: none recorded."""
         self.crashes = 0
         self.suspends = 0
         self.invariants = Invariants(self)
         self.in_flight: list[Work] = []
         self.core = Core(self.compiled, store)
+        self.names = tuple(self.core.states)
+        """The atoms, in the flow's order (the same for every path)."""
+        self.recorded = dict.fromkeys((None, *self.names))  # in that order: keyed as a tuple
         self.stage = "boot"
         self.pending: list[Transition] = []
         self.after_write = "round"
@@ -241,7 +245,12 @@ class Simulation:
         raise Branch(self.next_choice(), self.key())
 
     def next_choice(self) -> tuple[str, ...]:
-        """Run until the path can go more than one way; return the options.
+        """Run until the path can go more than one way (`advance`); return the options."""
+        self.advance()
+        return self._options()
+
+    def advance(self) -> int:
+        """Run until the path can go more than one way; return how many ways.
 
         Raises `Finished` at the end of the run and `Broken` when an invariant fails. A write
         or an outcome is a state like a choice even where the bounds leave it one option (no
@@ -269,7 +278,7 @@ class Simulation:
                 break
             else:
                 self._apply(0)
-        return self._options()
+        return self._count()
 
     def _pass(self) -> None:
         """Note the state passed through (a write or an outcome with one option) in `passed`;

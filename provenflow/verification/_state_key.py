@@ -11,6 +11,7 @@ it can be: a search computes one at every state it reaches.
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +32,8 @@ def state_key(simulation: Simulation) -> Any:
     atoms = (
         EntityState.states_of(core.states.values()),
         tuple(core.attempts.values()),
-        _values_key(core.outcomes),
-        frozenset(simulation.recorded.items()),
+        _values_key(core.outcomes, simulation.names),
+        tuple(simulation.recorded.values()),
         frozenset(core.failures.items()) if core.failures else None,
         frozenset(core.revert_failures.items()) if core.revert_failures else None,
         frozenset((name, repr(history.to_list())) for name, history in core.histories.items())
@@ -57,20 +58,30 @@ def value_key(value: Any) -> Any:
     """A result or failure as a hashable value: None, a str or a `Failure` (immutable, equal
     by value) as it is, anything else as its repr (which also keeps 1 and True apart)."""
     kind = type(value)
-    return value if value is None or kind is str or kind is Failure else repr(value)
+    return value if value is None or kind in _PLAIN else repr(value)
 
 
-def _values_key(values: dict[str, Any]) -> frozenset[tuple[str, Any]] | None:
-    """Results and failures by atom as a set: as they are when every one is None, a str or a
-    `Failure` (the common case, taken at C speed), else each through `value_key`."""
+def _values_key(values: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """Results and failures of the atoms `names` (in that order; `MISSING` where there is none):
+    as they are when every one is None, a str or a `Failure` (the common case, taken at C
+    speed), else each through `value_key`."""
     if not values:
         return None
-    if _PLAIN.issuperset(map(type, values.values())):
-        return frozenset(values.items())
-    return frozenset((name, value_key(value)) for name, value in values.items())
+    found = tuple(map(values.get, names, repeat(MISSING)))
+    if _PLAIN.issuperset(map(type, found)):
+        return found
+    return tuple(map(value_key, found))
 
 
-_PLAIN = frozenset({type(None), str, Failure})
+class _Missing:
+    """No outcome at all (which is not an outcome of None)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+_PLAIN = frozenset({type(None), str, Failure, _Missing})
 _WORK_KEY = attrgetter("action", "node")
 _PENDING_KEY = attrgetter("atom", "event")
 
