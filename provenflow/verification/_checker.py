@@ -157,6 +157,8 @@ class _Search:
         self.seen: set[Any] = set()
         """The keys of the choices expanded."""
         self.passed: dict[Any, int] = {}
+        self.shared: dict[Any, int] = {}
+        """The numbers of the atoms' parts of the keys (see `_state_key`)."""
         """The keys of the states passed through with one option (see `Simulation.passed`)."""
         self.resumes: set[Any] = set()
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
@@ -174,6 +176,7 @@ class _Search:
             revert_failures=self.revert_failures,
         )
         simulation.passed, simulation.faults = self.passed, faults
+        simulation.shared = self.shared  # one numbering for every path's keys
         return simulation
 
     @property

@@ -84,8 +84,10 @@ class Simulation:
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
         self.injected: dict[str, Failure] = {}  # a cache, shared by clones (see `_injected`)
-        self.shared: dict[Any, Any] = {}
-        """The atoms' part of each `key()`, once each: keys share it (shared by clones)."""
+        self.shared: dict[Any, int] = {}
+        """The atoms' parts of `key()`s met so far, each with its number, which the keys hold:
+        keys compare only under one numbering, so a search gives all its paths the same (and
+        clones share it)."""
         self.resumed: dict[Any, tuple[Core, tuple[Transition, ...]]] = {}
         """Cores rebuilt from a durable record and started, with the transitions their start
         made, by `record_key()`: a cache shared by clones, which share this path's flow and

@@ -5,7 +5,8 @@ atoms' states and attempts (in the flow's order, the same for every path), their
 failures (what a `revert` is given) and last recorded states (as sets, whatever order they came
 in), retry histories, the flow's state, the stage and what follows a write, the work in flight
 and the batch to write, the crashes and suspensions so far, and the user's context (its repr).
-The atoms' part is interned (`Simulation.shared`): many states share it. Built at C speed where
+The atoms' part is numbered (`Simulation.shared`): many states share it, and a key holds its
+number, so it is hashed once per key, not again each time the key is. Built at C speed where
 it can be: a search computes one at every state it reaches.
 """
 
@@ -29,6 +30,7 @@ def state_key(simulation: Simulation) -> Any:
     """The hashable state of `simulation` (see the module docstring)."""
     core = simulation.core
     in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
+    shared = simulation.shared
     atoms = (
         EntityState.states_of(core.states.values()),
         tuple(core.attempts.values()),
@@ -44,7 +46,7 @@ def state_key(simulation: Simulation) -> Any:
         simulation.stage,
         simulation.after_write if simulation.stage == "write" else None,
         core.flow.state,
-        simulation.shared.setdefault(atoms, atoms),
+        shared.setdefault(atoms, len(shared)),
         frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
         None if picked is None else (picked.action, picked.node),
         tuple(map(_PENDING_KEY, pending)) if pending else None,

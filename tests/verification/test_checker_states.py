@@ -32,10 +32,11 @@ def test_every_write_and_outcome_is_a_state_even_with_one_option(snapshots: bool
 
 def test_a_path_stops_where_one_with_no_more_faults_passed() -> None:
     passed: dict[Any, int] = {}
+    shared: dict[Any, int] = {}  # one numbering of the keys' atoms parts, as in a search
 
     def simulation(faults: int) -> Simulation:
         path = Simulation(one_task, {}, [], max_crashes=0)
-        path.passed, path.faults = passed, faults
+        path.passed, path.faults, path.shared = passed, faults, shared
         return path
 
     first = simulation(1)
@@ -51,11 +52,12 @@ def test_a_path_stops_where_one_with_no_more_faults_passed() -> None:
 
 def test_a_replayed_path_looks_up_only_what_follows_its_last_choice() -> None:
     passed: dict[Any, int] = {}
+    shared: dict[Any, int] = {}
     first = Simulation(one_task, {}, [], max_crashes=0)
-    first.passed = passed
+    first.passed, first.shared = passed, shared
     first.next_choice()
     replayed = Simulation(one_task, {}, [1], max_crashes=0)  # "raises", replayed from the start
-    replayed.passed = passed
+    replayed.passed, replayed.shared = passed, shared
     with pytest.raises(pf.verification._simulation.Finished):
         replayed.run()  # the writes before the choice were passed by `first`: not a merge
     assert len(passed) == 2 + 4  # and the four states after "raises" are noted
