@@ -202,7 +202,7 @@ def write(rows: list[tuple[object, ...]], bound: float, toy: float) -> None:
         f"{TARGET_SECONDS:g} s | {ten[5]} | {'met' if exhausted else 'missed'} |",
         "",
         f"Counted as choices only (what `states_explored` counted before every write and "
-        f"outcome was hashed as a state), the best rate on that flow is {choices_ten:,.0f} "
+        f"outcome was hashed as a state), the rate of that case is {choices_ten:,.0f} "
         f"choices/s ({verdict(choices_ten)} against the same target).",
         "",
         f"Calibration: a plain breadth-first search over a toy model of the same shape "
