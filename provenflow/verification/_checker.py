@@ -27,9 +27,11 @@ search's own structures hold no reference cycle (a core's phases and a simulatio
 refer back to their owner weakly), so everything a dropped state held is freed at once, and
 the collector would only walk the ever-growing set of explored states again and again.
 
-Without snapshots, each path is replayed from the start (the factory builds a fresh flow and
-context for it), so a path costs time linear in its length; the factory must build the same
-flow every time. With `snapshots=True`, a path branches from a copy of its parent instead.
+Without snapshots, a path goes on in place with the first option of each choice (the run's
+normal course, never a fault), and every other option is a path replayed from the start (the
+factory builds a fresh flow and context for it), so such a path costs time linear in its
+length; the factory must build the same flow every time. With `snapshots=True`, every option
+branches from a copy of its parent instead.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from provenflow.engine import factory_spec
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._report import Report, Violation
-from provenflow.verification._signals import Branch, Broken, Finished, Merged
+from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 
 __all__ = ["Check", "Report", "Violation", "check", "factory_of", "user_checks"]
@@ -244,16 +246,21 @@ class _Search:
             faults, path = queue.popleft()
             simulation = self.simulation(path, faults)
             try:
-                simulation.run()
-            except Branch as branch:
-                if self.new_state(branch.key, len(branch.options)):
-                    for choice in range(len(branch.options)):
+                simulation.catch_up()
+                while True:
+                    options = simulation.advance()
+                    if self.bounded() or not self.new_state(simulation.key(), options):
+                        break
+                    for choice in range(options - 1, 0, -1):
                         cost = _fault(simulation.stage, choice)
                         entry = (faults + cost, (*path, choice))
                         if cost == 0:
                             queue.appendleft(entry)
                         else:
                             queue.append(entry)
+                    # the first option (never a fault) goes on in place: no replay needed
+                    path = (*path, 0)
+                    simulation.apply(0)
             except Finished:
                 self.report.paths += 1
             except Merged:

@@ -239,12 +239,16 @@ class Simulation:
         The states passed before the last choice are not looked up: the paths that ended at
         those choices passed them.
         """
+        self.catch_up()
+        raise Branch(self.next_choice(), self.key())
+
+    def catch_up(self) -> None:
+        """Replay `choices` (without looking up the states before the last: see `run`)."""
         passed, self.passed = self.passed, None
         for choice in self.choices:
-            self.next_choice()
+            self.advance()
             self.apply(choice)
         self.passed = passed
-        raise Branch(self.next_choice(), self.key())
 
     def next_choice(self) -> tuple[str, ...]:
         """Run until the path can go more than one way (`advance`); return the options."""

@@ -120,3 +120,16 @@ def test_a_crash_after_the_side_effect_is_known_without_taking_it_only_without_a
         assert path.crash_key(before) is not None
         assert (path.crash_key(after) == path.crash_key(before)) is same
         assert path.crash_key(0) is None  # runs: not a crash
+
+
+def test_without_snapshots_the_first_option_goes_on_in_place_and_only_others_replay() -> None:
+    built: list[int] = []
+
+    def counted() -> tuple[pf.Flow, dict[str, int]]:
+        built.append(1)
+        return one_task(), {}
+
+    report = check(counted, crashes=0)
+    # one choice (runs / raises): the run goes on with "runs" in place, "raises" is replayed
+    assert report.ok and report.choices == 1
+    assert len(built) == 2
