@@ -247,13 +247,17 @@ class _Search:
             simulation = self.simulation(path, faults)
             try:
                 simulation.catch_up()
-                if self.repeats_a_resume(simulation):
-                    continue
                 while True:
                     options = simulation.advance()
                     if self.bounded() or not self.new_state(simulation.key(), options):
                         break
-                    self._queue_replays(queue, simulation, path, faults, options)
+                    for choice in range(options - 1, 0, -1):
+                        cost = _fault(simulation.stage, choice)
+                        entry = (faults + cost, (*path, choice))
+                        if cost == 0:
+                            queue.appendleft(entry)
+                        else:
+                            queue.append(entry)
                     # the first option (never a fault) goes on in place: no replay needed
                     path = (*path, 0)
                     simulation.apply(0)
@@ -265,28 +269,6 @@ class _Search:
                 if self.broken(error, path, simulation):
                     break
         return self.done()
-
-    def _queue_replays(
-        self,
-        queue: deque[tuple[int, tuple[int, ...]]],
-        simulation: Simulation,
-        path: tuple[int, ...],
-        faults: int,
-        options: int,
-    ) -> None:
-        """Queue every option of `simulation`'s choice but the first, each to be replayed; a
-        crash known to lead where a path already crashed or resumed to is not queued."""
-        first = []
-        for choice in range(1, options):
-            if simulation.crash_key(choice) in self.resumes:
-                continue
-            cost = _fault(simulation.stage, choice)
-            entry = (faults + cost, (*path, choice))
-            if cost == 0:
-                first.append(entry)
-            else:
-                queue.append(entry)
-        queue.extendleft(first)  # no fault: before every state that took one more
 
     def with_snapshots(self) -> Report:
         root = self.simulation(())
