@@ -32,8 +32,10 @@ def test_on_random_flows_both_modes_reach_the_same_states_and_no_violation(
 
     replayed = check(make, crashes=1, max_states=50_000)
     snapshotted = check(make, crashes=1, max_states=50_000, snapshots=True)
-    assert replayed.ok, f"{plan.describe()}\n{replayed}"
-    assert snapshotted.ok, f"{plan.describe()}\n{snapshotted}"
+    assert not replayed.violations, f"{plan.describe()}\n{replayed}"
+    assert not snapshotted.violations, f"{plan.describe()}\n{snapshotted}"
+    if replayed.incomplete or snapshotted.incomplete:
+        return  # a bound stopped them: where each stopped depends on its order
     assert (replayed.states_explored, replayed.choices, replayed.transitions) == (
         snapshotted.states_explored,
         snapshotted.choices,
