@@ -103,8 +103,6 @@ class Simulation:
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
         self.records: list[Transition] = []
         self.record_keys: list[Any] = []  # each record by value, for `record_key()`
-        self.recorded: dict[str | None, str | None] = {}
-        """The last recorded state of the flow (None) and of each atom; None: none recorded."""
         self.crashes = 0
         self.suspends = 0
         self.invariants = Invariants(self)
@@ -112,7 +110,9 @@ class Simulation:
         self.core = Core(self.compiled, store)
         self.names = tuple(self.core.states)
         """The atoms, in the flow's order (the same for every path)."""
-        self.recorded = dict.fromkeys((None, *self.names))  # in that order: keyed as a tuple
+        self.recorded: dict[str | None, str | None] = dict.fromkeys((None, *self.names))
+        """The last recorded state of the flow (key None) and of each atom, in that order (the
+        key takes them as a tuple); None: nothing recorded."""
         self.stage = "boot"
         self.pending: list[Transition] = []
         self.after_write = "round"
