@@ -1,10 +1,11 @@
 """The keys a search hashes: of a path's state, and of a record by value.
 
 `state_key(simulation)` summarises everything that can influence what happens next: the
-atoms' states and attempts (in the flow's order, the same for every path), their results and
-failures (what a `revert` is given) and last recorded states (as sets, whatever order they came
-in), retry histories, the flow's state, the stage and what follows a write, the work in flight
-and the batch to write, the crashes and suspensions so far, and the user's context (its repr).
+atoms' states, attempts, results and last recorded states (each in the flow's order, the same
+for every path), their failures and failed reverts (what a `revert` is given; as sets, whatever
+order they came in), retry histories, the flow's state, the stage and what follows a write, the
+work in flight (a set: every order is tried) and the batch to write, the crashes and
+suspensions so far, and the user's context (its repr).
 The atoms' part is numbered (`Simulation.shared`): many states share it, and a key holds its
 number, so it is hashed once per key, not again each time the key is. Built at C speed where
 it can be: a search computes one at every state it reaches.
