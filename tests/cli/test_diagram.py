@@ -187,61 +187,49 @@ def test_flow_images(flows: Path, tmp_path: Path) -> None:
     assert png.read_bytes().startswith(PNG_SIGNATURE)
 
 
-def test_flow_coloured_by_a_run_made_with_the_command(flows: Path, tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'runs.db'}"
+@pytest.fixture
+def failed_run(flows: Path, db: str) -> str:
+    """The id of a run of `failing` made with `provenflow run` into `db` (it exits 1)."""
     ran = invoke("run", f"{flows}:failing", "-b", db, "--json")
     assert ran.exit_code == 1
-    flow_id = json.loads(ran.stdout)["flow_id"]
+    flow_id: str = json.loads(ran.stdout)["flow_id"]
+    return flow_id
+
+
+def draw_run(flows: Path, run: str, db: str) -> tuple[str, ...]:
+    """The arguments that draw `failing` coloured by `run` from the store `db`."""
+    return ("diagram", "flow", f"{flows}:failing", "--run", run, "-b", db)
+
+
+def test_flow_coloured_by_a_run_made_with_the_command(
+    flows: Path, db: str, failed_run: str, tmp_path: Path
+) -> None:
+    flow_id = failed_run
     expected = diagrams.flow(load_factory(f"{flows}:failing")(), "mermaid", run=flow_id, backend=db)
     assert expected != diagrams.flow(load_factory(f"{flows}:failing")(), "mermaid")
     for run_id in (flow_id, "latest"):
-        result = invoke("diagram", "flow", f"{flows}:failing", "--run", run_id, "-b", db)
+        result = invoke(*draw_run(flows, run_id, db))
         assert result.exit_code == 0, result.output
         assert result.stdout == as_printed(expected)
     assert "REVERTED" in expected
     svg = tmp_path / "run.svg"
-    drawn = invoke(
-        "diagram",
-        "flow",
-        f"{flows}:failing",
-        "--run",
-        flow_id,
-        "-b",
-        db,
-        "-f",
-        "svg",
-        "-o",
-        str(svg),
-    )
+    drawn = invoke(*draw_run(flows, flow_id, db), "-f", "svg", "-o", str(svg))
     assert drawn.exit_code == 0, drawn.output
     assert "REVERTED" in svg_text(svg.read_bytes())
 
 
-def test_flow_md_with_a_run_is_what_the_function_returns(flows: Path, tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'runs.db'}"
-    ran = invoke("run", f"{flows}:failing", "-b", db, "--json")
-    assert ran.exit_code == 1
-    flow_id = json.loads(ran.stdout)["flow_id"]
+def test_flow_md_with_a_run_is_what_the_function_returns(
+    flows: Path, db: str, failed_run: str, tmp_path: Path
+) -> None:
+    flow_id = failed_run
     expected = diagrams.flow(load_factory(f"{flows}:failing")(), "md", run=flow_id, backend=db)
     assert expected.startswith(f"Run `{flow_id}` of flow ")
     assert "| state | attempts |" in expected
-    result = invoke("diagram", "flow", f"{flows}:failing", "--run", "latest", "-b", db, "-f", "md")
+    result = invoke(*draw_run(flows, "latest", db), "-f", "md")
     assert result.exit_code == 0, result.output
     assert result.stdout == as_printed(expected)
     target = tmp_path / "run.md"
-    written = invoke(
-        "diagram",
-        "flow",
-        f"{flows}:failing",
-        "--run",
-        flow_id,
-        "-b",
-        db,
-        "--format",
-        "md",
-        "-o",
-        str(target),
-    )
+    written = invoke(*draw_run(flows, flow_id, db), "--format", "md", "-o", str(target))
     assert written.exit_code == 0, written.output
     assert target.read_text() == expected
 
