@@ -28,20 +28,23 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from provenflow._gc import collector_paused
 from provenflow.engine._core import Core
 from provenflow.engine._executors import Completion
 from provenflow.engine._listeners import announce
+from provenflow.engine._resume import check_atoms, records_from
 from provenflow.engine._work import Work
 from provenflow.errors import InternalError, UnstorableValue
 from provenflow.failure import Failure
+from provenflow.flows import CompiledFlow
 from provenflow.fsm import EntityState
 from provenflow.fsm import engine as loop_fsm
-from provenflow.persistence import Storage, Transition
+from provenflow.persistence import AtomInfo, RunInfo, Storage, Transition
 
-__all__ = ["OUTCOME_EVENTS", "Executor", "Loop", "step"]
+__all__ = ["OUTCOME_EVENTS", "Executor", "Loop", "resumed_core", "run_info", "step"]
 
 LoopState = loop_fsm.State
 LoopEvent = loop_fsm.Event
@@ -247,3 +250,34 @@ def step(loop: Loop, executor: Executor) -> str | None:
     loop.entered = None
     _STEPS[name](loop, executor)
     return loop.entered
+
+
+def resumed_core(
+    compiled: CompiledFlow,
+    info: RunInfo,
+    transitions: Iterable[Transition],
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Core:
+    """Return a core over the recorded run (`info` and its `transitions`, oldest first), not
+    started yet: what every driver continues a run from after a restart.
+
+    Raises `RecordError` when a recorded atom's kind or version differs from the flow's, and
+    `IllegalTransition` when the recorded events are not a path through the tables.
+    """
+    check_atoms(compiled, info)
+    records, flow_events = records_from(transitions)
+    return Core(compiled, info.store, clock=clock, records=records, flow_events=flow_events)
+
+
+def run_info(
+    compiled: CompiledFlow, flow_id: str, store: Mapping[str, Any], factory: str | None
+) -> RunInfo:
+    """Return what a new run of `compiled` records about itself when it is created."""
+    with collector_paused():
+        atoms = tuple(
+            AtomInfo(name, node.kind, node.atom.version)
+            for name, node in compiled.nodes.items()
+            if node.atom is not None
+        )
+    return RunInfo(flow_id, compiled.name, atoms, store, factory)

@@ -20,13 +20,11 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from provenflow._gc import collector_paused
 from provenflow.engine._async import AsyncDispatcher
 from provenflow.engine._core import Core
 from provenflow.engine._executors import Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
-from provenflow.engine._loop import Loop, step
-from provenflow.engine._resume import check_atoms, records_from
+from provenflow.engine._loop import Loop, resumed_core, run_info, step
 from provenflow.errors import (
     MultipleFailures,
     UsageError,
@@ -34,7 +32,7 @@ from provenflow.errors import (
 from provenflow.failure import Failure, RecordedFailure
 from provenflow.flows import CompiledFlow, Flow, compile_flow
 from provenflow.fsm import engine as loop_fsm
-from provenflow.persistence import AtomInfo, RunInfo, Storage, Transition, open_storage
+from provenflow.persistence import Storage, Transition, open_storage
 
 __all__ = ["Engine", "run"]
 
@@ -69,14 +67,7 @@ class Engine:
         compiled = compile_flow(flow, store_keys=store)
         self.storage = open_storage(backend)
         self.flow_id = flow_id or uuid.uuid4().hex
-        with collector_paused():
-            atoms = tuple(
-                AtomInfo(name, node.kind, node.atom.version)
-                for name, node in compiled.nodes.items()
-                if node.atom is not None
-            )
-        info = RunInfo(self.flow_id, compiled.name, atoms, store, factory)
-        version = self.storage.create(info)
+        version = self.storage.create(run_info(compiled, self.flow_id, store, factory))
         self._setup(compiled, Core(compiled, store, clock=time.time), version)
         self._configure(executor, max_workers, listeners)
 
@@ -153,9 +144,7 @@ class Engine:
         storage = open_storage(backend)
         info, transitions, version = storage.load(flow_id)
         compiled = compile_flow(flow, store_keys=info.store)
-        check_atoms(compiled, info)
-        records, flow_events = records_from(transitions)
-        core = Core(compiled, info.store, clock=time.time, records=records, flow_events=flow_events)
+        core = resumed_core(compiled, info, transitions, clock=time.time)
         engine = cls.__new__(cls)
         engine.storage = storage
         engine.flow_id = flow_id

@@ -14,7 +14,6 @@ it can be: a search computes one at every state it reaches.
 from __future__ import annotations
 
 from itertools import repeat
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from provenflow.failure import Failure
@@ -30,7 +29,6 @@ __all__ = ["record_key", "state_key", "value_key"]
 def state_key(simulation: Simulation) -> Any:
     """The hashable state of `simulation` (see the module docstring)."""
     core = simulation.core
-    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
     shared = simulation.shared
     atoms = (
         EntityState.states_of(core.states.values()),
@@ -44,13 +42,9 @@ def state_key(simulation: Simulation) -> Any:
         else None,
     )
     return (
-        simulation.stage,
-        simulation.after_write if simulation.stage == "write" else None,
+        simulation.loop_key(),
         core.flow.state,
         shared.setdefault(atoms, len(shared)),
-        frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
-        None if picked is None else (picked.action, picked.node),
-        tuple(map(_PENDING_KEY, pending)) if pending else None,
         simulation.crashes,
         simulation.suspends,
         None if simulation.context is None else repr(simulation.context),
@@ -85,8 +79,6 @@ class _Missing:
 
 MISSING = _Missing()
 _PLAIN = frozenset({type(None), str, Failure, _Missing})
-_WORK_KEY = attrgetter("action", "node")
-_PENDING_KEY = attrgetter("atom", "event")
 
 
 def record_key(t: Transition) -> tuple[Any, ...]:

@@ -33,23 +33,28 @@ def describe_options(
     in_flight: Sequence[Work],
     picked: Work | None,
     *,
+    count: int,
     crashes_left: bool,
     revert_failures: bool,
 ) -> tuple[str, ...]:
-    """What each option of a path's current choice does, in the options' order."""
+    """What each option of a path's current choice does, in the options' order (`count` of
+    them)."""
     if stage == "write":
         what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in pending)
-        if crashes_left:
+        if crashes_left and pending:
             return (f"write [{what}]", f"crash before writing [{what}]")
         return (f"write [{what}]",)
-    if stage == "suspend":
-        return ("go on", "suspend the run")
+    if stage == "take":
+        return tuple(f"the executor takes up to {count - index} work" for index in range(count))
     if stage == "pick":
-        return tuple(f"complete {w.action} of {w.node!r}" for w in in_flight)
+        return tuple(f"complete {w.action} of {w.node!r}" for w in in_flight) or ("wait",)
     if stage == "outcome":
         assert picked is not None
         return _outcomes(picked, crashes_left=crashes_left, revert_failures=revert_failures)
-    return ("continue",)
+    return _FIXED.get(stage, ("continue",))
+
+
+_FIXED = {"suspend": ("go on", "suspend the run")}
 
 
 def _outcomes(work: Work, *, crashes_left: bool, revert_failures: bool) -> tuple[str, ...]:

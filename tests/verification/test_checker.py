@@ -166,7 +166,7 @@ def test_mutant_recorded_success_forgotten_on_resume(monkeypatch: pytest.MonkeyP
     def forget_successes(transitions: Any) -> Any:
         return original([t for t in transitions if t.event != "succeed"])
 
-    monkeypatch.setattr("provenflow.verification._simulation.records_from", forget_successes)
+    monkeypatch.setattr("provenflow.engine._loop.records_from", forget_successes)
     report = check(make_sound, crashes=1)
     assert not report.ok
     assert "executed again after its success was recorded" in report.violations[0].message
