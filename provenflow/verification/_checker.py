@@ -44,7 +44,7 @@ from typing import Any
 
 from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec
-from provenflow.errors import ProvenflowError, UsageError
+from provenflow.errors import IllegalTransition, ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
@@ -214,10 +214,11 @@ class _Search:
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
         """Record a violation; return whether the search stops."""
         if isinstance(error, Broken):
-            message = error.message
+            message, rule = error.message, error.rule
         else:
             message = f"the engine raised {type(error).__name__}: {error}"
-        violation = _violation(message, path, simulation, self.spec)
+            rule = "table" if isinstance(error, IllegalTransition) else "engine"
+        violation = _violation(message, path, simulation, self.spec, rule)
         bounds: tuple[tuple[str, int], ...] = (
             ("crashes", self.crashes),
             ("suspends", self.suspends),
@@ -362,8 +363,13 @@ def _fault(stage: str, choice: int) -> int:
 
 
 def _violation(
-    message: str, path: Sequence[int], simulation: Simulation, spec: str | None
+    message: str, path: Sequence[int], simulation: Simulation, spec: str | None, rule: str
 ) -> Violation:
     return Violation(
-        message, tuple(path), tuple(simulation.steps), spec, events=tuple(simulation.events)
+        message,
+        tuple(path),
+        tuple(simulation.steps),
+        spec,
+        events=tuple(simulation.events),
+        rule=rule,
     )

@@ -35,6 +35,10 @@ class Violation:
     when the function is not importable by name)."""
     store: tuple[tuple[str, Any], ...] = ()
     """The store the flow ran with (`replay` needs the same)."""
+    rule: str = ""
+    """The short, stable name of the rule that broke (`write-ahead`, `record-values`, ...,
+    `invariant` for the user's; `table` when the engine made a transition its table refuses,
+    `engine` when it raised otherwise or got stuck): see docs/verification.md."""
 
     def __str__(self) -> str:
         lines = [f"violation: {self.message}", "trace:"]
@@ -66,6 +70,7 @@ class Violation:
         """Return the violation as plain data (for JSON and for diagrams)."""
         return {
             "message": self.message,
+            "rule": self.rule,
             "choices": list(self.choices),
             "steps": list(self.steps),
             "factory": self.factory,
