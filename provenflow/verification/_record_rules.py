@@ -50,6 +50,8 @@ _AS_IS = frozenset({type(None), str, int, bool})
 _NO_OUTCOME = frozenset({"PENDING", "RUNNING", "REVERTED", "REVERT_FAILURE"})
 """States after which the record holds no outcome of the atom's current attempt (a retry's
 earlier result is not its new attempt's)."""
+_NOT_PROVIDING = frozenset({"REVERTED", "REVERT_FAILURE"})
+"""States after which an atom's last success no longer provides anything."""
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 60
 _short = _REPR.repr
@@ -84,6 +86,9 @@ class RecordRules:
         self.outcome: dict[str, tuple[str, Any]] = {}
         """What the record holds of each atom's attempt: ("result", stored) after SUCCESS,
         ("failure", stored) after FAILURE; nothing before, or once reverted or reset."""
+        self.provides: dict[str, Any] = {}
+        """The result of each atom's last recorded success, stored, until it is reverted (or
+        its revert fails): what it provides to others, a retry's while it runs again too."""
         self.history: dict[str, Any] = {}
         """Each retry's last recorded history, stored."""
         self.returned: dict[tuple[str, int], Any] = {}
@@ -97,6 +102,7 @@ class RecordRules:
         other.last = dict(self.last)
         other.started = dict(self.started)
         other.outcome = dict(self.outcome)
+        other.provides = dict(self.provides)
         other.history = dict(self.history)
         other.returned = dict(self.returned)
         other.undone = set(self.undone)
@@ -153,6 +159,7 @@ class RecordRules:
             result = stored(transition.result)
             self._returned(atom, transition.attempt, result)
             self.outcome[atom] = ("result", result)
+            self.provides[atom] = result
         elif new == "FAILURE":
             self._missing_value(atom, transition.failure)
             self.outcome[atom] = ("failure", stored(transition.failure))
@@ -164,6 +171,8 @@ class RecordRules:
             )
         elif new in _NO_OUTCOME:
             self.outcome.pop(atom, None)
+            if new in _NOT_PROVIDING:
+                self.provides.pop(atom, None)
         if transition.history is not None:
             self.history[atom] = stored(list(transition.history))
 
@@ -313,12 +322,11 @@ class RecordRules:
 
     def _provided(self, provider: str, symbol: str) -> tuple[bool, Any]:
         """Whether the record holds `symbol` from `provider`, and its value."""
-        outcome = self.outcome.get(provider)
         atom = self.simulation.compiled.nodes[provider].atom
-        if outcome is None or outcome[0] != "result" or atom is None:
+        if provider not in self.provides or atom is None:
             return False, None
         try:
-            provided = atom.provided(outcome[1])
+            provided = atom.provided(self.provides[provider])
         except Exception:  # the atom's own unpacking failed: its execute failed too
             return False, None
         return (symbol in provided), provided.get(symbol)
