@@ -123,3 +123,20 @@ def test_revert_failures_explores_reverts_that_raise(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["ok"] and report["states_explored"] > plain["states_explored"]
+
+
+def test_the_world_at_the_violation_is_printed_and_in_the_json() -> None:
+    args = ["verify", f"{SAGA}:make_flawed", "--invariant", f"{SAGA}:consistent"]
+    text = invoke(*args, "--crashes", "0")
+    world_lines = [line for line in text.output.splitlines() if line.startswith("world: ")]
+    assert world_lines == [
+        'world: {"__class__":"World","charged":0,"charges":{"__set__":[]},"reserved":0,"shipped":0}'
+    ]
+    report = json.loads(invoke(*args, "--crashes", "0", "--json").output)
+    assert report["violations"][0]["world"] == {
+        "__class__": "World",
+        "charged": 0,
+        "charges": {"__set__": []},
+        "reserved": 0,
+        "shipped": 0,
+    }

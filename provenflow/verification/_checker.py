@@ -49,6 +49,8 @@ from provenflow.flows import Flow
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import describe_world
 
 __all__ = ["Check", "Report", "Violation", "check", "factory_of", "user_checks"]
 
@@ -216,7 +218,7 @@ class _Search:
         if isinstance(error, Broken):
             message, rule = error.message, error.rule
         else:
-            message = f"the engine raised {type(error).__name__}: {error}"
+            message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
             rule = "table" if isinstance(error, IllegalTransition) else "engine"
         violation = _violation(message, path, simulation, self.spec, rule)
         bounds: tuple[tuple[str, int], ...] = (
@@ -371,5 +373,6 @@ def _violation(
         tuple(simulation.steps),
         spec,
         events=tuple(simulation.events),
+        world=describe_world(simulation.context),
         rule=rule,
     )

@@ -44,6 +44,7 @@ from provenflow.failure import Failure
 from provenflow.persistence import Transition
 from provenflow.verification._record_rules import RecordRules
 from provenflow.verification._signals import Broken
+from provenflow.verification._steps import shortened
 
 if TYPE_CHECKING:
     from provenflow.verification._simulation import Simulation
@@ -234,7 +235,7 @@ class Invariants:
         every atom left holding work must be blocked by a failed revert that depends on it."""
         failures = self.simulation.core.revert_failures
         if any(failure.type_name != _INJECTED for failure in failures.values()):
-            listed = "; ".join(f"{n}: {f}" for n, f in failures.items())
+            listed = "; ".join(f"{n}: {shortened(str(f))}" for n, f in failures.items())
             raise self._broken(
                 "revert-raised",
                 f"the run ended FAILURE: a revert raised, so work was done and not undone "
@@ -273,7 +274,9 @@ class Invariants:
             try:
                 held = call(check)
             except Exception as exc:
-                raise self._broken(kind, f"{kind} {_name(check)} raised {exc!r}") from None
+                raise self._broken(
+                    kind, f"{kind} {_name(check)} raised {shortened(repr(exc))}"
+                ) from None
             if not held:
                 raise self._broken(kind, f"{kind} {_name(check)} does not hold")
 

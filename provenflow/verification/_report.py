@@ -3,13 +3,18 @@
 A violation carries the path to it twice: as `choices` (what `replay` takes to play it again)
 and as `steps` (text, oldest first) with `events` (the same steps as data, which the trace
 diagrams draw); `reproduction()` prints a short program that replays it with the same store,
-bounds and user checks. `to_data()` is the form `provenflow verify --json` prints.
+bounds and user checks. `to_data()` is the form `provenflow verify --json` prints. A violation
+also carries the world (the factory's context) as it was when the invariant broke: a canonical,
+JSON-able description (`_world.describe_world`), printed with the violation and in the data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import world_text
 
 __all__ = ["Report", "Violation"]
 
@@ -35,13 +40,20 @@ class Violation:
     when the function is not importable by name)."""
     store: tuple[tuple[str, Any], ...] = ()
     """The store the flow ran with (`replay` needs the same)."""
+    world: object | None = None
+    """The world (the factory's context) when the invariant broke, described by value
+    (`describe_world`: its attributes recursively, or what its `snapshot()` returns); None when
+    the factory returns no context."""
     rule: str = ""
     """The short, stable name of the rule that broke (`write-ahead`, `record-values`, ...,
     `invariant` for the user's; `table` when the engine made a transition its table refuses,
     `engine` when it raised otherwise or got stuck): see docs/verification.md."""
 
     def __str__(self) -> str:
-        lines = [f"violation: {self.message}", "trace:"]
+        lines = [f"violation: {self.message}"]
+        if self.world is not None:
+            lines.append(f"world: {shortened(world_text(self.world), WORLD_LONGEST)}")
+        lines.append("trace:")
         lines += [f"  {number:>2}. {step}" for number, step in enumerate(self.steps, 1)]
         return "\n".join(lines)
 
@@ -78,7 +90,12 @@ class Violation:
             "events": [dict(event) for event in self.events],
             "store": dict(self.store),
             "checks": dict(self.checks),
+            "world": self.world,
         }
+
+
+WORLD_LONGEST = 1_000
+"""The most characters of the world a printed violation shows (`to_data()` has all of it)."""
 
 
 @dataclass
