@@ -8,7 +8,8 @@ dict, read and checked by `_trace_data`):
   call with its outcome (a cross when it raised or the process died before it did anything),
   crashes and resumes are shaded notes across Engine and Store, and the violation is the last
   note. Steps carry the numbers `str(violation)` gives them.
-- `md`: a numbered table of the steps, then the violation and the `replay(...)` call.
+- `md`: a numbered table of the steps, then the violation, the world at the violation (when
+  the data has one) and the `replay(...)` call.
 - `dot`: one digraph with a cluster per lifecycle entity (the flow, then each atom with a
   record), each its lifecycle's diagram with the entity's path highlighted and every edge on it
   labelled with the steps that took it.
@@ -19,6 +20,7 @@ of `lifecycle(...)` with that path highlighted and numbered. All output is byte-
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -127,6 +129,9 @@ def _trace_markdown(example: Counterexample) -> str:
             text = f"**{text}**"
         lines.append(f"| {step.number} | {markdown_cell(_who(step))} | {text} |")
     lines += ["", f"**Violation:** {markdown_cell(example.message)}", ""]
+    if example.world is not None:
+        world = json.dumps(example.world, separators=(",", ":"), ensure_ascii=False)
+        lines += [f"**World at the violation:** `{markdown_cell(world)}`", ""]
     lines.append(f"Replay it: `{example.replay()}`")
     if example.checks is None:
         lines += ["", "(Pass the same `invariant=`, `always=` and `eventually=` as the search.)"]

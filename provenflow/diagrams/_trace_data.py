@@ -71,6 +71,8 @@ class Counterexample:
     store: dict[str, Any] | None = None
     checks: tuple[tuple[str, str | None], ...] | None = None
     """The user checks the search ran, when the data says (None: it does not say)."""
+    world: object | None = None
+    """The world when the invariant broke, as plain data (None: no context, or not said)."""
 
     def atoms(self) -> list[tuple[str, str]]:
         """Return `(lifecycle, atom)` for each atom with a record, in order of first record."""
@@ -205,4 +207,5 @@ def read_violation(violation: object) -> Counterexample:
         choices=choices,
         store=store,
         checks=checks,
+        world=data.get("world"),
     )
