@@ -118,7 +118,10 @@ class World:
         return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
 
 
-def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
+def saga(
+    *, careless_revert: bool = False, idempotent: bool = True, retry: pf.Retry | None = None
+) -> tuple[pf.Flow, World]:
+    """Reserve, charge, then ship under `retry` (default: `Times(2)` named "again")."""
     world = World()
 
     class Reserve(pf.Task):
@@ -148,7 +151,8 @@ def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.
         def revert(self, **_: Any) -> None:
             world.shipped = 0
 
-    sub = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
+    retry = pf.Times(2, name="again") if retry is None else retry
+    sub = pf.LinearFlow("shipping", retry=retry).add(Ship(name="ship"))
     flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), sub)
     return flow, world
 
