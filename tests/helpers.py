@@ -174,3 +174,26 @@ def make_careless() -> tuple[pf.Flow, World]:
 
 def make_double_charge() -> tuple[pf.Flow, World]:
     return saga(idempotent=False)
+
+
+# -- a run that can go on forever ---------------------------------------------------------------
+
+
+class Forever(pf.Retry):
+    """Retries whatever failed, without end, and provides nothing that changes."""
+
+    def execute(self, history: pf.History) -> None:
+        return None
+
+    def on_failure(self, history: pf.History) -> pf.Decision:
+        return pf.Decision.RETRY
+
+
+@pf.task
+def call() -> None:
+    pass
+
+
+def make_forever() -> pf.Flow:
+    """`call` under a retry that never gives up: when it fails, the run can go on forever."""
+    return pf.LinearFlow("poll", retry=Forever(name="forever")).add(call)

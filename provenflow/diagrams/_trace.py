@@ -234,7 +234,7 @@ def trace_path(
     caption = [
         f"{_entity_name(lifecycle, atom)} in a counterexample, its edges numbered by step",
         f"violation: {example.message}",
-        *textwrap.wrap(example.loop_caption() or "", 90),
+        *filter(None, [example.loop_caption()]),
     ]
     diagram = describe(LIFECYCLES[lifecycle], steps=example.path(lifecycle, atom), caption=caption)
     return write(diagram, format)

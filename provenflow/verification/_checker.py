@@ -178,6 +178,8 @@ class _Search:
         self.eventually = dict(checks).get("eventually")
         self.loops = False
         """Whether paths are followed for loops (set for a flow with a retry)."""
+        self.loop_keys: dict[Any, int] = {}
+        """The numbers of the states' keys apart from counters (see `_lasso.follow`)."""
         self.cut = False
         """Whether a bound stopped the search in the middle of a path (`by_replay`)."""
 
@@ -238,7 +240,7 @@ class _Search:
         when it repeats an earlier state of its path; None when paths are not followed."""
         if not self.loops:
             return None
-        node = follow(parent, simulation, len(path), self.eventually)
+        node = follow(parent, simulation, len(path), self.eventually, self.loop_keys)
         return looped(node, simulation, self.eventually) or node
 
     def done(self) -> Report:

@@ -64,8 +64,8 @@ class Lineage:
     """One state of a path where it had a choice, linked to the one before it on that path."""
 
     parent: Lineage | None
-    key: Any
-    """The state's key apart from attempt numbers and histories."""
+    key: int
+    """The number of the state's key apart from attempt numbers and histories (`follow`)."""
     histories: tuple[History, ...]
     """Each retry's history, in the flow's order."""
     choices: int
@@ -119,11 +119,17 @@ def follow(
     simulation: Simulation,
     choices: int,
     eventually: Callable[[Any], object] | None,
+    numbers: dict[Any, int],
 ) -> Lineage:
-    """Return the node of `simulation`'s state (at a choice, `choices` taken), after `parent`."""
+    """Return the node of `simulation`'s state (at a choice, `choices` taken), after `parent`.
+
+    `numbers` numbers the keys (one numbering for a whole search): a node holds a number, and
+    a key met again is kept once.
+    """
+    key = state_key(simulation, counters=False)
     return Lineage(
         parent,
-        state_key(simulation, counters=False),
+        numbers.setdefault(key, len(numbers)),
         tuple(simulation.core.histories.values()),
         choices,
         _holds(eventually, simulation.context),

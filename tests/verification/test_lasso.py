@@ -17,17 +17,7 @@ import provenflow as pf
 from provenflow.flows import Decision, History, Retry
 from provenflow.verification import Violation, check, replay
 from provenflow.verification._lasso import PROBE_ROUNDS, extends
-from tests.helpers import World, saga
-
-
-class Forever(Retry):
-    """Retries whatever failed, without end; provides nothing that changes."""
-
-    def execute(self, history: History) -> None:
-        return None
-
-    def on_failure(self, history: History) -> Decision:
-        return Decision.RETRY
+from tests.helpers import Forever, World, call, make_forever, saga
 
 
 def counting(rounds: int) -> Retry:
@@ -41,15 +31,6 @@ def counting(rounds: int) -> Retry:
             return Decision.RETRY if len(history) < rounds else Decision.REVERT
 
     return Counting(name="forever")
-
-
-@pf.task
-def call() -> None:
-    pass
-
-
-def make_forever() -> pf.Flow:
-    return pf.LinearFlow("poll", retry=Forever(name="forever")).add(call)
 
 
 def only(report: Any) -> Violation:
