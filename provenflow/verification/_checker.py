@@ -53,6 +53,7 @@ from provenflow.engine import factory_spec
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._lasso import Lineage, Looped, follow, looped
+from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
@@ -173,8 +174,7 @@ class _Search:
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
         goes on exactly as the first did, so it is not explored again (nor counted)."""
         self.started = time.perf_counter()
-        self.taken: dict[int, int] = {}
-        """How many branches (with snapshots: states) of each fault level were taken."""
+        self.levels = Levels()
         self.eventually = dict(checks).get("eventually")
         self.loops = False
         """Whether paths are followed for loops (set for a flow with a retry)."""
@@ -219,19 +219,6 @@ class _Search:
         elif time.perf_counter() - self.started > self.max_seconds:
             self.report.incomplete = f"stopped at max_seconds={self.max_seconds}"
         return self.report.incomplete is not None
-
-    def take(self, faults: int) -> None:
-        """Count a branch (or state) with `faults` faults taken from the queue."""
-        self.taken[faults] = self.taken.get(faults, 0) + 1
-
-    def stopped_in(self, level: int, queued: Sequence[tuple[Any, ...]], cut: bool = False) -> None:
-        """The bound stopped the search while it explored runs with `level` faults (the
-        queue's entries start with their faults; `cut`: the last taken was cut short): say
-        so in the report."""
-        taken = self.taken.get(level, 0)
-        found = taken + sum(1 for entry in queued if entry[0] == level)
-        self.report.fault_level = level
-        self.report.fault_level_explored = (taken - cut) / found if found else 0.0
 
     def follow(
         self, parent: Lineage | None, simulation: Simulation, path: tuple[int, ...]
@@ -290,11 +277,11 @@ class _Search:
         faults = 0
         while queue and not self.bounded():
             faults, path, node = queue.popleft()
-            self.take(faults)
+            self.levels.take(faults)
             if self._go_on(faults, path, node, queue):
                 break
         if self.report.incomplete is not None:
-            self.stopped_in(faults if self.cut else queue[0][0], queue, self.cut)
+            self.levels.stopped(self.report, faults if self.cut else queue[0][0], queue, self.cut)
         return self.done()
 
     def _go_on(
@@ -350,13 +337,13 @@ class _Search:
             return self.done()
         while self.queue and not self.bounded():
             faults, parent, path, options, key, node = self.queue.popleft()
-            self.take(faults)
+            self.levels.take(faults)
             if self.pending is not None and faults >= self.pending[0]:
                 break  # nothing left to pop reaches a violation with fewer faults
             if self.new_state(key, options) and self._expand(parent, path, faults, options, node):
                 return self.done()
         if self.report.incomplete is not None:
-            self.stopped_in(self.queue[0][0], self.queue)
+            self.levels.stopped(self.report, self.queue[0][0], self.queue)
         if self.pending is not None:
             _, error, path, simulation = self.pending
             self.broken(error, path, simulation)
