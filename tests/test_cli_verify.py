@@ -140,3 +140,20 @@ def test_a_run_that_can_go_on_forever_is_printed_with_its_loop_and_in_json() -> 
     assert violation["message"] == "can run forever"
     assert violation["loop"]["retries"] == {"forever": [1, 2]}
     assert 1 <= violation["loop"]["first_step"] <= len(violation["steps"])
+
+
+def test_the_world_at_the_violation_is_printed_and_in_the_json() -> None:
+    args = ["verify", f"{SAGA}:make_flawed", "--invariant", f"{SAGA}:consistent"]
+    text = invoke(*args, "--crashes", "0")
+    world_lines = [line for line in text.output.splitlines() if line.startswith("world: ")]
+    assert world_lines == [
+        'world: {"__class__":"World","charged":0,"charges":{"__set__":[]},"reserved":0,"shipped":0}'
+    ]
+    report = json.loads(invoke(*args, "--crashes", "0", "--json").output)
+    assert report["violations"][0]["world"] == {
+        "__class__": "World",
+        "charged": 0,
+        "charges": {"__set__": []},
+        "reserved": 0,
+        "shipped": 0,
+    }

@@ -57,6 +57,8 @@ from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import describe_world
 
 __all__ = ["Check", "Report", "Violation", "check", "factory_of", "user_checks"]
 
@@ -242,7 +244,7 @@ class _Search:
         if isinstance(error, Broken | Looped):
             message = error.message
         else:
-            message = f"the engine raised {type(error).__name__}: {error}"
+            message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
         violation = _violation(message, path, simulation, self.spec)
         if isinstance(error, Looped):
             stem = self.simulation(path[: error.start.choices])
@@ -441,5 +443,10 @@ def _violation(
     message: str, path: Sequence[int], simulation: Simulation, spec: str | None
 ) -> Violation:
     return Violation(
-        message, tuple(path), tuple(simulation.steps), spec, events=tuple(simulation.events)
+        message,
+        tuple(path),
+        tuple(simulation.steps),
+        spec,
+        events=tuple(simulation.events),
+        world=describe_world(simulation.context),
     )

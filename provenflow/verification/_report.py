@@ -3,14 +3,19 @@
 A violation carries the path to it twice: as `choices` (what `replay` takes to play it again)
 and as `steps` (text, oldest first) with `events` (the same steps as data, which the trace
 diagrams draw); `reproduction()` prints a short program that replays it with the same store,
-bounds and user checks. `to_data()` is the form `provenflow verify --json` prints. A run that
-can go on forever is a violation with a `Loop`: its steps are the stem, then the loop.
+bounds and user checks. `to_data()` is the form `provenflow verify --json` prints. A violation
+also carries the world (the factory's context) as it was when the invariant broke: a canonical,
+JSON-able description (`_world.describe_world`), printed with the violation and in the data. A
+run that can go on forever is a violation with a `Loop`: its steps are the stem, then the loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import world_text
 
 __all__ = ["Loop", "Report", "Violation"]
 
@@ -72,11 +77,18 @@ class Violation:
     when the function is not importable by name)."""
     store: tuple[tuple[str, Any], ...] = ()
     """The store the flow ran with (`replay` needs the same)."""
+    world: object | None = None
+    """The world (the factory's context) when the invariant broke, described by value
+    (`describe_world`: its attributes recursively, or what its `snapshot()` returns); None when
+    the factory returns no context."""
     loop: Loop | None = None
     """For a run that can go on forever (message "can run forever"): where its steps loop."""
 
     def __str__(self) -> str:
-        lines = [f"violation: {self.message}", "trace:"]
+        lines = [f"violation: {self.message}"]
+        if self.world is not None:
+            lines.append(f"world: {shortened(world_text(self.world), WORLD_LONGEST)}")
+        lines.append("trace:")
         for number, step in enumerate(self.steps, 1):
             if self.loop is not None and number == self.loop.first:
                 lines.append(f"  {self.loop.describe(len(self.steps))}:")
@@ -122,8 +134,13 @@ class Violation:
             "events": [dict(event) for event in self.events],
             "store": dict(self.store),
             "checks": dict(self.checks),
+            "world": self.world,
             "loop": None if self.loop is None else self.loop.to_data(),
         }
+
+
+WORLD_LONGEST = 1_000
+"""The most characters of the world a printed violation shows (`to_data()` has all of it)."""
 
 
 @dataclass
