@@ -4,6 +4,7 @@
   write, leaving the wrapped store exactly as a crashed process would.
 - `Journal` records the side effects tasks perform, in order, across engines.
 - `make_task` builds a task whose execute and revert write to a journal.
+- `keep_only_successes_values` plants issue 13's resume bug (for tests that must catch it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import provenflow as pf
+from provenflow.engine import Core, _resume
 from provenflow.persistence import MemoryStorage, RunInfo, Storage, Transition
 
 
@@ -53,6 +55,21 @@ class CrashingStorage:
 
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+
+def keep_only_successes_values(monkeypatch: Any) -> None:
+    """Make a core rebuilt from a record keep the values of SUCCESS atoms only (issue 13's bug:
+    a retry left RETRYING, or an atom left REVERTING, loses what it provided), through
+    `monkeypatch` (pytest's fixture), for the rest of the test."""
+    original = _resume.load_records
+
+    def only_successes(core: Core, records: Any) -> None:
+        original(core, records)
+        for atom, holder in core.states.items():
+            if holder.state != "SUCCESS":
+                core.provided.pop(atom, None)
+
+    monkeypatch.setattr("provenflow.engine._core.load_records", only_successes)
 
 
 class Journal:

@@ -19,7 +19,7 @@ from provenflow.errors import MissingValue
 from provenflow.failure import Failure
 from provenflow.flows import compile_flow
 from provenflow.persistence import MemoryStorage, Transition, open_storage
-from tests.helpers import Crash, CrashingStorage, Journal, make_task
+from tests.helpers import Crash, CrashingStorage, Journal, keep_only_successes_values, make_task
 from tests.persistence.conftest import Backend, durable, postgres_url  # noqa: F401 (fixtures)
 
 # -- the flow of issue 13: a crash just before the REVERTING record of a retried task ----------
@@ -204,17 +204,7 @@ def test_the_resumed_core_holds_what_the_live_one_held_at_every_write(
 def test_the_comparison_sees_a_value_lost_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
     """The exhaustive test above fails when resume keeps only SUCCESS atoms' values (the bug
     of issue 13): it is not comparing two empty dicts."""
-    from provenflow.engine import _resume  # noqa: PLC0415
-
-    original = _resume.load_records
-
-    def only_success(core: Core, records: Any) -> None:
-        original(core, records)
-        for atom, holder in core.states.items():
-            if holder.state != "SUCCESS":
-                core.provided.pop(atom, None)
-
-    monkeypatch.setattr("provenflow.engine._core.load_records", only_success)
+    keep_only_successes_values(monkeypatch)
     with pytest.raises(AssertionError, match="the live core holds"):
         list(every_path(retried_call, 1))
 

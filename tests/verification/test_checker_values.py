@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import provenflow as pf
-from provenflow.engine import Core, _resume
 from provenflow.verification import check
+from tests.helpers import keep_only_successes_values
 
 
 class Login(pf.Task):
@@ -39,15 +39,7 @@ def test_the_retried_call_is_sound() -> None:
 def test_a_resume_that_keeps_only_successes_values_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = _resume.load_records
-
-    def only_successes(core: Core, records: Any) -> None:
-        original(core, records)
-        for atom, holder in core.states.items():
-            if holder.state != "SUCCESS":
-                core.provided.pop(atom, None)
-
-    monkeypatch.setattr("provenflow.engine._core.load_records", only_successes)
+    keep_only_successes_values(monkeypatch)
     report = check(login_then_retried_call, crashes=1)
     assert not report.ok
     violation = report.violations[0]
