@@ -135,7 +135,10 @@ class World:
         return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
 
 
-def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
+def saga(
+    *, careless_revert: bool = False, idempotent: bool = True, retry: pf.Retry | None = None
+) -> tuple[pf.Flow, World]:
+    """Reserve, charge, then ship under `retry` (default: `Times(2)` named "again")."""
     world = World()
 
     class Reserve(pf.Task):
@@ -165,7 +168,8 @@ def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.
         def revert(self, **_: Any) -> None:
             world.shipped = 0
 
-    sub = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
+    retry = pf.Times(2, name="again") if retry is None else retry
+    sub = pf.LinearFlow("shipping", retry=retry).add(Ship(name="ship"))
     flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), sub)
     return flow, world
 
@@ -187,3 +191,26 @@ def make_careless() -> tuple[pf.Flow, World]:
 
 def make_double_charge() -> tuple[pf.Flow, World]:
     return saga(idempotent=False)
+
+
+# -- a run that can go on forever ---------------------------------------------------------------
+
+
+class Forever(pf.Retry):
+    """Retries whatever failed, without end, and provides nothing that changes."""
+
+    def execute(self, history: pf.History) -> None:
+        return None
+
+    def on_failure(self, history: pf.History) -> pf.Decision:
+        return pf.Decision.RETRY
+
+
+@pf.task
+def call() -> None:
+    pass
+
+
+def make_forever() -> pf.Flow:
+    """`call` under a retry that never gives up: when it fails, the run can go on forever."""
+    return pf.LinearFlow("poll", retry=Forever(name="forever")).add(call)

@@ -27,27 +27,32 @@ if TYPE_CHECKING:
 __all__ = ["record_key", "state_key", "value_key"]
 
 
-def state_key(simulation: Simulation) -> Any:
-    """The hashable state of `simulation` (see the module docstring)."""
+def state_key(simulation: Simulation, *, counters: bool = True) -> Any:
+    """The hashable state of `simulation` (see the module docstring).
+
+    `counters=False`: the same apart from what only grows as a run repeats itself, the atoms'
+    attempt numbers and the retries' histories (which `_lasso` compares on its own); its atoms'
+    part is not numbered.
+    """
     core = simulation.core
     in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
     shared = simulation.shared
     atoms = (
         EntityState.states_of(core.states.values()),
-        tuple(core.attempts.values()),
+        tuple(core.attempts.values()) if counters else None,
         _values_key(core.outcomes, simulation.names),
         tuple(simulation.recorded.values()),
         frozenset(core.failures.items()) if core.failures else None,
         frozenset(core.revert_failures.items()) if core.revert_failures else None,
         frozenset((name, repr(history.to_list())) for name, history in core.histories.items())
-        if core.histories
+        if core.histories and counters
         else None,
     )
     return (
         simulation.stage,
         simulation.after_write if simulation.stage == "write" else None,
         core.flow.state,
-        shared.setdefault(atoms, len(shared)),
+        shared.setdefault(atoms, len(shared)) if counters else atoms,
         frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
         None if picked is None else (picked.action, picked.node),
         tuple(map(_PENDING_KEY, pending)) if pending else None,

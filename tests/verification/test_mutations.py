@@ -20,6 +20,7 @@ import provenflow as pf
 from provenflow.engine import _core, _phases, _resume
 from provenflow.fsm import task as task_fsm
 from provenflow.verification import check
+from tests.helpers import consistent, make_careless, make_double_charge, make_forever
 
 # -- the flows -------------------------------------------------------------------------------
 
@@ -291,6 +292,11 @@ def lose_the_ignore_records(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+@mutant(chain, "table", crashes=0)
+def revert_an_atom_that_never_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_phases, "TO_UNDO", _phases.TO_UNDO | {task_fsm.State.PENDING})
+
+
 # -- resume ----------------------------------------------------------------------------------
 
 
@@ -384,6 +390,17 @@ def test_a_mutant_is_caught_by_its_rule(mutated: Mutant, monkeypatch: pytest.Mon
     assert report.violations, str(report)
     violation = report.violations[0]
     assert violation.rule == mutated.rule, str(violation)
+
+
+def test_the_checks_without_a_mutant_name_their_rules_too() -> None:
+    """The user's checks, a run that never ends and a revert that raises have names too."""
+    forever = check(make_forever, crashes=0)
+    assert [v.rule for v in forever.violations] == ["can-run-forever"], str(forever)
+    careless = check(make_careless, crashes=0)
+    assert careless.violations[0].rule == "revert-raised"
+    double = check(make_double_charge, crashes=1, invariant=consistent)
+    assert double.violations[0].rule == "invariant"
+    assert double.violations[0].to_data()["rule"] == "invariant"
 
 
 @pytest.mark.parametrize(
