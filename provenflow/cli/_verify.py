@@ -124,6 +124,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "elapsed": report.elapsed,
             "states_per_second": rate,
             "incomplete": report.incomplete,
+            "unmerged": list(report.unmerged),
             "violations": [v.to_data() for v in report.violations],
         }
         click.echo(json.dumps(document, indent=2))

@@ -89,6 +89,9 @@ class Report:
     elapsed: float = 0.0
     incomplete: str | None = None
     violations: list[Violation] = field(default_factory=list)
+    unmerged: tuple[str, ...] = ()
+    """What the search could not capture by value (a world that is not plain data), so did
+    not merge states on: each such state was explored on its own (sound, only slower)."""
 
     @property
     def ok(self) -> bool:
@@ -104,6 +107,9 @@ class Report:
         ]
         if self.incomplete:
             lines.append(f"INCOMPLETE: {self.incomplete}")
+        lines += [
+            f"not merged: {what}, so no state holding it was merged" for what in self.unmerged
+        ]
         if not self.violations:
             lines.append("no violation found" + ("" if self.incomplete else " (complete)"))
         lines += [str(violation) for violation in self.violations]
