@@ -20,7 +20,13 @@ another path already crashed into (the same durable record, crashes and suspensi
 before it is resumed.
 
 Bounds: `max_states` and `max_seconds`. When one stops the search, the report says
-`incomplete` and why: nothing is claimed for what was not explored.
+`incomplete` and why, and the fault level it was exploring (`fault_level`): every run with
+fewer faults was explored, and nothing is claimed for the rest.
+
+A run that can go on forever (a retry that never gives up) comes back to a state it was in,
+apart from retry histories and attempt numbers, which only grow: a search follows each path's
+states (`_lasso.Lineage`, only in a flow with a retry) and reports such a return as a
+violation, "can run forever", with the loop (`_lasso`), and goes no further on that path.
 
 The cyclic garbage collector is paused while the search runs (`provenflow._gc`): the
 search's own structures hold no reference cycle (a core's phases and a simulation's invariants
@@ -46,10 +52,14 @@ from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec
 from provenflow.errors import ProvenflowError, UsageError
 from provenflow.flows import Flow
+from provenflow.verification._lasso import Lineage, Looped, follow, looped
+from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 from provenflow.verification._state_key import KeyBook, world_part
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import describe_world
 
 __all__ = ["Check", "Report", "Violation", "check", "factory_of", "user_checks"]
 
@@ -175,6 +185,14 @@ class _Search:
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
         goes on exactly as the first did, so it is not explored again (nor counted)."""
         self.started = time.perf_counter()
+        self.levels = Levels()
+        self.eventually = dict(checks).get("eventually")
+        self.loops = False
+        """Whether paths are followed for loops (set for a flow with a retry)."""
+        self.loop_keys: dict[Any, int] = {}
+        """The numbers of the states' keys apart from counters (see `_lasso.follow`)."""
+        self.cut = False
+        """Whether a bound stopped the search in the middle of a path (`by_replay`)."""
 
     def simulation(self, path: Sequence[int], faults: int = 0) -> Simulation:
         simulation = Simulation(
@@ -219,6 +237,16 @@ class _Search:
             self.report.incomplete = f"stopped at max_seconds={self.max_seconds}"
         return self.report.incomplete is not None
 
+    def follow(
+        self, parent: Lineage | None, simulation: Simulation, path: tuple[int, ...]
+    ) -> Lineage | Looped | None:
+        """The lineage node of `simulation`'s state (at a choice) after `parent`, or `Looped`
+        when it repeats an earlier state of its path; None when paths are not followed."""
+        if not self.loops:
+            return None
+        node = follow(parent, simulation, len(path), self.eventually, self.loop_keys)
+        return looped(node, simulation, self.eventually) or node
+
     def done(self) -> Report:
         self.report.states_explored = self.states
         self.report.choices = len(self.seen) + self.unmerged
@@ -229,11 +257,17 @@ class _Search:
 
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
         """Record a violation; return whether the search stops."""
-        if isinstance(error, Broken):
+        if isinstance(error, Broken | Looped):
             message = error.message
         else:
-            message = f"the engine raised {type(error).__name__}: {error}"
+            message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
         violation = _violation(message, path, simulation, self.spec)
+        if isinstance(error, Looped):
+            stem = self.simulation(path[: error.start.choices])
+            stem.passed = None  # a replay of states already counted
+            stem.catch_up()
+            stem.advance()
+            violation = dataclasses.replace(violation, loop=error.loop(len(stem.steps) + 1))
         bounds: tuple[tuple[str, int], ...] = (
             ("crashes", self.crashes),
             ("suspends", self.suspends),
@@ -262,34 +296,55 @@ class _Search:
         return True
 
     def by_replay(self) -> Report:
-        queue: deque[tuple[int, tuple[int, ...]]] = deque([(0, ())])
+        queue: deque[_Branch] = deque([(0, (), None)])
+        faults = 0
         while queue and not self.bounded():
-            faults, path = queue.popleft()
-            simulation = self.simulation(path, faults)
-            try:
-                simulation.catch_up()
-                while True:
-                    options = simulation.advance()
-                    if self.bounded() or not self.new_state(simulation.key(), options):
-                        break
-                    for choice in range(options - 1, 0, -1):
-                        cost = _fault(simulation.stage, choice)
-                        entry = (faults + cost, (*path, choice))
-                        if cost == 0:
-                            queue.appendleft(entry)
-                        else:
-                            queue.append(entry)
-                    # the first option (never a fault) goes on in place: no replay needed
-                    path = (*path, 0)
-                    simulation.apply(0)
-            except Finished:
-                self.report.paths += 1
-            except Merged:
-                pass
-            except (Broken, ProvenflowError) as error:
-                if self.broken(error, path, simulation):
-                    break
+            faults, path, node = queue.popleft()
+            self.levels.take(faults)
+            if self._go_on(faults, path, node, queue):
+                break
+        if self.report.incomplete is not None:
+            self.levels.stopped(self.report, faults if self.cut else queue[0][0], queue, self.cut)
         return self.done()
+
+    def _go_on(
+        self, faults: int, path: tuple[int, ...], node: Lineage | None, queue: deque[_Branch]
+    ) -> bool:
+        """Replay `path` and go on from it in place with the first option of each choice,
+        queueing the others; return whether the search stops (`cut`: a bound stopped the
+        path)."""
+        simulation = self.simulation(path, faults)
+        self.loops = self.loops or bool(simulation.core.histories)
+        try:
+            simulation.catch_up()
+            while True:
+                options = simulation.advance()
+                if self.bounded():
+                    self.cut = True
+                    return False
+                if not self.new_state(simulation.key(), options):
+                    return False
+                followed = self.follow(node, simulation, path)
+                if isinstance(followed, Looped):
+                    raise followed
+                node = followed
+                for choice in range(options - 1, 0, -1):
+                    cost = _fault(simulation.stage, choice)
+                    entry = (faults + cost, (*path, choice), node)
+                    if cost == 0:
+                        queue.appendleft(entry)
+                    else:
+                        queue.append(entry)
+                # the first option (never a fault) goes on in place: no replay needed
+                path = (*path, 0)
+                simulation.apply(0)
+        except Finished:
+            self.report.paths += 1
+        except Merged:
+            pass
+        except (Broken, Looped, ProvenflowError) as error:
+            return self.broken(error, path, simulation)
+        return False
 
     def with_snapshots(self) -> Report:
         root = self.simulation(())
@@ -300,20 +355,31 @@ class _Search:
             )
         self.queue: deque[_Entry] = deque()
         self.pending: tuple[int, Exception, tuple[int, ...], Simulation] | None = None
-        if self._reach(root, (), 0, 0):
+        self.loops = bool(root.core.histories)
+        if self._reach(root, (), 0, 0, None):
             return self.done()
         while self.queue and not self.bounded():
-            faults, parent, path, options, key = self.queue.popleft()
+            faults, parent, path, options, key, node = self.queue.popleft()
+            self.levels.take(faults)
             if self.pending is not None and faults >= self.pending[0]:
                 break  # nothing left to pop reaches a violation with fewer faults
-            if self.new_state(key, options) and self._expand(parent, path, faults, options):
+            if self.new_state(key, options) and self._expand(parent, path, faults, options, node):
                 return self.done()
+        if self.report.incomplete is not None:
+            self.levels.stopped(self.report, self.queue[0][0], self.queue)
         if self.pending is not None:
             _, error, path, simulation = self.pending
             self.broken(error, path, simulation)
         return self.done()
 
-    def _expand(self, parent: Simulation, path: tuple[int, ...], faults: int, options: int) -> bool:
+    def _expand(
+        self,
+        parent: Simulation,
+        path: tuple[int, ...],
+        faults: int,
+        options: int,
+        node: Lineage | None,
+    ) -> bool:
         """Take every option of `parent` (a new state) and queue what each leads to; return
         whether the search stops."""
         stage = parent.stage
@@ -335,7 +401,7 @@ class _Search:
             except Finished:
                 self.report.paths += 1
                 continue
-            if self._reach(child, (*path, choice), cost, faults):
+            if self._reach(child, (*path, choice), cost, faults, node):
                 return True
         return False
 
@@ -351,9 +417,16 @@ class _Search:
             self.pending = (cost, error, path, child)
         return False
 
-    def _reach(self, simulation: Simulation, path: tuple[int, ...], cost: int, now: int) -> bool:
-        """Run `simulation` to its next choice and queue it (first when it took no fault);
-        return whether the search stops."""
+    def _reach(
+        self,
+        simulation: Simulation,
+        path: tuple[int, ...],
+        cost: int,
+        now: int,
+        parent: Lineage | None,
+    ) -> bool:
+        """Run `simulation` to its next choice and queue it (first when it took no fault), after
+        `parent` on its path; return whether the search stops."""
         simulation.faults = cost
         try:
             options = simulation.advance()
@@ -364,7 +437,10 @@ class _Search:
             return False
         except (Broken, ProvenflowError) as error:
             return self.found(error, path, simulation, cost, now)
-        entry = (cost, simulation, path, options, simulation.key())
+        node = self.follow(parent, simulation, path)
+        if isinstance(node, Looped):
+            return self.found(node, path, simulation, cost, now)
+        entry = (cost, simulation, path, options, simulation.key(), node)
         if cost == now:
             self.queue.appendleft(entry)
         else:
@@ -372,9 +448,11 @@ class _Search:
         return False
 
 
-_Entry = tuple[int, Simulation, tuple[int, ...], int, Any]
+_Branch = tuple[int, tuple[int, ...], Lineage | None]
+"""A path waiting to be replayed: (faults so far, its choices, its lineage)."""
+_Entry = tuple[int, Simulation, tuple[int, ...], int, Any, Lineage | None]
 """A state waiting to be expanded: (faults so far, the path's snapshot, its choices, how many
-options it has, its key)."""
+options it has, its key, its lineage)."""
 
 
 def _fault(stage: str, choice: int) -> int:
@@ -387,5 +465,10 @@ def _violation(
     message: str, path: Sequence[int], simulation: Simulation, spec: str | None
 ) -> Violation:
     return Violation(
-        message, tuple(path), tuple(simulation.steps), spec, events=tuple(simulation.events)
+        message,
+        tuple(path),
+        tuple(simulation.steps),
+        spec,
+        events=tuple(simulation.events),
+        world=describe_world(simulation.context),
     )

@@ -31,6 +31,7 @@ from provenflow.engine import Work
 from provenflow.failure import Failure
 from provenflow.persistence import Transition
 from provenflow.verification._signals import Broken
+from provenflow.verification._steps import shortened
 
 if TYPE_CHECKING:
     from provenflow.verification._simulation import Simulation
@@ -193,7 +194,7 @@ class Invariants:
         every atom left holding work must be blocked by a failed revert that depends on it."""
         failures = self.simulation.core.revert_failures
         if any(failure.type_name != _INJECTED for failure in failures.values()):
-            listed = "; ".join(f"{n}: {f}" for n, f in failures.items())
+            listed = "; ".join(f"{n}: {shortened(str(f))}" for n, f in failures.items())
             raise self._broken(
                 f"the run ended FAILURE: a revert raised, so work was done and not undone "
                 f"({listed})"
@@ -228,7 +229,7 @@ class Invariants:
             try:
                 held = call(check)
             except Exception as exc:
-                raise self._broken(f"{kind} {_name(check)} raised {exc!r}") from None
+                raise self._broken(f"{kind} {_name(check)} raised {shortened(repr(exc))}") from None
             if not held:
                 raise self._broken(f"{kind} {_name(check)} does not hold")
 

@@ -58,10 +58,14 @@ class RecordPart:
                 atoms[atom] = _fold(atoms.get(atom), transition)
         return RecordPart(atoms, flow, self.count + len(transitions))
 
-    def key(self, names: Iterable[str]) -> Hashable:
+    def key(self, names: Iterable[str], *, counters: bool = True) -> Hashable:
         """Return the part as a hashable value: each atom of `names` in that order (None: no
-        record), then the flow's state."""
-        return (tuple(map(self.atoms.get, names)), self.flow)
+        record), then the flow's state. Without `counters`, attempt numbers and histories
+        are left out (see `_state_key.state_key`)."""
+        atoms = tuple(map(self.atoms.get, names))
+        if not counters:
+            atoms = tuple(None if atom is None else (*atom[:2], *atom[3:6]) for atom in atoms)
+        return (atoms, self.flow)
 
 
 def record_part(transitions: Sequence[Transition]) -> RecordPart:

@@ -31,12 +31,13 @@ or a set, so two paths that reach the same state in another order get the same k
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from provenflow.engine import Core, Work
+from provenflow.flows import History
 from provenflow.fsm import EntityState
 from provenflow.persistence import Transition
 from provenflow.verification._record_part import RecordPart
@@ -46,8 +47,8 @@ from provenflow.verification._value_key import (
     Uncaptured,
     history_key,
     value_key,
-    world_key,
 )
+from provenflow.verification._world import world_key
 
 if TYPE_CHECKING:
     from provenflow.verification._simulation import Simulation
@@ -81,25 +82,45 @@ class KeyBook(dict[Hashable, int]):
         return self.setdefault(part, len(self))
 
 
-def state_key(simulation: Simulation) -> Hashable:
-    """The hashable state of `simulation` (see the module docstring)."""
+def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
+    """The hashable state of `simulation` (see the module docstring).
+
+    `counters=False`: the same apart from what only grows as a run repeats itself, the atoms'
+    attempt numbers and the retries' histories (which `_lasso` compares on its own), wherever
+    they are held (the core, the record, the work, the batch to write); its large parts are
+    not numbered.
+    """
     core, book = simulation.core, simulation.shared
     in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
     stage, finished = simulation.stage, simulation.finished_work
     names = simulation.names
-    number = book.setdefault
     after = simulation.after_write if stage == "write" else None
     if finished is not None and "check" not in (stage, after):
         finished = None  # left over from before a crash: never checked
+    atoms: Hashable
+    recorded: Hashable
+    works: Iterable[Hashable]
+    writes: Iterable[Hashable]
+    if counters:
+        atoms = book.setdefault(core_key(core, names), len(book))
+        recorded = book.setdefault(_recorded(simulation).key(names), len(book))
+        works, writes = map(work_key, in_flight), map(record_key, pending)
+        picked_key = None if picked is None else work_key(picked)
+    else:
+        atoms = core_key(core, names, counters=False)
+        recorded = _recorded(simulation).key(names, counters=False)
+        works = (work_key(work, counters=False) for work in in_flight)
+        writes = (record_key(transition, counters=False) for transition in pending)
+        picked_key = None if picked is None else work_key(picked, counters=False)
     return (
         stage,
         after,
         core.flow.state,
-        number(core_key(core, names), len(book)),
-        number(_recorded(simulation).key(names), len(book)),
-        frozenset(map(work_key, in_flight)) if in_flight else None,
-        None if picked is None else work_key(picked),
-        tuple(map(record_key, pending)) if pending else None,
+        atoms,
+        recorded,
+        frozenset(works) if in_flight else None,
+        picked_key,
+        tuple(writes) if pending else None,
         None if finished is None else (finished.action, finished.node),
         simulation.crashes,
         simulation.suspends,
@@ -107,13 +128,14 @@ def state_key(simulation: Simulation) -> Hashable:
     )
 
 
-def core_key(core: Core, names: Sequence[str]) -> Hashable:
+def core_key(core: Core, names: Sequence[str], *, counters: bool = True) -> Hashable:
     """Everything of `core` that can change what it does next (see the module docstring);
-    `names` are its atoms in the flow's order (`tuple(core.states)`)."""
-    histories, unrecorded = core.histories, core.unrecorded
+    `names` are its atoms in the flow's order (`tuple(core.states)`). Without `counters`,
+    attempt numbers and retry histories are left out (see `state_key`)."""
+    histories, unrecorded = core.histories if counters else None, core.unrecorded
     return (
         EntityState.states_of(core.states.values()),
-        tuple(core.attempts.values()),
+        tuple(core.attempts.values()) if counters else None,
         _values_key(core.outcomes, names),
         _provided_key(core.provided, core.outcomes, names) if core.provided else None,
         frozenset(core.failures.items()) if core.failures else None,
@@ -124,20 +146,23 @@ def core_key(core: Core, names: Sequence[str]) -> Hashable:
         core.done,
         frozenset(map(_NAME, core.ready)) if core.ready else None,
         core.phases.summary(),
-        tuple(map(record_key, unrecorded)) if unrecorded else None,
+        tuple(record_key(t, counters=counters) for t in unrecorded) if unrecorded else None,
         _items_key(core.store) if core.store else None,
     )
 
 
-def work_key(work: Work) -> Hashable:
+def work_key(work: Work, *, counters: bool = True) -> Hashable:
     """A piece of work by value: what it does, to which atom, in which attempt, and the
-    arguments, result and failures the user's code will be given."""
-    flow_failures = work.flow_failures
+    arguments, result and failures the user's code will be given. Without `counters`, the
+    attempt and a retry's history (among its arguments) are left out."""
+    flow_failures, args = work.flow_failures, work.args
+    if not counters:
+        args = {name: value for name, value in args.items() if not isinstance(value, History)}
     return (
         work.action,
         work.node,
-        work.attempt,
-        _items_key(work.args) if work.args else None,
+        work.attempt if counters else None,
+        _items_key(args) if args else None,
         value_key(work.result),
         frozenset(flow_failures.items()) if flow_failures else None,
     )
@@ -159,16 +184,17 @@ def world_part(context: object, book: Mapping[Hashable, int]) -> Hashable:
     return book.number(part) if isinstance(book, KeyBook) else part
 
 
-def record_key(t: Transition) -> tuple[Any, ...]:
-    """A recorded transition by value (its time left out: the clock is 0)."""
+def record_key(t: Transition, *, counters: bool = True) -> tuple[Any, ...]:
+    """A recorded transition by value (its time left out: the clock is 0); without
+    `counters`, its attempt and history left out too."""
     return (
         t.atom,
         t.event,
         t.new_state,
-        t.attempt,
+        t.attempt if counters else None,
         value_key(t.result),
         t.failure,
-        None if t.history is None else value_key(t.history),
+        None if t.history is None or not counters else value_key(t.history),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from provenflow.failure import Failure
 from provenflow.flows import History
+from provenflow.verification._world import world_key
 
 __all__ = ["MISSING", "OWN_KEY", "Uncaptured", "history_key", "value_key"]
 
@@ -116,25 +117,3 @@ _TAKE_APART: dict[type, Callable[[Any], Hashable]] = {
     frozenset: lambda value: frozenset(map(value_key, value)),
 }
 _CONTAINERS = frozenset({list, tuple, dict})
-
-
-def world_key(context: object) -> tuple[Hashable, bool]:
-    """Stand-in for `_world.world_key` until that module lands: `(key, complete)` of an
-    object's value, from its `snapshot()` or its attributes; functions, modules and objects
-    without attributes are not captured."""
-    if context is None:
-        return None, True
-    if type(context) in _PLAIN or type(context) in _TAKE_APART:
-        key = value_key(context)
-        return key, not isinstance(key, Uncaptured)
-    snapshot = getattr(context, "snapshot", None)
-    if callable(snapshot) and not isinstance(context, type):
-        key = value_key(snapshot())
-        return key, not isinstance(key, Uncaptured)
-    attributes = getattr(context, "__dict__", None)
-    if attributes is None or callable(context):
-        return None, False
-    parts = tuple((name, value_key(attributes[name])) for name in sorted(attributes))
-    return (type(context).__qualname__, parts), not any(
-        isinstance(part, Uncaptured) for _, part in parts
-    )
