@@ -449,16 +449,48 @@ class MultipleFailures(ExceptionGroup[Exception], ProvenflowError):
 
 
 class MissingValue(UsageError):
-    """An atom needs a value that its provider did not provide: a decider ignored the provider."""
+    """An atom needs a value its provider does not hold: ignored, or (for a revert) undone."""
 
-    def __init__(self, atom: str, symbol: str, provider: str, state: str) -> None:
-        super().__init__(atom, symbol, provider, state)
+    def __init__(
+        self, atom: str, symbol: str, provider: str, state: str, action: str = "execute"
+    ) -> None:
+        super().__init__(atom, symbol, provider, state, action)
+
+    @property
+    def atom(self) -> str:
+        """The atom that needs the value."""
+        return str(self.args[0])
+
+    @property
+    def symbol(self) -> str:
+        """The name of the value it needs."""
+        return str(self.args[1])
+
+    @property
+    def provider(self) -> str:
+        """The atom that should provide it."""
+        return str(self.args[2])
+
+    @property
+    def state(self) -> str:
+        """The state the provider is in."""
+        return str(self.args[3])
+
+    @property
+    def action(self) -> str:
+        """What the value was needed for: `execute` or `revert`."""
+        return str(self.args[4])
 
     def __str__(self) -> str:
-        atom, symbol, provider, state = self.args
+        atom, symbol, provider, state, action = self.args
+        if action == "execute":
+            return (
+                f"atom {atom!r} needs {symbol!r} from {provider!r}, which is {state} and "
+                "provides nothing (give the parameter a default, or link the decider deeper)"
+            )
         return (
-            f"atom {atom!r} needs {symbol!r} from {provider!r}, which is {state} and provides "
-            "nothing (give the parameter a default, or link the decider deeper)"
+            f"atom {atom!r} needs {symbol!r} from {provider!r} to {action}, but {provider!r} "
+            f"is {state} and holds no value for it: the {action} is not called without it"
         )
 
 

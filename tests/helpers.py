@@ -4,6 +4,7 @@
   write, leaving the wrapped store exactly as a crashed process would.
 - `Journal` records the side effects tasks perform, in order, across engines.
 - `make_task` builds a task whose execute and revert write to a journal.
+- `keep_only_successes_values` plants issue 13's resume bug (for tests that must catch it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import provenflow as pf
+from provenflow.engine import Core, _resume
 from provenflow.persistence import MemoryStorage, RunInfo, Storage, Transition
 
 
@@ -53,6 +55,21 @@ class CrashingStorage:
 
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+
+def keep_only_successes_values(monkeypatch: Any) -> None:
+    """Make a core rebuilt from a record keep the values of SUCCESS atoms only (issue 13's bug:
+    a retry left RETRYING, or an atom left REVERTING, loses what it provided), through
+    `monkeypatch` (pytest's fixture), for the rest of the test."""
+    original = _resume.load_records
+
+    def only_successes(core: Core, records: Any) -> None:
+        original(core, records)
+        for atom, holder in core.states.items():
+            if holder.state != "SUCCESS":
+                core.provided.pop(atom, None)
+
+    monkeypatch.setattr("provenflow.engine._core.load_records", only_successes)
 
 
 class Journal:
@@ -118,7 +135,10 @@ class World:
         return f"World(reserved={self.reserved}, charged={self.charged}, shipped={self.shipped})"
 
 
-def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.Flow, World]:
+def saga(
+    *, careless_revert: bool = False, idempotent: bool = True, retry: pf.Retry | None = None
+) -> tuple[pf.Flow, World]:
+    """Reserve, charge, then ship under `retry` (default: `Times(2)` named "again")."""
     world = World()
 
     class Reserve(pf.Task):
@@ -148,7 +168,8 @@ def saga(*, careless_revert: bool = False, idempotent: bool = True) -> tuple[pf.
         def revert(self, **_: Any) -> None:
             world.shipped = 0
 
-    sub = pf.LinearFlow("shipping", retry=pf.Times(2, name="again")).add(Ship(name="ship"))
+    retry = pf.Times(2, name="again") if retry is None else retry
+    sub = pf.LinearFlow("shipping", retry=retry).add(Ship(name="ship"))
     flow = pf.LinearFlow("order").add(Reserve(name="reserve"), Charge(name="charge"), sub)
     return flow, world
 
@@ -170,3 +191,26 @@ def make_careless() -> tuple[pf.Flow, World]:
 
 def make_double_charge() -> tuple[pf.Flow, World]:
     return saga(idempotent=False)
+
+
+# -- a run that can go on forever ---------------------------------------------------------------
+
+
+class Forever(pf.Retry):
+    """Retries whatever failed, without end, and provides nothing that changes."""
+
+    def execute(self, history: pf.History) -> None:
+        return None
+
+    def on_failure(self, history: pf.History) -> pf.Decision:
+        return pf.Decision.RETRY
+
+
+@pf.task
+def call() -> None:
+    pass
+
+
+def make_forever() -> pf.Flow:
+    """`call` under a retry that never gives up: when it fails, the run can go on forever."""
+    return pf.LinearFlow("poll", retry=Forever(name="forever")).add(call)

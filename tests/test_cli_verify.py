@@ -123,3 +123,37 @@ def test_revert_failures_explores_reverts_that_raise(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["ok"] and report["states_explored"] > plain["states_explored"]
+
+
+def test_a_run_that_can_go_on_forever_is_printed_with_its_loop_and_in_json() -> None:
+    spec = "tests.helpers:make_forever"
+    result = invoke("verify", spec, "--crashes", "0")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert "violation: can run forever" in lines
+    loop = next(line for line in lines if line.startswith("  loop: steps "))
+    assert "repeat forever" in loop and "retry 'forever' 1 -> 2 attempts" in loop
+    assert any(line.startswith("  (back to step ") for line in lines)
+    assert "take the loop again" in result.output  # the reproduction says how
+    report = json.loads(invoke("verify", spec, "--crashes", "0", "--json").output)
+    (violation,) = report["violations"]
+    assert violation["message"] == "can run forever"
+    assert violation["loop"]["retries"] == {"forever": [1, 2]}
+    assert 1 <= violation["loop"]["first_step"] <= len(violation["steps"])
+
+
+def test_the_world_at_the_violation_is_printed_and_in_the_json() -> None:
+    args = ["verify", f"{SAGA}:make_flawed", "--invariant", f"{SAGA}:consistent"]
+    text = invoke(*args, "--crashes", "0")
+    world_lines = [line for line in text.output.splitlines() if line.startswith("world: ")]
+    assert world_lines == [
+        'world: {"__class__":"World","charged":0,"charges":{"__set__":[]},"reserved":0,"shipped":0}'
+    ]
+    report = json.loads(invoke(*args, "--crashes", "0", "--json").output)
+    assert report["violations"][0]["world"] == {
+        "__class__": "World",
+        "charged": 0,
+        "charges": {"__set__": []},
+        "reserved": 0,
+        "shipped": 0,
+    }

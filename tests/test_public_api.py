@@ -185,6 +185,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "Journal",
         "LifecycleReport",
         "LinkPlan",
+        "Loop",
         "ProcessCrash",
         "Report",
         "RetryPlan",

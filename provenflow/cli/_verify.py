@@ -83,7 +83,9 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     show_output: bool,
 ) -> None:
     """Explore every run of a flow: each order of ready atoms, each failure, each crash point
-    (followed by a resume), and print the trace with the fewest faults to any broken invariant.
+    (followed by a resume), and print the trace with the fewest faults to any broken invariant
+    or to a loop a run can take forever; a bound that stops the search says which fault level
+    it finished.
 
     FACTORY is FILE_OR_MODULE:NAME, a function without arguments returning a flow or a
     (flow, context) pair; the context is what --invariant, --always and --eventually check.
@@ -124,6 +126,9 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "elapsed": report.elapsed,
             "states_per_second": rate,
             "incomplete": report.incomplete,
+            "unmerged": list(report.unmerged),
+            "fault_level": report.fault_level,
+            "fault_level_explored": report.fault_level_explored,
             "violations": [v.to_data() for v in report.violations],
         }
         click.echo(json.dumps(document, indent=2))

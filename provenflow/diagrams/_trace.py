@@ -7,11 +7,13 @@ dict, read and checked by `_trace_data`):
   appearance): each record is an Engine->>Store message, each execute or revert an Engine->>atom
   call with its outcome (a cross when it raised or the process died before it did anything),
   crashes and resumes are shaded notes across Engine and Store, and the violation is the last
-  note. Steps carry the numbers `str(violation)` gives them.
-- `md`: a numbered table of the steps, then the violation and the `replay(...)` call.
+  note. Steps carry the numbers `str(violation)` gives them. The loop of a run that can go on
+  forever is a `loop` block around its steps.
+- `md`: a numbered table of the steps (a loop's marked), then the violation, the world at the
+  violation (when the data has one) and the `replay(...)` call.
 - `dot`: one digraph with a cluster per lifecycle entity (the flow, then each atom with a
   record), each its lifecycle's diagram with the entity's path highlighted and every edge on it
-  labelled with the steps that took it.
+  labelled with the steps that took it; the caption says which steps loop forever, if any.
 
 `trace_path(violation, lifecycle, atom, format)` draws one entity's path: the lifecycle diagram
 of `lifecycle(...)` with that path highlighted and numbered. All output is byte-stable.
@@ -19,6 +21,7 @@ of `lifecycle(...)` with that path highlighted and numbered. All output is byte-
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -99,8 +102,17 @@ def _trace_mermaid(example: Counterexample) -> str:
     for atom, ident in ids.items():
         alias = "" if atom == ident else f" as {mermaid_text(atom)}"
         lines.append(f"{_INDENT}participant {ident}{alias}")
+    looping = False
     for step in example.steps:
-        lines += [f"{_INDENT}{line}" for line in _sequence_step(step, ids)]
+        if step.number == example.loop_first:
+            looping = True
+            caption = example.loop_caption()
+            assert caption is not None
+            lines.append(f"{_INDENT}loop {mermaid_text(caption)}")
+        indent = _INDENT * (2 if looping else 1)
+        lines += [f"{indent}{line}" for line in _sequence_step(step, ids)]
+    if looping:
+        lines.append(f"{_INDENT}end")
     last = ids[atoms[-1]] if atoms else "Store"
     lines += [
         f"{_INDENT}{line}"
@@ -125,8 +137,16 @@ def _trace_markdown(example: Counterexample) -> str:
         text = markdown_cell(step.text)
         if step.kind in ("crash", "resume", "lost_write"):
             text = f"**{text}**"
-        lines.append(f"| {step.number} | {markdown_cell(_who(step))} | {text} |")
+        looping = example.loop_first is not None and step.number >= example.loop_first
+        number = f"{step.number} ↻" if looping else str(step.number)
+        lines.append(f"| {number} | {markdown_cell(_who(step))} | {text} |")
     lines += ["", f"**Violation:** {markdown_cell(example.message)}", ""]
+    if example.world is not None:
+        world = json.dumps(example.world, separators=(",", ":"), ensure_ascii=False)
+        lines += [f"**World at the violation:** `{markdown_cell(world)}`", ""]
+    caption = example.loop_caption()
+    if caption is not None:
+        lines += [f"↻ {markdown_cell(caption)}.", ""]
     lines.append(f"Replay it: `{example.replay()}`")
     if example.checks is None:
         lines += ["", "(Pass the same `invariant=`, `always=` and `eventually=` as the search.)"]
@@ -141,8 +161,10 @@ def _entity_name(lifecycle: str, atom: str | None) -> str:
 
 
 def _trace_dot(example: Counterexample) -> str:
+    looping = example.loop_caption()
     caption = [
         *textwrap.wrap(f"violation: {example.message}", 90),
+        *textwrap.wrap(looping or "", 90),
         "each entity's path in blue, its edges numbered by the steps that took them",
     ]
     label = dot_label(f"counterexample of {_describe_bounds(example)}", caption)
@@ -216,6 +238,7 @@ def trace_path(
     caption = [
         f"{_entity_name(lifecycle, atom)} in a counterexample, its edges numbered by step",
         f"violation: {example.message}",
+        *filter(None, [example.loop_caption()]),
     ]
     diagram = describe(LIFECYCLES[lifecycle], steps=example.path(lifecycle, atom), caption=caption)
     return write(diagram, format)

@@ -12,6 +12,10 @@ each event is a dict with `kind` and `text` (see
   crash after);
 - `lost_write` (a crash before a batch was written), `crash`, `resume`, `suspend`.
 
+A run that can go on forever also has `loop`: `{"first_step": N, "retries": {name: [before,
+after]}}`, the number of its loop's first step (the steps from it to the last repeat; the last
+leads back to the state before step N) and the retries whose histories grew in it.
+
 `read_violation` checks all of it (a record must be an edge of its lifecycle's table) and
 raises `UsageError` naming the first thing that is wrong, so a diagram is never drawn from
 data that is not a violation. Steps are numbered from 1, as `str(violation)` numbers them.
@@ -71,6 +75,21 @@ class Counterexample:
     store: dict[str, Any] | None = None
     checks: tuple[tuple[str, str | None], ...] | None = None
     """The user checks the search ran, when the data says (None: it does not say)."""
+    world: object | None = None
+    """The world when the invariant broke, as plain data (None: no context, or not said)."""
+    loop_first: int | None = None
+    """For a run that can go on forever: the number of its loop's first step (the steps from
+    it to the last repeat forever); None for other violations."""
+
+    def loop_caption(self) -> str | None:
+        """A line saying which steps loop forever, or None when the run does not loop."""
+        if self.loop_first is None:
+            return None
+        last, first = len(self.steps), self.loop_first
+        return (
+            f"steps {first}-{last} loop forever: after step {last} the run is back where it "
+            f"was before step {first} (apart from retry histories and attempt numbers)"
+        )
 
     def atoms(self) -> list[tuple[str, str]]:
         """Return `(lifecycle, atom)` for each atom with a record, in order of first record."""
@@ -197,12 +216,29 @@ def read_violation(violation: object) -> Counterexample:
             "'bounds' must map names to numbers, 'choices' be numbers, 'store' a dict and "
             "'checks' (kind, name) pairs"
         ) from None
+    steps = tuple(_step(number, event) for number, event in enumerate(events, 1))
     return Counterexample(
         message=message,
-        steps=tuple(_step(number, event) for number, event in enumerate(events, 1)),
+        steps=steps,
         factory=factory if isinstance(factory, str) else None,
         bounds=found_bounds,
         choices=choices,
         store=store,
         checks=checks,
+        world=data.get("world"),
+        loop_first=_loop_first(data.get("loop"), len(steps)),
     )
+
+
+def _loop_first(loop: object, steps: int) -> int | None:
+    """The first step of a `loop` entry (None: no loop); raises `UsageError` when it is not a
+    mapping with a `first_step` among the `steps`."""
+    if loop is None:
+        return None
+    first = loop.get("first_step") if isinstance(loop, Mapping) else None
+    if not isinstance(first, int) or isinstance(first, bool) or not 1 <= first <= steps:
+        raise _refuse(
+            f"'loop' must be null or {{'first_step': a step number from 1 to {steps}, ...}}, "
+            f"got {loop!r}"
+        )
+    return first

@@ -181,7 +181,9 @@ class Core:
             name = self.phases.next_revert()
             if name is None:
                 break
-            out.append(self._start_revert(name))
+            work = self._start_revert(name)
+            if work is not None:
+                out.append(work)
         while len(out) < limit and self.ready and self.flow.state == FlowState.RUNNING:
             _, _, name = heapq.heappop(self.ready)
             work = self._start_execute(name)
@@ -474,7 +476,7 @@ class Core:
         self._move_flow(flow_fsm.Event.FAIL)
         self.phases.open(None, self.compiled.order)
 
-    def _start_revert(self, name: str) -> Work:
+    def _start_revert(self, name: str) -> Work | None:
         state = self._state(name)
         if state == TaskState.REVERTING:
             self._move(name, task_fsm.Event.CRASH_RECOVERED)
@@ -492,11 +494,28 @@ class Core:
             self.outcomes[name] = result
         try:
             args = self.arguments(name)
-        except MissingValue:
-            args = {}
+        except MissingValue as missing:
+            self._revert_without(name, missing)
+            return None
         work = Work("revert", name, atom, self.attempts[name], args, result, dict(self.failures))
         self.in_flight[name] = work
         return work
+
+    def _revert_without(self, name: str, missing: MissingValue) -> None:
+        """The revert of `name` (now REVERTING) cannot be given a value it needs: it is never
+        called with the value left out.
+
+        A provider IGNOREd now was IGNOREd before `name` started (it finished first), so the
+        execute of `name` could not be given the value either and never ran: there is nothing
+        to undo, and `name` is REVERTED at once. Any other provider should hold the value (it
+        is reverted only after `name`): the revert fails with a `MissingValue` naming the atom,
+        the value and the provider, and the run ends FAILURE with it on record.
+        """
+        if missing.state == TaskState.IGNORE:
+            self._finish_revert(name, None)
+            return
+        failure = MissingValue(name, missing.symbol, missing.provider, missing.state, "revert")
+        self._finish_revert(name, Failure.from_exception(failure))
 
     def _finish_revert(self, name: str, failure: Failure | None) -> None:
         if failure is None:

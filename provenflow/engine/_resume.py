@@ -2,7 +2,11 @@
 
 `load_records` gives every atom the state its recorded events lead to, replayed through its
 lifecycle table (a record the table refuses raises `IllegalTransition`), with its attempt
-count, last outcome and, for a retry, its history. `continue_recorded` then decides what to do
+count, last outcome, for a retry its history, and what it provides: exactly what the live core
+would hold, whatever state the atom was left in (the result of its last successful execute,
+until it was reverted or its revert failed: a SUCCESS atom, one REVERTING after it succeeded,
+a retry RETRYING or running again). An atom's execute or revert finds every value it was
+given before the crash. `continue_recorded` then decides what to do
 with what it finds, in this order, so that an interrupted decision is never lost:
 
 1. a retry recorded RETRYING reopens the revert phase of its subflow;
@@ -66,11 +70,10 @@ def load_records(core: Core, records: Mapping[str, AtomRecord]) -> None:
         if node.kind == "retry":
             history = record.history if record and record.history else History()
             core.histories[name] = history
-        state = core.states[name].state
-        if state in FINISHED:
+        if core.states[name].state in FINISHED:
             core.done += 1
-        if state == TaskState.SUCCESS and node.atom is not None:
-            core.provided[name] = node.atom.provided(core.outcomes.get(name))
+        if record is not None and record.has_provides and node.atom is not None:
+            core.provided[name] = node.atom.provided(record.provides)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -147,17 +150,20 @@ def records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecor
         new = transition.new_state
         if new == "SUCCESS":
             record.outcome, record.has_outcome = transition.result, True
+            record.provides, record.has_provides = transition.result, True
             record.failure = None
         elif new == "FAILURE":
             record.outcome = record.failure = transition.failure
             record.has_outcome = True
         elif new == "REVERTED":
             record.outcome, record.has_outcome = None, False
+            record.provides, record.has_provides = None, False
         elif new == "PENDING":
             record.outcome = record.failure = None
             record.has_outcome = False
         elif new == "REVERT_FAILURE":
             record.revert_failure = transition.failure
+            record.provides, record.has_provides = None, False
         if transition.history is not None:
             record.history = History.from_list(list(transition.history))
     return records, flow_events

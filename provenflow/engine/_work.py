@@ -45,15 +45,20 @@ class AtomRecord:
 
     `events` replayed from the initial state give the atom's state. `outcome` is the last
     execute result (or `Failure`) of the current attempt, kept until it is reverted
-    (`has_outcome` tells a result of None from no outcome at all); `failure`
-    the failure of that attempt, kept until the atom succeeds or is reset (so a reverted run
-    still reports why); `history` a retry's history.
+    (`has_outcome` tells a result of None from no outcome at all); `provides` the result of
+    the last execute that succeeded, kept until the atom is reverted or its revert fails,
+    whatever happens in between (a retry keeps it while RETRYING and while it runs again, as
+    the core keeps what an atom provided: `has_provides` tells a result of None from none);
+    `failure` the failure of that attempt, kept until the atom succeeds or is reset (so a
+    reverted run still reports why); `history` a retry's history.
     """
 
     events: list[str] = field(default_factory=list)
     attempt: int = 0
     outcome: Any = None
     has_outcome: bool = False
+    provides: Any = None
+    has_provides: bool = False
     failure: Failure | None = None
     history: History | None = None
     revert_failure: Failure | None = None

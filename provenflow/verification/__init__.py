@@ -3,7 +3,8 @@
 - `check(flow_or_factory)` explores every order of ready atoms, every injected failure and every
   crash point of a flow's run (followed by a resume from what was persisted), driving the
   engine's real core and resume path with the user's real code and a simulated store, and
-  reports a trace with the fewest faults to any broken invariant; `replay` plays it again.
+  reports a trace with the fewest faults to any broken invariant (or a run that can go on
+  forever, with its `Loop`); `replay` plays it again.
 - `fuzz(factory)` runs a flow many times through the real engine and store with random faults
   (hypothesis strategies in `flows()` / `behaviours()` build random flows), shrinking failures.
 - `verify_lifecycles()` reports the table checks and, given a test run's transition coverage,
@@ -22,6 +23,7 @@ from provenflow.verification._coverage import TransitionCoverage, TransitionReco
 from provenflow.verification._fuzz import FuzzReport, fuzz
 from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
 from provenflow.verification._replay import replay
+from provenflow.verification._report import Loop
 from provenflow.verification._simulation import InjectedFailure
 from provenflow.verification._strategies import behaviours, flows
 from provenflow.verification._strategies_plans import (
@@ -45,6 +47,7 @@ __all__ = [
     "Journal",
     "LifecycleReport",
     "LinkPlan",
+    "Loop",
     "ProcessCrash",
     "Report",
     "RetryPlan",

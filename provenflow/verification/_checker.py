@@ -20,7 +20,13 @@ another path already crashed into (the same durable record, crashes and suspensi
 before it is resumed.
 
 Bounds: `max_states` and `max_seconds`. When one stops the search, the report says
-`incomplete` and why: nothing is claimed for what was not explored.
+`incomplete` and why, and the fault level it was exploring (`fault_level`): every run with
+fewer faults was explored, and nothing is claimed for the rest.
+
+A run that can go on forever (a retry that never gives up) comes back to a state it was in,
+apart from retry histories and attempt numbers, which only grow: a search follows each path's
+states (`_lasso.Lineage`, only in a flow with a retry) and reports such a return as a
+violation, "can run forever", with the loop (`_lasso`), and goes no further on that path.
 
 The cyclic garbage collector is paused while the search runs (`provenflow._gc`): the
 search's own structures hold no reference cycle (a core's phases and a simulation's invariants
@@ -44,11 +50,16 @@ from typing import Any
 
 from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec
-from provenflow.errors import ProvenflowError, UsageError
+from provenflow.errors import IllegalTransition, ProvenflowError, UsageError
 from provenflow.flows import Flow
+from provenflow.verification._lasso import Lineage, Looped, follow, looped
+from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
+from provenflow.verification._state_key import KeyBook, world_part
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import describe_world
 
 __all__ = ["Check", "Report", "Violation", "check", "factory_of", "user_checks"]
 
@@ -91,6 +102,7 @@ def check(
     snapshots: bool = False,
     revert_failures: bool = False,
     workers: int = 2,
+    _merge: bool = True,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
 
@@ -132,6 +144,7 @@ def check(
         all_violations,
         revert_failures,
         workers,
+        merge=_merge,
     )
     with collector_paused():
         report = search.with_snapshots() if snapshots else search.by_replay()
@@ -155,6 +168,8 @@ class _Search:
         all_violations: bool,
         revert_failures: bool = False,
         workers: int = 2,
+        *,
+        merge: bool = True,
     ) -> None:
         self.workers = workers
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
@@ -165,17 +180,29 @@ class _Search:
             all_violations,
         )
         self.revert_failures = revert_failures
+        self.merge = merge
+        """Whether states with equal keys are merged (False: every path explored to its end)."""
         self.report = Report()
         self.seen: set[Any] = set()
         """The keys of the choices expanded."""
+        self.unmerged = 0
+        """Without `merge`: the choices expanded (each counted every time it is reached)."""
         self.passed: dict[Any, int] = {}
-        self.shared: dict[Any, int] = {}
-        """The numbers of the atoms' parts of the keys (see `_state_key`)."""
         """The keys of the states passed through with one option (see `Simulation.passed`)."""
+        self.shared = KeyBook()
+        """The numbers of the keys' large parts, and what could not be keyed (`_state_key`)."""
         self.resumes: set[Any] = set()
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
         goes on exactly as the first did, so it is not explored again (nor counted)."""
         self.started = time.perf_counter()
+        self.levels = Levels()
+        self.eventually = dict(checks).get("eventually")
+        self.loops = False
+        """Whether paths are followed for loops (set for a flow with a retry)."""
+        self.loop_keys: dict[Any, int] = {}
+        """The numbers of the states' keys apart from counters (see `_lasso.follow`)."""
+        self.cut = False
+        """Whether a bound stopped the search in the middle of a path (`by_replay`)."""
 
     def simulation(self, path: Sequence[int], faults: int = 0) -> Simulation:
         simulation = Simulation(
@@ -188,20 +215,26 @@ class _Search:
             revert_failures=self.revert_failures,
             workers=self.workers,
         )
-        simulation.passed, simulation.faults = self.passed, faults
+        simulation.passed = self.passed if self.merge else None
+        simulation.faults = faults
         simulation.shared = self.shared  # one numbering for every path's keys
         return simulation
 
     @property
     def states(self) -> int:
         """The distinct states reached so far: choices and states passed through."""
-        return len(self.seen) + len(self.passed)
+        return len(self.seen) + len(self.passed) + self.unmerged
+
+    def resume_key(self, key: Any, context: object) -> Any:
+        """A `resume_key()` or a `crash_key()` with the world's full value (`world_part`:
+        never equal to another when the world cannot be captured by value)."""
+        return None if key is None else (key, world_part(context, self.shared))
 
     def repeats_a_resume(self, simulation: Simulation) -> bool:
         """Whether `simulation` has just crashed or resumed into a state explored before."""
-        if not simulation.just_resumed:
+        if not simulation.just_resumed or not self.merge:
             return False
-        key = simulation.resume_key()
+        key = self.resume_key(simulation.resume_key(), simulation.context)
         if key in self.resumes:
             return True
         self.resumes.add(key)
@@ -215,20 +248,40 @@ class _Search:
             self.report.incomplete = f"stopped at max_seconds={self.max_seconds}"
         return self.report.incomplete is not None
 
+    def follow(
+        self, parent: Lineage | None, simulation: Simulation, path: tuple[int, ...]
+    ) -> Lineage | Looped | None:
+        """The lineage node of `simulation`'s state (at a choice) after `parent`, or `Looped`
+        when it repeats an earlier state of its path; None when paths are not followed."""
+        if not self.loops:
+            return None
+        node = follow(parent, simulation, len(path), self.eventually, self.loop_keys)
+        return looped(node, simulation, self.eventually) or node
+
     def done(self) -> Report:
         self.report.states_explored = self.states
-        self.report.choices = len(self.seen)
+        self.report.choices = len(self.seen) + self.unmerged
         self.report.transitions += len(self.passed)  # one way on from each
         self.report.elapsed = time.perf_counter() - self.started
+        self.report.unmerged = tuple(self.shared.uncaptured)
         return self.report
 
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
         """Record a violation; return whether the search stops."""
         if isinstance(error, Broken):
-            message = error.message
+            message, rule = error.message, error.rule
+        elif isinstance(error, Looped):
+            message, rule = error.message, "can-run-forever"
         else:
-            message = f"the engine raised {type(error).__name__}: {error}"
-        violation = _violation(message, path, simulation, self.spec)
+            message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
+            rule = "table" if isinstance(error, IllegalTransition) else "engine"
+        violation = _violation(message, path, simulation, self.spec, rule)
+        if isinstance(error, Looped):
+            stem = self.simulation(path[: error.start.choices])
+            stem.passed = None  # a replay of states already counted
+            stem.catch_up()
+            stem.advance()
+            violation = dataclasses.replace(violation, loop=error.loop(len(stem.steps) + 1))
         bounds: tuple[tuple[str, int], ...] = (
             ("crashes", self.crashes),
             ("suspends", self.suspends),
@@ -246,7 +299,12 @@ class _Search:
         return not self.all_violations
 
     def new_state(self, key: Any, options: int) -> bool:
-        """Count a state reached; return False when it was seen before."""
+        """Count a state reached; return False when it was seen before (never without
+        `merge`)."""
+        if not self.merge:
+            self.unmerged += 1
+            self.report.transitions += options
+            return True
         if key in self.seen:
             return False
         self.seen.add(key)
@@ -254,34 +312,55 @@ class _Search:
         return True
 
     def by_replay(self) -> Report:
-        queue: deque[tuple[int, tuple[int, ...]]] = deque([(0, ())])
+        queue: deque[_Branch] = deque([(0, (), None)])
+        faults = 0
         while queue and not self.bounded():
-            faults, path = queue.popleft()
-            simulation = self.simulation(path, faults)
-            try:
-                simulation.catch_up()
-                while True:
-                    options = simulation.advance()
-                    if self.bounded() or not self.new_state(simulation.key(), options):
-                        break
-                    for choice in range(options - 1, 0, -1):
-                        cost = _fault(simulation.stage, choice)
-                        entry = (faults + cost, (*path, choice))
-                        if cost == 0:
-                            queue.appendleft(entry)
-                        else:
-                            queue.append(entry)
-                    # the first option (never a fault) goes on in place: no replay needed
-                    path = (*path, 0)
-                    simulation.apply(0)
-            except Finished:
-                self.report.paths += 1
-            except Merged:
-                pass
-            except (Broken, ProvenflowError) as error:
-                if self.broken(error, path, simulation):
-                    break
+            faults, path, node = queue.popleft()
+            self.levels.take(faults)
+            if self._go_on(faults, path, node, queue):
+                break
+        if self.report.incomplete is not None:
+            self.levels.stopped(self.report, faults if self.cut else queue[0][0], queue, self.cut)
         return self.done()
+
+    def _go_on(
+        self, faults: int, path: tuple[int, ...], node: Lineage | None, queue: deque[_Branch]
+    ) -> bool:
+        """Replay `path` and go on from it in place with the first option of each choice,
+        queueing the others; return whether the search stops (`cut`: a bound stopped the
+        path)."""
+        simulation = self.simulation(path, faults)
+        self.loops = self.loops or bool(simulation.core.histories)
+        try:
+            simulation.catch_up()
+            while True:
+                options = simulation.advance()
+                if self.bounded():
+                    self.cut = True
+                    return False
+                if not self.new_state(simulation.key(), options):
+                    return False
+                followed = self.follow(node, simulation, path)
+                if isinstance(followed, Looped):
+                    raise followed
+                node = followed
+                for choice in range(options - 1, 0, -1):
+                    cost = _fault(simulation.stage, choice)
+                    entry = (faults + cost, (*path, choice), node)
+                    if cost == 0:
+                        queue.appendleft(entry)
+                    else:
+                        queue.append(entry)
+                # the first option (never a fault) goes on in place: no replay needed
+                path = (*path, 0)
+                simulation.apply(0)
+        except Finished:
+            self.report.paths += 1
+        except Merged:
+            pass
+        except (Broken, Looped, ProvenflowError) as error:
+            return self.broken(error, path, simulation)
+        return False
 
     def with_snapshots(self) -> Report:
         root = self.simulation(())
@@ -292,25 +371,37 @@ class _Search:
             )
         self.queue: deque[_Entry] = deque()
         self.pending: tuple[int, Exception, tuple[int, ...], Simulation] | None = None
-        if self._reach(root, (), 0, 0):
+        self.loops = bool(root.core.histories)
+        if self._reach(root, (), 0, 0, None):
             return self.done()
         while self.queue and not self.bounded():
-            faults, parent, path, options, key = self.queue.popleft()
+            faults, parent, path, options, key, node = self.queue.popleft()
+            self.levels.take(faults)
             if self.pending is not None and faults >= self.pending[0]:
                 break  # nothing left to pop reaches a violation with fewer faults
-            if self.new_state(key, options) and self._expand(parent, path, faults, options):
+            if self.new_state(key, options) and self._expand(parent, path, faults, options, node):
                 return self.done()
+        if self.report.incomplete is not None:
+            self.levels.stopped(self.report, self.queue[0][0], self.queue)
         if self.pending is not None:
             _, error, path, simulation = self.pending
             self.broken(error, path, simulation)
         return self.done()
 
-    def _expand(self, parent: Simulation, path: tuple[int, ...], faults: int, options: int) -> bool:
+    def _expand(
+        self,
+        parent: Simulation,
+        path: tuple[int, ...],
+        faults: int,
+        options: int,
+        node: Lineage | None,
+    ) -> bool:
         """Take every option of `parent` (a new state) and queue what each leads to; return
         whether the search stops."""
         stage = parent.stage
         for choice in range(options):
-            if parent.crash_key(choice) in self.resumes:
+            crash = self.resume_key(parent.crash_key(choice), parent.context)
+            if self.merge and crash is not None and crash in self.resumes:
                 continue  # a crash into a state explored before: not even taken
             # the last choice takes the parent itself: nothing else needs it any more
             child = parent.clone(parent.crashes_at(choice)) if choice < options - 1 else parent
@@ -326,7 +417,7 @@ class _Search:
             except Finished:
                 self.report.paths += 1
                 continue
-            if self._reach(child, (*path, choice), cost, faults):
+            if self._reach(child, (*path, choice), cost, faults, node):
                 return True
         return False
 
@@ -342,9 +433,16 @@ class _Search:
             self.pending = (cost, error, path, child)
         return False
 
-    def _reach(self, simulation: Simulation, path: tuple[int, ...], cost: int, now: int) -> bool:
-        """Run `simulation` to its next choice and queue it (first when it took no fault);
-        return whether the search stops."""
+    def _reach(
+        self,
+        simulation: Simulation,
+        path: tuple[int, ...],
+        cost: int,
+        now: int,
+        parent: Lineage | None,
+    ) -> bool:
+        """Run `simulation` to its next choice and queue it (first when it took no fault), after
+        `parent` on its path; return whether the search stops."""
         simulation.faults = cost
         try:
             options = simulation.advance()
@@ -355,7 +453,10 @@ class _Search:
             return False
         except (Broken, ProvenflowError) as error:
             return self.found(error, path, simulation, cost, now)
-        entry = (cost, simulation, path, options, simulation.key())
+        node = self.follow(parent, simulation, path)
+        if isinstance(node, Looped):
+            return self.found(node, path, simulation, cost, now)
+        entry = (cost, simulation, path, options, simulation.key(), node)
         if cost == now:
             self.queue.appendleft(entry)
         else:
@@ -363,9 +464,11 @@ class _Search:
         return False
 
 
-_Entry = tuple[int, Simulation, tuple[int, ...], int, Any]
+_Branch = tuple[int, tuple[int, ...], Lineage | None]
+"""A path waiting to be replayed: (faults so far, its choices, its lineage)."""
+_Entry = tuple[int, Simulation, tuple[int, ...], int, Any, Lineage | None]
 """A state waiting to be expanded: (faults so far, the path's snapshot, its choices, how many
-options it has, its key)."""
+options it has, its key, its lineage)."""
 
 
 def _fault(stage: str, choice: int) -> int:
@@ -380,8 +483,14 @@ much room the executor has."""
 
 
 def _violation(
-    message: str, path: Sequence[int], simulation: Simulation, spec: str | None
+    message: str, path: Sequence[int], simulation: Simulation, spec: str | None, rule: str
 ) -> Violation:
     return Violation(
-        message, tuple(path), tuple(simulation.steps), spec, events=tuple(simulation.events)
+        message,
+        tuple(path),
+        tuple(simulation.steps),
+        spec,
+        events=tuple(simulation.events),
+        world=describe_world(simulation.context),
+        rule=rule,
     )

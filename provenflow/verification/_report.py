@@ -3,7 +3,10 @@
 A violation carries the path to it twice: as `choices` (what `replay` takes to play it again)
 and as `steps` (text, oldest first) with `events` (the same steps as data, which the trace
 diagrams draw); `reproduction()` prints a short program that replays it with the same store,
-bounds and user checks. `to_data()` is the form `provenflow verify --json` prints.
+bounds and user checks. `to_data()` is the form `provenflow verify --json` prints. A violation
+also carries the world (the factory's context) as it was when the invariant broke: a canonical,
+JSON-able description (`_world.describe_world`), printed with the violation and in the data. A
+run that can go on forever is a violation with a `Loop`: its steps are the stem, then the loop.
 """
 
 from __future__ import annotations
@@ -11,7 +14,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Report", "Violation"]
+from provenflow.verification._steps import shortened
+from provenflow.verification._world import world_text
+
+__all__ = ["Loop", "Report", "Violation"]
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Where a run that can go on forever repeats itself (see `_lasso`).
+
+    The violation's steps from number `first` (steps are numbered from 1) to the last are the
+    loop: after the last, the run is back in the state it was in before step `first`, apart
+    from the `retries`' histories, which grew by a round, and attempt numbers.
+    """
+
+    first: int
+    choice: int
+    """How many of the violation's `choices` lead to the loop: `choices[choice:]` take it once
+    (so `choices + choices[choice:]` take it twice)."""
+    retries: tuple[tuple[str, int, int], ...] = ()
+    """Each retry whose history grew in the loop: (name, attempts before it, after it)."""
+
+    def describe(self, last: int) -> str:
+        """A line saying which steps repeat (the last being step `last`) and why."""
+        grew = ", ".join(
+            f"retry {name!r} {before} -> {after} attempts" for name, before, after in self.retries
+        )
+        return (
+            f"loop: steps {self.first}-{last} repeat forever; after step {last} the run is back "
+            f"where it was before step {self.first}, apart from retry histories ({grew or 'none'}) "
+            "and attempt numbers"
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """Return the loop as plain data (for JSON and for diagrams)."""
+        return {
+            "first_step": self.first,
+            "first_choice": self.choice,
+            "retries": {name: [before, after] for name, before, after in self.retries},
+        }
 
 
 @dataclass(frozen=True)
@@ -35,10 +77,29 @@ class Violation:
     when the function is not importable by name)."""
     store: tuple[tuple[str, Any], ...] = ()
     """The store the flow ran with (`replay` needs the same)."""
+    world: object | None = None
+    """The world (the factory's context) when the invariant broke, described by value
+    (`describe_world`: its attributes recursively, or what its `snapshot()` returns); None when
+    the factory returns no context."""
+    loop: Loop | None = None
+    """For a run that can go on forever (message "can run forever"): where its steps loop."""
+    rule: str = ""
+    """The short, stable name of the rule that broke (`write-ahead`, `record-values`, ...,
+    `invariant` for the user's; `can-run-forever` for a loop; `table` when the engine made a
+    transition its table refuses, `engine` when it raised otherwise or got stuck): see
+    docs/verification.md."""
 
     def __str__(self) -> str:
-        lines = [f"violation: {self.message}", "trace:"]
-        lines += [f"  {number:>2}. {step}" for number, step in enumerate(self.steps, 1)]
+        lines = [f"violation: {self.message}"]
+        if self.world is not None:
+            lines.append(f"world: {shortened(world_text(self.world), WORLD_LONGEST)}")
+        lines.append("trace:")
+        for number, step in enumerate(self.steps, 1):
+            if self.loop is not None and number == self.loop.first:
+                lines.append(f"  {self.loop.describe(len(self.steps))}:")
+            lines.append(f"  {number:>2}. {step}")
+        if self.loop is not None:
+            lines.append(f"  (back to step {self.loop.first}, and so on forever)")
         return "\n".join(lines)
 
     def reproduction(self) -> str:
@@ -59,6 +120,11 @@ class Violation:
             if spec is None:
                 lines.append(f"# {kind}_check: the {kind}= function the search was given")
             arguments.append(f"{kind}={spec!r}" if spec else f"{kind}={kind}_check")
+        if self.loop is not None:
+            lines.append(
+                f"# it ends back where it was before step {self.loop.first}: choices"
+                f"[{self.loop.choice}:] take the loop again, and again, forever"
+            )
         lines.append(f"print(replay({', '.join(arguments)}))")
         return "\n".join(lines)
 
@@ -66,6 +132,7 @@ class Violation:
         """Return the violation as plain data (for JSON and for diagrams)."""
         return {
             "message": self.message,
+            "rule": self.rule,
             "choices": list(self.choices),
             "steps": list(self.steps),
             "factory": self.factory,
@@ -73,7 +140,13 @@ class Violation:
             "events": [dict(event) for event in self.events],
             "store": dict(self.store),
             "checks": dict(self.checks),
+            "world": self.world,
+            "loop": None if self.loop is None else self.loop.to_data(),
         }
+
+
+WORLD_LONGEST = 1_000
+"""The most characters of the world a printed violation shows (`to_data()` has all of it)."""
 
 
 @dataclass
@@ -89,6 +162,17 @@ class Report:
     elapsed: float = 0.0
     incomplete: str | None = None
     violations: list[Violation] = field(default_factory=list)
+    unmerged: tuple[str, ...] = ()
+    """What the search could not capture by value (a world that is not plain data), so did
+    not merge states on: each such state was explored on its own (sound, only slower)."""
+    fault_level: int | None = None
+    """When a bound stopped the search: the number of faults (crashes, injected failures,
+    suspensions) of the runs it was exploring. Every run with fewer faults was explored (the
+    search goes in order of faults), so the report is sound up to `fault_level - 1` faults."""
+    fault_level_explored: float | None = None
+    """Of the branches (with snapshots: states) with `fault_level` faults found so far, the
+    share taken when the search stopped. An upper bound: those still to be found from them are
+    not counted."""
 
     @property
     def ok(self) -> bool:
@@ -104,7 +188,33 @@ class Report:
         ]
         if self.incomplete:
             lines.append(f"INCOMPLETE: {self.incomplete}")
+        lines += [
+            f"not merged: {what}, so no state holding it was merged" for what in self.unmerged
+        ]
+        level = self.describe_level()
+        if level:
+            lines.append(level)
         if not self.violations:
             lines.append("no violation found" + ("" if self.incomplete else " (complete)"))
         lines += [str(violation) for violation in self.violations]
         return "\n".join(lines)
+
+    def describe_level(self) -> str | None:
+        """The fault level a bounded search finished, as a line ("sound up to 1 fault; 2
+        faults: 41 % explored", "complete up to ..." when it found violations); None when no
+        bound stopped it."""
+        level, explored = self.fault_level, self.fault_level_explored
+        if level is None or explored is None:
+            return None
+        share = f"{_faults(level)}: {int(explored * 100)} % explored"  # rounded down
+        verdict = "complete" if self.violations else "sound"
+        if level == 0:
+            return f"{verdict} at no fault level; runs with {share}"
+        return (
+            f"{verdict} up to {_faults(level - 1)}; {share} "
+            "(crashes, injected failures and suspensions are faults)"
+        )
+
+
+def _faults(count: int) -> str:
+    return f"{count} fault" if count == 1 else f"{count} faults"

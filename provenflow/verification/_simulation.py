@@ -413,8 +413,10 @@ class Simulation:
         elif stage == "outcome":
             self._outcome(index)
         elif stage == "finish":
-            self.finished_work = self.loop.completions[0].work
+            completion = self.loop.completions[0]
+            self.finished_work = completion.work
             step(self.loop, self.executor)
+            self.invariants.after_finish(completion.work, completion.result, completion.failure)
             self.invariants.after_step()
         else:
             step(self.loop, self.executor)
@@ -461,7 +463,7 @@ class Simulation:
                 result, failure = perform(work), None
             except Exception as exc:  # the user's own code failed: an outcome like any other
                 result, failure = None, Failure.from_exception(exc)
-            self.invariants.after_side_effect(work, failure)
+            self.invariants.after_side_effect(work, failure, result)
             if kind == "crash after":
                 raise Crash
         self.loop.deliver((Completion(work, result, failure),))

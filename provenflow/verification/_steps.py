@@ -4,6 +4,10 @@ diagrams draw, and what each option at a choice is called.
 A step is a `Transition` (a record written), an outcome `("outcome", kind, action, node)`, or
 a line of text (a lost write, a crash, a resume, a suspension). A path keeps its steps as a
 trail `(previous trail, step)`, shared by the paths that branch from it.
+
+A record's line shows the result or the failure it holds, each cut to `LONGEST` characters
+with how much was left out (`shortened`): a trace stays one screen wide whatever a task
+returned or raised.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from typing import Any
 from provenflow.engine import Work
 from provenflow.persistence import Transition
 
-__all__ = ["describe_options", "event_of", "render", "unwound"]
+__all__ = ["LONGEST", "describe_options", "event_of", "render", "shortened", "unwound"]
+
+LONGEST = 120
+"""The most characters of a value or a failure a step shows."""
 
 
 def unwound(trail: tuple[Any, ...] | None) -> list[Any]:
@@ -100,10 +107,19 @@ _TEXT_KINDS = (
 )
 
 
+def shortened(text: str, longest: int = LONGEST) -> str:
+    """`text` on one line (a line break as `\\n`), or its first `longest` characters and how
+    many more there were."""
+    text = text.replace("\n", "\\n")
+    if len(text) <= longest:
+        return text
+    return f"{text[:longest]}… ({len(text) - longest:,} more characters)"
+
+
 def render(step: Any) -> str:
-    """The step as a line of text."""
+    """The step as a line of text (a record with its result or failure, each `shortened`)."""
     if isinstance(step, Transition):
-        return f"record {step.atom or 'flow'}: {step.old_state} --{step.event}--> {step.new_state}"
+        return _record_line(step)
     _, kind, action, node = step
     if kind == "runs":
         return f"{action} {node!r} runs"
@@ -112,3 +128,12 @@ def render(step: Any) -> str:
     if kind == "crash before":
         return f"crash before {action} {node!r} does anything"
     return f"crash after {action} {node!r}, before its outcome is recorded"
+
+
+def _record_line(step: Transition) -> str:
+    line = f"record {step.atom or 'flow'}: {step.old_state} --{step.event}--> {step.new_state}"
+    if step.failure is not None:
+        return f"{line}, failure {shortened(str(step.failure))}"
+    if step.result is not None:
+        return f"{line}, result {shortened(repr(step.result))}"
+    return line

@@ -11,7 +11,8 @@ crash, here with a suspension and a retry atom on the way). Each is drawn twice:
   so a change to the checker's search order (which shortest trace it finds) does not move them,
   and they cover every kind of step whatever the checker finds first.
 
-The last tests refuse data that is not a violation, naming what is wrong.
+A run that can go on forever (`golden/trace_loop.json`, and as `check` finds it now) is drawn
+with its loop marked. The last tests refuse data that is not a violation, naming what is wrong.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from provenflow.diagrams import render, trace, trace_path
 from provenflow.errors import UsageError
 from provenflow.verification import Violation, check
 from tests.diagrams import GOLDEN, assert_golden
+from tests.helpers import make_forever
 
 EXTENSIONS = {"mermaid": "mmd", "dot": "dot", "md": "md"}
 
@@ -79,6 +81,7 @@ def recorded(name: str) -> dict[str, Any]:
 
 SAGA = recorded("saga")
 DOUBLE_CHARGE = recorded("double_charge")
+LOOP = recorded("loop")
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +153,61 @@ def test_the_paths_through_lifecycles_match_their_golden_files(format: str) -> N
     assert_golden(f"trace_path_saga_reserve.{extension}", reserve)
     again = trace_path(DOUBLE_CHARGE, "retry", "again", format)
     assert_golden(f"trace_path_double_charge_again.{extension}", again)
+
+
+@pytest.mark.parametrize("format", sorted(EXTENSIONS))
+def test_the_loop_trace_matches_its_golden_files(format: str) -> None:
+    assert LOOP["message"] == "can run forever" and LOOP["loop"]["first_step"] == 14
+    assert_golden(f"trace_loop.{EXTENSIONS[format]}", trace(LOOP, format))
+    again = trace_path(LOOP, "retry", "forever", format)
+    assert_golden(f"trace_path_loop_forever.{EXTENSIONS[format]}", again)
+
+
+# -- a run that can go on forever, as the checker finds it now ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def forever() -> Violation:
+    report = check(make_forever, crashes=1)
+    assert not report.ok and report.violations[0].loop is not None
+    return report.violations[0]
+
+
+def test_the_sequence_diagram_puts_the_loop_in_a_loop_block(forever: Violation) -> None:
+    assert forever.loop is not None
+    first, last = forever.loop.first, len(forever.steps)
+    lines = trace(forever).splitlines()
+    opened = lines.index(
+        f"    loop steps {first}-{last} loop forever: after step {last} the run is back where it "
+        f"was before step {first} (apart from retry histories and attempt numbers)"
+    )
+    closed = lines.index("    end", opened)
+    inside = [int(n) for line in lines[opened:closed] for n in re.findall(r": (\d+)\. ", line)]
+    before = [int(n) for line in lines[:opened] for n in re.findall(r": (\d+)\. ", line)]
+    assert inside == list(range(first, last + 1))
+    assert before == list(range(1, first))
+    assert all(line.startswith("        ") for line in lines[opened + 1 : closed])
+    assert lines[-2] == "        Note over Engine,call: VIOLATION: can run forever"
+
+
+def test_the_markdown_and_dot_traces_mark_the_loop(forever: Violation) -> None:
+    assert forever.loop is not None
+    first, last = forever.loop.first, len(forever.steps)
+    rows = re.findall(r"^\| (\d+)( ↻)? \|", trace(forever, "md"), re.MULTILINE)
+    assert [(int(number), bool(mark)) for number, mark in rows] == [
+        (number, number >= first) for number in range(1, last + 1)
+    ]
+    caption = f"steps {first}-{last} loop forever"
+    assert f"↻ {caption}: after step {last}" in trace(forever, "md")
+    assert caption in trace(forever, "dot")
+    assert caption in trace_path(forever, "retry", "forever", "mermaid")
+    assert caption not in trace(SAGA, "dot")  # a run that ends has no loop to mark
+
+
+def test_a_loop_and_its_data_as_json_draw_the_same(forever: Violation) -> None:
+    data = json.loads(json.dumps(forever.to_data()))
+    for format in EXTENSIONS:
+        assert trace(data, format) == trace(forever, format)
 
 
 # -- what each format says, of the traces the checker finds now --------------------------------
@@ -235,7 +293,8 @@ def test_the_markdown_lists_every_step_then_the_violation_and_its_replay(
             )
     violation = lines.index(f"**Violation:** {saga.message}")
     assert violation > max(index for index, row in enumerate(rows) if row)
-    replay_call = lines[violation + 2]
+    assert lines[violation + 2].startswith("**World at the violation:** `{")  # saga has a world
+    replay_call = lines[violation + 4]
     assert replay_call.startswith(
         f"Replay it: `replay('examples.flawed_saga:make_flawed', choices={list(saga.choices)}, "
     )
@@ -334,6 +393,11 @@ def event_changed(index: int, **changes: Any) -> dict[str, Any]:
         (lambda: event_changed(4, outcome="explodes"), "event 5: 'outcome' must be"),
         (lambda: event_changed(4, text=3), "event 5: 'text' must be a string"),
         (lambda: saga_data(bounds="x"), "'bounds' must map names to numbers"),
+        (
+            lambda: saga_data(loop={"first_step": 99}),
+            "'loop' must be null or {'first_step': a step number from 1 to 11, ...}, got ",
+        ),
+        (lambda: saga_data(loop=[3]), "'loop' must be null or {'first_step'"),
     ],
 )
 def test_data_that_is_not_a_violation_is_refused_naming_what_is_wrong(
@@ -396,3 +460,14 @@ def test_atoms_mermaid_cannot_name_are_aliased_and_text_is_escaped() -> None:
     assert (
         trace(data, "md").splitlines()[0] == "Counterexample found by the model checker in a flow."
     )
+
+
+def test_the_markdown_shows_the_world_at_the_violation(double_charge: Violation) -> None:
+    # Charged twice: the world of the double charge when its invariant broke.
+    assert double_charge.world == {"__class__": "Account", "charged": 20, "shipped": 1}
+    lines = trace(double_charge, "md").splitlines()
+    world = lines.index(
+        '**World at the violation:** `{"__class__":"Account","charged":20,"shipped":1}`'
+    )
+    assert lines[world - 2].startswith("**Violation:** ")
+    assert "World at the violation" not in trace(SAGA, "md")  # recorded without a world

@@ -1,0 +1,149 @@
+"""Liveness: the model checker finds runs that can go on forever, and shows their loop.
+
+A retry whose `on_failure` always says RETRY, around a task whose `execute` can fail, has runs
+that never end. The search reports one as the violation "can run forever", with its steps as a
+stem and a loop; replaying the loop's choices once more takes exactly the loop's steps again.
+A controller that counts its attempts and gives up is no loop; `eventually` must hold in the
+loop of a run that never ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import provenflow as pf
+from provenflow.flows import Decision, History, Retry
+from provenflow.verification import Violation, check, replay
+from provenflow.verification._lasso import PROBE_ROUNDS, extends
+from tests.helpers import Forever, World, call, make_forever, saga
+
+
+def counting(rounds: int) -> Retry:
+    """A retry that gives up after `rounds` attempts, though it provides the same each time."""
+
+    class Counting(Retry):
+        def execute(self, history: History) -> None:
+            return None
+
+        def on_failure(self, history: History) -> Decision:
+            return Decision.RETRY if len(history) < rounds else Decision.REVERT
+
+    return Counting(name="forever")
+
+
+def only(report: Any) -> Violation:
+    assert not report.ok and len(report.violations) == 1, str(report)
+    violation: Violation = report.violations[0]
+    return violation
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+def test_a_retry_that_never_gives_up_can_run_forever(snapshots: bool) -> None:
+    report = check(make_forever, crashes=1, snapshots=snapshots, max_seconds=30)
+    violation = only(report)
+    assert report.incomplete is None
+    assert violation.message == "can run forever"
+    loop = violation.loop
+    assert loop is not None
+    assert loop.retries == (("forever", 1, 2),)
+    stem, cycle = violation.steps[: loop.first - 1], violation.steps[loop.first - 1 :]
+    assert "record forever: SUCCESS --retry--> RETRYING" in cycle
+    assert "execute 'call' raises" in cycle
+    assert "execute 'call' raises" in stem  # the first failure, before the loop's state
+    text = str(violation).splitlines()
+    assert text[0] == "violation: can run forever"
+    header = f"  loop: steps {loop.first}-{len(violation.steps)} repeat forever;"
+    assert text[loop.first + 1].startswith(header)
+    assert "retry 'forever' 1 -> 2 attempts" in text[loop.first + 1]
+    assert text[-1] == f"  (back to step {loop.first}, and so on forever)"
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+def test_taking_the_loop_again_repeats_its_steps(snapshots: bool) -> None:
+    violation = only(check(make_forever, crashes=1, snapshots=snapshots))
+    loop = violation.loop
+    assert loop is not None
+    cycle = violation.steps[loop.first - 1 :]
+    twice = (*violation.choices, *violation.choices[loop.choice :])
+    steps = replay(make_forever, twice, crashes=1).splitlines()
+    assert steps[: len(violation.steps)] == list(violation.steps)
+    assert steps[len(violation.steps) : -1] == list(cycle)
+    assert steps[-1].startswith("next choice: ")  # and on it goes
+
+
+def test_the_loop_is_data_for_json_and_the_reproduction_says_how_to_take_it_again() -> None:
+    violation = only(check(make_forever, crashes=0))
+    loop = violation.loop
+    assert loop is not None
+    assert violation.to_data()["loop"] == {
+        "first_step": loop.first,
+        "first_choice": loop.choice,
+        "retries": {"forever": [1, 2]},
+    }
+    assert f"choices[{loop.choice}:] take the loop again" in violation.reproduction()
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+def test_a_controller_that_counts_and_gives_up_is_no_loop(snapshots: bool) -> None:
+    def make() -> pf.Flow:
+        return pf.LinearFlow("poll", retry=counting(4)).add(call)
+
+    report = check(make, crashes=1, snapshots=snapshots)
+    assert report.ok, str(report)
+    assert report.incomplete is None
+
+
+def test_a_controller_that_counts_beyond_the_probe_is_reported_as_the_docs_say() -> None:
+    def make() -> pf.Flow:
+        return pf.LinearFlow("poll", retry=counting(PROBE_ROUNDS * 3)).add(call)
+
+    violation = only(check(make, crashes=0))
+    assert violation.message == "can run forever"
+
+
+def test_retries_that_give_up_are_not_loops() -> None:
+    def make() -> pf.Flow:
+        inner = pf.LinearFlow("inner", retry=pf.Times(2, name="inner_retry")).add(call)
+        return pf.LinearFlow("outer", retry=pf.Times(3, name="outer_retry")).add(inner)
+
+    report = check(make, crashes=1)
+    assert report.ok, str(report)
+
+
+def make_order() -> tuple[pf.Flow, World]:
+    """Reserve, charge, then ship under a retry that never gives up."""
+    return saga(retry=Forever(name="forever"))
+
+
+def test_eventually_must_hold_in_the_loop_of_a_run_that_never_ends() -> None:
+    def settled(world: World) -> bool:
+        """Shipped exactly when charged: so at every end, never while shipping is retried."""
+        return world.charged == world.shipped
+
+    violation = only(check(make_order, crashes=0, eventually=settled))
+    assert violation.message == (
+        "can run forever; eventually settled holds at none of the loop's states"
+    )
+    assert violation.loop is not None
+
+
+def test_eventually_holding_in_the_loop_leaves_only_the_endless_run() -> None:
+    def paid_for(world: World) -> bool:
+        """Nothing shipped that was not charged."""
+        return world.charged >= world.shipped
+
+    assert only(check(make_order, crashes=0, eventually=paid_for)).message == "can run forever"
+
+
+def test_a_history_extends_another_only_by_more_of_the_same() -> None:
+    failure = pf.Failure.from_exception(ValueError("no"))
+    first = History().with_attempt(None)
+    failed = first.with_failures({"call": failure})
+    assert extends(History(), failed)
+    assert extends(first, failed)  # the last attempt gained a failure
+    assert extends(first, failed.with_attempt(None))
+    assert not extends(failed, first)  # a failure went missing
+    assert not extends(failed.with_attempt(None), failed)  # shorter
+    assert not extends(History().with_attempt(1), History().with_attempt(2))  # another value
