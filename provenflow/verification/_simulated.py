@@ -9,7 +9,8 @@ same compare-and-set on the version. (A crash before a write is the path's: it n
 `SimulatedExecutor` is the executor the loop submits work to: its room for more work (`free`)
 is what the path chose for the `take` step; submitted work waits in `in_flight` until the path
 picks which completes and how. Work counts as started when it is submitted (a real executor may
-start it at once): the path's checks of what must hold before a side effect run then. Neither runs any code of the user's: the path performs the work.
+start it at once): the path's checks of what must hold before a side effect run then.
+Neither runs any code of the user's: the path performs the work.
 """
 
 from __future__ import annotations
