@@ -15,7 +15,7 @@ Neither runs any code of the user's: the path performs the work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from provenflow.engine import Work
@@ -109,17 +109,14 @@ class SimulatedStore:
 class SimulatedExecutor:
     """The executor of a path: see the module docstring."""
 
-    def __init__(self, workers: int, started: Callable[[Work], None]) -> None:
+    def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.started = started
-        """Told of each piece of work as it is submitted: a real executor may start it at
-        once, so whatever must hold before its side effect must hold then."""
         self.in_flight: list[Work] = []
         self.room = 1
         """Set by the path before a `take`: how much work the executor accepts now."""
 
     def copy(self) -> SimulatedExecutor:
-        other = SimulatedExecutor(self.workers, self.started)
+        other = SimulatedExecutor(self.workers)
         other.in_flight = self.in_flight.copy()
         other.room = self.room
         return other
@@ -138,5 +135,4 @@ class SimulatedExecutor:
         return not self.in_flight
 
     def submit(self, work: Work) -> None:
-        self.started(work)
         self.in_flight.append(work)

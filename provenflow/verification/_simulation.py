@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from provenflow.engine import Core, Work, perform
-from provenflow.engine._executors import Completion
+from provenflow.engine._executors import Completion, timed_out
 from provenflow.engine._loop import Loop, resumed_core, run_info, step
 from provenflow.errors import ProvenflowError
 from provenflow.failure import Failure
@@ -119,7 +119,7 @@ class Simulation:
         self.suspends = 0
         self.invariants = Invariants(self)
         self.durable = SimulatedStore()
-        self.executor = SimulatedExecutor(workers, self._started)
+        self.executor = SimulatedExecutor(workers)
         version = self.durable.create(run_info(self.compiled, FLOW_ID, dict(store), None))
         self.loop = Loop(
             Core(self.compiled, store, clock=_zero), self.durable, FLOW_ID, version, clock=_zero
@@ -135,6 +135,10 @@ class Simulation:
         """The work chosen to complete at a wait, whose outcome is the next choice."""
         self.finished_work: Work | None = None
         """The work whose outcome the loop took last: its record is checked after the write."""
+        self.late: list[Work] = []
+        """Calls that timed out: the engine stopped waiting for them, but they go on and
+        finish later (at a wait, or at the latest when the run is over), unless the process
+        dies first."""
 
     @property
     def core(self) -> Core:
@@ -163,6 +167,7 @@ class Simulation:
         other.durable = self.durable.copy()
         other.executor = self.executor.copy()
         other.recorded = self.recorded.copy()
+        other.late = self.late.copy()
         core = self.loop.core if to_crash else self.loop.core.clone()
         other.loop = self.loop.clone(core, other.durable)
         other.invariants = self.invariants.clone(other)
@@ -354,12 +359,10 @@ class Simulation:
             return max(min(self.executor.slots, self.loop.core.work_bound()), 1)
         if stage == "suspend":
             return 2
-        if stage == "pick":
-            return max(len(self.in_flight), 1)
+        if stage == "pick":  # with nothing in flight, the wait is over at once
+            return len(self.in_flight) + len(self.late) if self.in_flight else 1
         if stage == "outcome":
-            assert self.picked is not None
-            raises = self.picked.action == "execute" or self.revert_failures
-            return (2 if raises else 1) + (2 if self._crashes_left() else 0)
+            return len(self._outcome_kinds(self.picked))
         return 1
 
     def _options(self) -> tuple[str, ...]:
@@ -368,6 +371,7 @@ class Simulation:
             self.loop.core.unrecorded,
             self.in_flight,
             self.picked,
+            late=self.late,
             count=self._count(),
             crashes_left=self._crashes_left(),
             revert_failures=self.revert_failures,
@@ -382,6 +386,7 @@ class Simulation:
             self.crashes += 1
             self._step("CRASH: the process dies; memory is lost")
             self.in_flight.clear()
+            self.late.clear()  # the calls still going on die with the process
             self.picked = self.finished_work = None
             if self.durable.rows:
                 self._step("RESUME: a new process loads the run from the store")
@@ -406,10 +411,7 @@ class Simulation:
                 self.loop.suspend_requested = True
             step(self.loop, self.executor)
         elif stage == "pick":
-            if not self.in_flight:
-                self.loop.deliver(())
-            else:
-                self.picked = self.in_flight.pop(index)
+            self._pick(index)
         elif stage == "outcome":
             self._outcome(index)
         elif stage == "finish":
@@ -418,11 +420,35 @@ class Simulation:
             step(self.loop, self.executor)
             self.invariants.after_finish(completion.work, completion.result, completion.failure)
             self.invariants.after_step()
+        elif stage == "submit":
+            self._submit()
         else:
             step(self.loop, self.executor)
 
+    def _submit(self) -> None:
+        """The loop submits the work it took. A real executor may start it at once, so
+        write-ahead (and every rule of a side effect's start) must hold as soon as it is
+        submitted, not only when the path performs it."""
+        submitted = len(self.in_flight)
+        step(self.loop, self.executor)
+        for work in self.in_flight[submitted:]:
+            self.invariants.before_side_effect(work)
+
+    def _pick(self, index: int) -> None:
+        """At a wait: work in flight is picked to complete next (its outcome is the next
+        choice), or an abandoned call finishes; with nothing in flight the wait is over."""
+        in_flight = self.in_flight
+        if not in_flight:
+            self.loop.deliver(())
+        elif index >= len(in_flight):
+            self._lands(self.late.pop(index - len(in_flight)))
+        else:
+            self.picked = in_flight.pop(index)
+
     def _end(self) -> None:
         core = self.loop.core
+        while self.late:  # the run is over; the process lives until its calls are done
+            self._lands(self.late.pop(0))
         if core.flow.state == "SUSPENDED":
             self._step("RESUME after the suspension")
             self.booting = True
@@ -458,6 +484,9 @@ class Simulation:
             raise Crash
         if kind == "raises":
             result, failure = None, self._injected(work.node)
+        elif kind == "times out":  # as the engine's executor reports a call past its timeout
+            self.late.append(work)
+            result, failure = None, timed_out(work)
         else:
             try:
                 result, failure = perform(work), None
@@ -468,11 +497,6 @@ class Simulation:
                 raise Crash
         self.loop.deliver((Completion(work, result, failure),))
 
-    def _started(self, work: Work) -> None:
-        """Work submitted: a real executor may run it at once, so write-ahead (and every other
-        rule of a side effect's start) must hold now, not only when the path performs it."""
-        self.invariants.before_side_effect(work)
-
     def _injected(self, node: str) -> Failure:
         """The failure injected into `node`: the same (immutable) one every time it is."""
         failure = self.injected.get(node)
@@ -482,12 +506,30 @@ class Simulation:
 
     def _outcome_kind(self, index: int, work: Work | None = None) -> str:
         """What option `index` of the outcome stage does to `work` (the picked one)."""
-        work = work or self.picked
+        return self._outcome_kinds(work or self.picked)[index]
+
+    def _outcome_kinds(self, work: Work | None) -> tuple[str, ...]:
+        """The ways `work` can complete: it runs; it raises (an execute, or a revert with
+        `revert_failures`); it times out (an atom with a `timeout`); the process crashes before
+        or after it (while crashes are left)."""
         assert work is not None
-        raises = work.action == "execute" or self.revert_failures
-        kinds: tuple[str, ...] = ("runs", "raises") if raises else ("runs",)
-        kinds += ("crash before", "crash after")
-        return kinds[index]
+        kinds: tuple[str, ...] = ("runs",)
+        if work.action == "execute" or self.revert_failures:
+            kinds += ("raises",)
+        if work.atom.timeout is not None:
+            kinds += ("times out",)
+        if self._crashes_left():
+            kinds += ("crash before", "crash after")
+        return kinds
+
+    def _lands(self, work: Work) -> None:
+        """An abandoned call finishes: the user's code runs now, and no one takes its outcome."""
+        self._step(("outcome", "lands", work.action, work.node))
+        try:
+            result, failure = perform(work), None
+        except Exception as exc:  # the user's code failed: ignored like its result
+            result, failure = None, Failure.from_exception(exc)
+        self.invariants.after_side_effect(work, failure, result)
 
 
 def _completion_key(completion: Completion) -> tuple[Any, ...]:

@@ -118,7 +118,8 @@ def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     stage, the steps queued and the event the loop goes by next, the work taken and not yet
     submitted, the completions not yet analysed (with the result or failure each carries), the
     work in flight (a set: every order of completion is tried), the work picked to complete,
-    and the work whose outcome the next write must record."""
+    the work whose outcome the next write must record, and the calls that timed out and are
+    still going on."""
     loop, executor, picked = simulation.loop, simulation.executor, simulation.picked
     finished = simulation.finished_work
 
@@ -136,6 +137,7 @@ def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
         frozenset(map(keyed, executor.in_flight)) if executor.in_flight else None,
         None if picked is None else keyed(picked),
         None if finished is None else (finished.action, finished.node),
+        tuple(map(keyed, simulation.late)) if simulation.late else None,
     )
 
 

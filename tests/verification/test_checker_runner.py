@@ -153,3 +153,65 @@ def test_the_executors_room_is_a_choice_up_to_its_workers(
     assert report.ok
     assert max(most) == workers  # never more in flight than workers, and that many is tried
     assert min(most) == 1
+
+
+class Card:
+    """A card charged by `charge` and refunded by its revert."""
+
+    def __init__(self) -> None:
+        self.charged = 0
+
+    def snapshot(self) -> int:
+        return self.charged
+
+
+def timed_charge(timeout: float | None) -> Any:
+    def make() -> tuple[pf.Flow, Card]:
+        card = Card()
+
+        def charge() -> None:
+            card.charged += 1
+
+        def refund() -> None:
+            card.charged = max(card.charged - 1, 0)
+
+        flow = pf.LinearFlow("pay").add(
+            pf.task(charge, name="charge", revert=refund, timeout=timeout),
+            pf.task(lambda: None, name="ship"),
+        )
+        return flow, card
+
+    return make
+
+
+def test_a_call_that_times_out_and_lands_after_its_revert_is_found() -> None:
+    def settled(card: Card, outcome: str) -> bool:
+        return card.charged == (1 if outcome == "SUCCESS" else 0)
+
+    assert check(timed_charge(None), crashes=0, invariant=settled).ok
+    report = check(timed_charge(5.0), crashes=0, invariant=settled)
+    assert not report.ok
+    steps = report.violations[0].steps
+    timed_out = steps.index(
+        "execute 'charge' times out: the engine stops waiting, the call goes on"
+    )
+    landed = steps.index("the abandoned execute of 'charge' finishes late; its outcome is ignored")
+    assert "revert 'charge' runs" in steps[timed_out:landed]  # the effect comes after the revert
+    assert report.violations[0].world == 1
+
+
+def test_a_call_that_timed_out_dies_with_the_process() -> None:
+    path = Simulation(timed_charge(5.0), {}, [], max_crashes=1)
+    options = path.next_choice()
+    while path.stage != "outcome":
+        path.apply(0)
+        options = path.next_choice()
+    path.apply(
+        options.index("execute 'charge' times out: the engine stops waiting, the call goes on")
+    )
+    assert [work.node for work in path.late] == ["charge"]
+    options = path.next_choice()
+    assert path.stage == "write"  # charge FAILURE, flow REVERTING
+    path.apply(options.index(next(o for o in options if o.startswith("crash before writing"))))
+    assert path.late == []  # nothing of the dead process goes on
+    assert path.context is not None and path.context.charged == 0
