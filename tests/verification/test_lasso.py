@@ -60,14 +60,34 @@ def test_a_retry_that_never_gives_up_can_run_forever(snapshots: bool) -> None:
     assert text[-1] == f"  (back to step {loop.first}, and so on forever)"
 
 
+@pf.task
+def other() -> None:
+    pass
+
+
+def make_parallel() -> pf.Flow:
+    """Two atoms in any order, under a retry that never gives up."""
+    return pf.LinearFlow("p", retry=Forever(name="forever")).add(
+        pf.UnorderedFlow("both").add(call, other)
+    )
+
+
+def make_nested() -> pf.Flow:
+    """A retry that gives up after two attempts, inside one that never does: the inner one's
+    history starts again each outer round."""
+    inner = pf.LinearFlow("inner", retry=pf.Times(2, name="inner_retry")).add(call)
+    return pf.LinearFlow("outer", retry=Forever(name="forever")).add(inner)
+
+
 @pytest.mark.parametrize("snapshots", [False, True])
-def test_taking_the_loop_again_repeats_its_steps(snapshots: bool) -> None:
-    violation = only(check(make_forever, crashes=1, snapshots=snapshots))
+@pytest.mark.parametrize("make", [make_forever, make_parallel, make_nested])
+def test_taking_the_loop_again_repeats_its_steps(snapshots: bool, make: Any) -> None:
+    violation = only(check(make, crashes=1, snapshots=snapshots))
     loop = violation.loop
-    assert loop is not None
+    assert loop is not None and loop.retries == (("forever", 1, 2),)
     cycle = violation.steps[loop.first - 1 :]
     twice = (*violation.choices, *violation.choices[loop.choice :])
-    steps = replay(make_forever, twice, crashes=1).splitlines()
+    steps = replay(make, twice, crashes=1).splitlines()
     assert steps[: len(violation.steps)] == list(violation.steps)
     assert steps[len(violation.steps) : -1] == list(cycle)
     assert steps[-1].startswith("next choice: ")  # and on it goes

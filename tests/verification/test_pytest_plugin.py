@@ -143,6 +143,22 @@ def test_a_search_stopped_by_a_bound_fails_saying_nothing_is_proven(
     )
 
 
+def test_a_search_stopped_past_the_first_fault_level_says_what_it_proved(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_user=user_tests("def test_bounded():\n    assert_sound(make_sound, max_states=60)\n")
+    )
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *Failed: model check of make_sound is incomplete: stopped at max_states=60; "
+            "sound up to * fault*; * faults: * % explored (*); nothing more is proven",
+        ]
+    )
+
+
 # -- assert_sound called directly -----------------------------------------------------------------
 
 
