@@ -126,35 +126,28 @@ def test_the_fixture_gives_the_same_check(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_a_search_stopped_by_a_bound_fails_saying_nothing_is_proven(
-    pytester: pytest.Pytester,
+@pytest.mark.parametrize(
+    ("max_states", "said"),
+    [
+        (1, "is incomplete, so nothing is proven: stopped at max_states=1"),
+        (
+            60,
+            "is incomplete: stopped at max_states=60; sound up to * fault*; * faults: * % "
+            "explored (*); nothing more is proven",
+        ),
+    ],
+)
+def test_a_search_stopped_by_a_bound_fails_saying_what_it_proved(
+    pytester: pytest.Pytester, max_states: int, said: str
 ) -> None:
-    pytester.makepyfile(
-        test_user=user_tests("def test_bounded():\n    assert_sound(make_sound, max_states=1)\n")
-    )
+    body = f"def test_bounded():\n    assert_sound(make_sound, max_states={max_states})\n"
+    pytester.makepyfile(test_user=user_tests(body))
     result = pytester.runpytest(*plugin_args())
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *Failed: model check of make_sound is incomplete, so nothing is proven: "
-            "stopped at max_states=1",
+            f"E *Failed: model check of make_sound {said}",
             "E *(states explored: *); raise the bound or make the flow smaller",
-        ]
-    )
-
-
-def test_a_search_stopped_past_the_first_fault_level_says_what_it_proved(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makepyfile(
-        test_user=user_tests("def test_bounded():\n    assert_sound(make_sound, max_states=60)\n")
-    )
-    result = pytester.runpytest(*plugin_args())
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "E *Failed: model check of make_sound is incomplete: stopped at max_states=60; "
-            "sound up to * fault*; * faults: * % explored (*); nothing more is proven",
         ]
     )
 
