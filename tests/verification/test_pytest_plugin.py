@@ -2,7 +2,7 @@
 
 A user's test file is run with `pytester`: a sound flow passes, a flawed one fails with the
 numbered trace and the reproduction in the output, and a search stopped by a bound fails
-saying so (nothing is proven). The last tests draw coverage: `--provenflow-coverage-diagrams`
+saying so (and which fault level it finished). The last tests draw coverage: `--provenflow-coverage-diagrams`
 writes each lifecycle with its edges marked taken or never taken.
 """
 
