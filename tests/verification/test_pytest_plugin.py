@@ -2,8 +2,9 @@
 
 A user's test file is run with `pytester`: a sound flow passes, a flawed one fails with the
 numbered trace and the reproduction in the output, and a search stopped by a bound fails
-saying so (and which fault level it finished). The last tests draw coverage: `--provenflow-coverage-diagrams`
-writes each lifecycle with its edges marked taken or never taken.
+saying so (and which fault level it finished). The last tests draw coverage:
+`--provenflow-coverage-diagrams` writes each lifecycle with its edges marked taken or never
+taken.
 """
 
 from __future__ import annotations
