@@ -17,8 +17,8 @@ forever, as long as each such retry decides as it did (its `on_failure` sees a l
 and may count). That is the claim a `Loop` makes, and all it makes: it does not prove that a
 controller which counts its attempts (and provides the same value each time) never gives up.
 `probe_controllers` checks the cheap part of that: it asks each retry of the loop (its
-`on_failure` is pure by contract) to decide on its loop-end history with the loop's failure
-repeated up to `PROBE_ROUNDS` more rounds; a controller that gives up within them is no loop.
+`on_failure` is pure by contract) to decide on its loop-end history with the loop's rounds
+repeated up to `PROBE_ROUNDS` more times; a controller that gives up within them is no loop.
 
 Every endless path is found this way, given time: its keys apart from the counters are finitely
 many, so it meets one twice. A path that merges into another (the same full state) goes on as
@@ -106,7 +106,7 @@ def looped(
     if start is None:
         return None
     retries = grown(simulation, start, node)
-    if probe_controllers(simulation, tuple(name for name, _, _ in retries)) is not None:
+    if probe_controllers(simulation, retries) is not None:
         return None
     message = "can run forever"
     if eventually is not None and not any(state.held for state in node.back_to(start)):
@@ -175,34 +175,55 @@ def grown(simulation: Simulation, start: Lineage, end: Lineage) -> tuple[tuple[s
     )
 
 
-def probe_controllers(simulation: Simulation, retries: tuple[str, ...]) -> str | None:
-    """Ask each of `retries` (those of a loop) to decide on its history at the loop's end with
-    the loop's last failed round repeated 1, 2, 4, ... up to `PROBE_ROUNDS` more times; return
-    None when each still decides RETRY, else what it did (a retry that counts gives up).
+def probe_controllers(
+    simulation: Simulation, retries: tuple[tuple[str, int, int], ...]
+) -> str | None:
+    """Ask each retry that grew in a loop, `(name, attempts at its start, at its end)`, to
+    decide as it would when the loop is taken again and again: on its history at the loop's
+    end with the rounds the loop completed repeated 1, 2, 4, ... up to `PROBE_ROUNDS` more
+    times (and at each round in between). Return None when it decides RETRY every time, else
+    what it did (a retry that counts gives up).
 
-    A retry whose history has no failed round, or whose `on_failure` cannot be asked (it
-    raises), is not probed: the loop stands, on the assumption the module docstring states.
+    A retry whose `on_failure` cannot be asked (it raises) is not probed: the loop stands, on
+    the assumption the module docstring states.
     """
     core = simulation.core
-    for name in retries:
+    for name, before, after in retries:
         controller = core.nodes[name].atom
-        history = core.histories[name]
-        failed = [attempt for attempt in history if attempt.failures]
-        if not isinstance(controller, Retry) or not failed:
+        if not isinstance(controller, Retry):
             continue
-        extra = 1
-        while extra <= PROBE_ROUNDS:
-            longer = History((*history, *[failed[-1]] * extra))
-            try:
-                decision = controller.decide(longer, core.arguments(name))
-            except Exception:  # cannot be asked: the loop stands (see above)
-                break
+        history = tuple(core.histories[name])
+        # the attempt current at the loop's start, and those after it, were completed in the
+        # loop (each ended with a RETRY); the last is current again, at the same point
+        rounds, done = history[max(before - 1, 0) : after - 1], history[:-1]
+        try:
+            arguments = core.arguments(name)
+            decided = _first_other_decision(controller, arguments, done, rounds)
+        except Exception:  # cannot be asked: the loop stands (see above)
+            continue
+        if decided is not None:
+            decision, attempts = decided
+            return (
+                f"retry {name!r} decides {decision} after {attempts} attempts: it gives up, "
+                "so this is not a loop"
+            )
+    return None
+
+
+def _first_other_decision(
+    controller: Retry, arguments: dict[str, Any], done: tuple[Any, ...], rounds: tuple[Any, ...]
+) -> tuple[Decision, int] | None:
+    """The first decision but RETRY `controller` makes on `done` followed by `rounds` repeated
+    0, 1, 2, 4, ... `PROBE_ROUNDS` times and a part of them, with the length of that history;
+    None when there is none. Raises what `on_failure` raises."""
+    repeats = 0
+    while repeats <= PROBE_ROUNDS:
+        for more in range(1, len(rounds) + 1):
+            longer = History((*done, *rounds * repeats, *rounds[:more]))
+            decision = controller.decide(longer, arguments)
             if decision != Decision.RETRY:
-                return (
-                    f"retry {name!r} decides {decision} after {len(longer)} attempts: it gives "
-                    "up, so this is not a loop"
-                )
-            extra *= 2
+                return decision, len(longer)
+        repeats = repeats * 2 or 1
     return None
 
 

@@ -123,6 +123,55 @@ def test_a_controller_that_counts_beyond_the_probe_is_reported_as_the_docs_say()
     assert violation.message == "can run forever"
 
 
+class Toggle:
+    """Which way the flaky call fails next."""
+
+    def __init__(self) -> None:
+        self.value_error = False
+
+    def __repr__(self) -> str:
+        return f"Toggle(value_error={self.value_error})"
+
+
+class GivesUpOnARepeat(Retry):
+    """Gives up when the last three attempts failed the same way; retries anything else."""
+
+    def execute(self, history: History) -> None:
+        return None
+
+    def on_failure(self, history: History) -> Decision:
+        kinds = [
+            tuple(failure.type_name for failure in attempt.failures.values()) for attempt in history
+        ]
+        same = len(kinds) >= 3 and kinds[-1] == kinds[-2] == kinds[-3]
+        return Decision.REVERT if same else Decision.RETRY
+
+
+def make_alternating() -> tuple[pf.Flow, Toggle]:
+    """A call that fails with ValueError and KeyError in turn: it never fails the same way
+    three times running, so the retry never gives up on it (injected failures, all alike, it
+    does give up on)."""
+    toggle = Toggle()
+
+    class Flaky(pf.Task):
+        def execute(self) -> None:
+            toggle.value_error = not toggle.value_error
+            raise (ValueError if toggle.value_error else KeyError)("flaky")
+
+    flow = pf.LinearFlow("poll", retry=GivesUpOnARepeat(name="forever")).add(Flaky(name="flaky"))
+    return flow, toggle
+
+
+def test_a_loop_of_two_different_rounds_is_probed_with_both() -> None:
+    violation = only(check(make_alternating, crashes=0, max_seconds=20))
+    assert violation.message == "can run forever"
+    assert violation.loop is not None and violation.loop.retries[0][0] == "forever"
+    before, after = violation.loop.retries[0][1:]
+    assert after - before == 2  # one loop is two rounds: ValueError, then KeyError
+    cycle = violation.steps[violation.loop.first - 1 :]
+    assert cycle.count("execute 'flaky' runs") == 2
+
+
 def test_retries_that_give_up_are_not_loops() -> None:
     def make() -> pf.Flow:
         inner = pf.LinearFlow("inner", retry=pf.Times(2, name="inner_retry")).add(call)
