@@ -8,10 +8,11 @@ run can only repeat itself through a retry that retries. Nothing else can make a
 So a search follows each path's states (`Lineage`: one node per state where the path had a
 choice, linked to the one before it on the same path) by their key *apart from* attempt
 numbers and histories (`state_key(..., counters=False)`). When a path reaches a state whose
-key equals that of an earlier state on the same path, everything that decides the run's
-course came back: the atoms' states, results and failures, the records, the work in flight,
-the crashes and suspensions, the user's world. Only the histories of the retries that retried
-in between are longer (and attempt numbers, which name attempts but decide nothing). The
+key equals that of an earlier state on the same path, and each retry's history then is the
+earlier one with more attempts (`extends`), everything that decides the run's course came
+back: the atoms' states, results and failures, the records, the work in flight, the crashes
+and suspensions, the user's world. Only the histories of the retries that retried in between
+are longer (and attempt numbers, which name attempts but decide nothing). The
 steps in between are the loop; taking them again leads back to the same state again, and so
 forever, as long as each such retry decides as it did (its `on_failure` sees a longer history,
 and may count). That is the claim a `Loop` makes, and all it makes: it does not prove that a
@@ -20,9 +21,11 @@ controller which counts its attempts (and provides the same value each time) nev
 `on_failure` is pure by contract) to decide on its loop-end history with the loop's rounds
 repeated up to `PROBE_ROUNDS` more times; a controller that gives up within them is no loop.
 
-Every endless path is found this way, given time: its keys apart from the counters are finitely
-many, so it meets one twice. A path that merges into another (the same full state) goes on as
-that one; a loop is then found on that one, at most a round later.
+The probe asks exactly what the controller will be asked if the loop repeats, so a loop it
+rejects is one the run leaves; another state the path repeats may still make a loop (all are
+tried, the shortest first). Every endless path is found this way, given time: its keys apart
+from the counters are finitely many, so it meets one twice. A path that merges into another
+(the same full state) goes on as that one; a loop is then found on that one, a round later.
 
 `eventually(context)` must hold on every run, the endless ones too. An endless run has no end
 to check it at, so it is checked in its loop, which is the part that repeats forever (at the
@@ -100,18 +103,18 @@ def looped(
 ) -> Looped | None:
     """Return `Looped` when `node` (`simulation`'s state) repeats an earlier state of its path
     and each retry that grew in between still decides RETRY when probed
-    (`probe_controllers`), else None. Its message is "can run forever", and says so when the
-    user's `eventually` (given) held at none of the loop's states (`Lineage.held`)."""
-    start = repeats(node)
-    if start is None:
-        return None
-    retries = grown(simulation, start, node)
-    if probe_controllers(simulation, retries) is not None:
-        return None
-    message = "can run forever"
-    if eventually is not None and not any(state.held for state in node.back_to(start)):
-        message += f"; eventually {_name(eventually)} holds at none of the loop's states"
-    return Looped(message, start, retries)
+    (`probe_controllers`), else None; of several such states, the latest (the shortest loop).
+    Its message is "can run forever", and says so when the user's `eventually` (given) held
+    at none of the loop's states (`Lineage.held`)."""
+    for start in repeats(node):
+        retries = grown(simulation, start, node)
+        if probe_controllers(simulation, retries) is not None:
+            continue  # a retry gives up if this loop is taken again and again
+        message = "can run forever"
+        if eventually is not None and not any(state.held for state in node.back_to(start)):
+            message += f"; eventually {_name(eventually)} holds at none of the loop's states"
+        return Looped(message, start, retries)
+    return None
 
 
 def follow(
@@ -136,16 +139,15 @@ def follow(
     )
 
 
-def repeats(node: Lineage) -> Lineage | None:
-    """Return the earliest state before `node` on its path that `node` repeats apart from
-    attempt numbers and retry histories that grew (`extends`), or None."""
-    key, found = node.key, None
+def repeats(node: Lineage) -> Iterator[Lineage]:
+    """The states before `node` on its path that `node` repeats apart from attempt numbers and
+    retry histories that grew (`extends`), the latest (the shortest loop) first."""
+    key = node.key
     earlier = node.parent
     while earlier is not None:
         if earlier.key == key and all(map(extends, earlier.histories, node.histories)):
-            found = earlier
+            yield earlier
         earlier = earlier.parent
-    return found
 
 
 def extends(before: History, after: History) -> bool:
