@@ -23,9 +23,10 @@ repeated up to `PROBE_ROUNDS` more times; a controller that gives up within them
 
 The probe asks exactly what the controller will be asked if the loop repeats, so a loop it
 rejects is one the run leaves; another state the path repeats may still make a loop (all are
-tried, the shortest first). Every endless path is found this way, given time: its keys apart
-from the counters are finitely many, so it meets one twice. A path that merges into another
-(the same full state) goes on as that one; a loop is then found on that one, a round later.
+tried, the shortest first, but for a rejected loop taken several times over). Every endless
+path is found this way, given time: its keys apart from the counters are finitely many, so it
+meets one twice. A path that merges into another (the same full state) goes on as that one;
+a loop is then found on that one, a round later.
 
 `eventually(context)` must hold on every run, the endless ones too. An endless run has no end
 to check it at, so it is checked in its loop, which is the part that repeats forever (at the
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 PROBE_ROUNDS = 1024
-"""How many more rounds of a loop `probe_controllers` asks a retry to decide on."""
+"""How many more attempts of a loop `probe_controllers` asks a retry to decide on, at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +107,32 @@ def looped(
     (`probe_controllers`), else None; of several such states, the latest (the shortest loop).
     Its message is "can run forever", and says so when the user's `eventually` (given) held
     at none of the loop's states (`Lineage.held`)."""
+    rejected: list[tuple[tuple[str, int], ...]] = []
     for start in repeats(node):
         retries = grown(simulation, start, node)
+        rounds = tuple((name, after - before) for name, before, after in retries)
+        if any(_repeated(rounds, shorter) for shorter in rejected):
+            continue  # a loop already rejected, taken several times: it gives up too
         if probe_controllers(simulation, retries) is not None:
-            continue  # a retry gives up if this loop is taken again and again
+            rejected.append(rounds)  # a retry gives up if this loop is taken again and again
+            continue
         message = "can run forever"
         if eventually is not None and not any(state.held for state in node.back_to(start)):
             message += f"; eventually {_name(eventually)} holds at none of the loop's states"
         return Looped(message, start, retries)
     return None
+
+
+def _repeated(rounds: tuple[tuple[str, int], ...], shorter: tuple[tuple[str, int], ...]) -> bool:
+    """Whether a loop that added `rounds` (retry, attempts) is as many times as long as one
+    that added `shorter`, for every retry alike."""
+    if [name for name, _ in rounds] != [name for name, _ in shorter]:
+        return False
+    times = {
+        count // fewer if count % fewer == 0 else 0
+        for (_, count), (_, fewer) in zip(rounds, shorter, strict=True)
+    }
+    return len(times) == 1 and 0 not in times
 
 
 def follow(
@@ -159,7 +177,8 @@ def extends(before: History, after: History) -> bool:
     if not before:
         return True
     last = len(before) - 1
-    if after[:last] != before[:last]:
+    # as tuples: compared at C speed, and the attempts a history kept are the same objects
+    if tuple(after)[:last] != tuple(before)[:last]:
         return False
     then, now = before[last], after[last]
     return bool(then.value == now.value) and all(
@@ -182,8 +201,8 @@ def probe_controllers(
 ) -> str | None:
     """Ask each retry that grew in a loop, `(name, attempts at its start, at its end)`, to
     decide as it would when the loop is taken again and again: on its history at the loop's
-    end with the rounds the loop completed repeated 1, 2, 4, ... up to `PROBE_ROUNDS` more
-    times (and at each round in between). Return None when it decides RETRY every time, else
+    end with the rounds the loop completed repeated 1, 2, 4, ... times, up to `PROBE_ROUNDS`
+    more attempts (and at each round in between). Return None when it decides RETRY every time, else
     what it did (a retry that counts gives up).
 
     A retry whose `on_failure` cannot be asked (it raises) is not probed: the loop stands, on
@@ -216,10 +235,10 @@ def _first_other_decision(
     controller: Retry, arguments: dict[str, Any], done: tuple[Any, ...], rounds: tuple[Any, ...]
 ) -> tuple[Decision, int] | None:
     """The first decision but RETRY `controller` makes on `done` followed by `rounds` repeated
-    0, 1, 2, 4, ... `PROBE_ROUNDS` times and a part of them, with the length of that history;
-    None when there is none. Raises what `on_failure` raises."""
+    0, 1, 2, 4, ... times (up to `PROBE_ROUNDS` attempts) and a part of them, with the length
+    of that history; None when there is none. Raises what `on_failure` raises."""
     repeats = 0
-    while repeats <= PROBE_ROUNDS:
+    while repeats * len(rounds) <= PROBE_ROUNDS:
         for more in range(1, len(rounds) + 1):
             longer = History((*done, *rounds * repeats, *rounds[:more]))
             decision = controller.decide(longer, arguments)
