@@ -126,6 +126,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "elapsed": report.elapsed,
             "states_per_second": rate,
             "incomplete": report.incomplete,
+            "unmerged": list(report.unmerged),
             "fault_level": report.fault_level,
             "fault_level_explored": report.fault_level_explored,
             "violations": [v.to_data() for v in report.violations],

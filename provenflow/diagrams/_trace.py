@@ -9,8 +9,8 @@ dict, read and checked by `_trace_data`):
   crashes and resumes are shaded notes across Engine and Store, and the violation is the last
   note. Steps carry the numbers `str(violation)` gives them. The loop of a run that can go on
   forever is a `loop` block around its steps.
-- `md`: a numbered table of the steps (a loop's marked), then the violation and the
-  `replay(...)` call.
+- `md`: a numbered table of the steps (a loop's marked), then the violation, the world at the
+  violation (when the data has one) and the `replay(...)` call.
 - `dot`: one digraph with a cluster per lifecycle entity (the flow, then each atom with a
   record), each its lifecycle's diagram with the entity's path highlighted and every edge on it
   labelled with the steps that took it; the caption says which steps loop forever, if any.
@@ -21,6 +21,7 @@ of `lifecycle(...)` with that path highlighted and numbered. All output is byte-
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -140,6 +141,9 @@ def _trace_markdown(example: Counterexample) -> str:
         number = f"{step.number} ↻" if looping else str(step.number)
         lines.append(f"| {number} | {markdown_cell(_who(step))} | {text} |")
     lines += ["", f"**Violation:** {markdown_cell(example.message)}", ""]
+    if example.world is not None:
+        world = json.dumps(example.world, separators=(",", ":"), ensure_ascii=False)
+        lines += [f"**World at the violation:** `{markdown_cell(world)}`", ""]
     caption = example.loop_caption()
     if caption is not None:
         lines += [f"↻ {markdown_cell(caption)}.", ""]

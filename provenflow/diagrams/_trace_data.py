@@ -75,6 +75,8 @@ class Counterexample:
     store: dict[str, Any] | None = None
     checks: tuple[tuple[str, str | None], ...] | None = None
     """The user checks the search ran, when the data says (None: it does not say)."""
+    world: object | None = None
+    """The world when the invariant broke, as plain data (None: no context, or not said)."""
     loop_first: int | None = None
     """For a run that can go on forever: the number of its loop's first step (the steps from
     it to the last repeat forever); None for other violations."""
@@ -223,6 +225,7 @@ def read_violation(violation: object) -> Counterexample:
         choices=choices,
         store=store,
         checks=checks,
+        world=data.get("world"),
         loop_first=_loop_first(data.get("loop"), len(steps)),
     )
 

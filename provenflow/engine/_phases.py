@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from provenflow.fsm import retry as retry_fsm
@@ -89,6 +89,28 @@ class PhaseBook:
             copies = {phase: phase.copy() for phase in phases}
             other._phase_of = {name: copies[phase] for name, phase in phase_of.items()}
         return other
+
+    def summary(self) -> Hashable:
+        """Return the open phases and the queue of reverts as a hashable value (None when no
+        phase is open): each phase's owner, what it has left to undo, what of that only passes
+        the order on, and how many nodes are outstanding; the queue in its order. (How many
+        dependents each node still waits for follows from what is left to undo.)
+        """
+        if not self._phase_of:
+            return None
+        phases = {id(phase): phase for phase in self._phase_of.values()}.values()
+        return (
+            frozenset(
+                (
+                    phase.owner,
+                    frozenset(phase.to_undo),
+                    frozenset(phase.passing) if phase.passing else None,
+                    phase.outstanding,
+                )
+                for phase in phases
+            ),
+            tuple(self._queue),
+        )
 
     def phase_of(self, name: str) -> _Phase | None:
         """Return the open phase `name` belongs to, or None."""

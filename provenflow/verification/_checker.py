@@ -57,6 +57,7 @@ from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
+from provenflow.verification._state_key import KeyBook, world_part
 from provenflow.verification._steps import shortened
 from provenflow.verification._world import describe_world
 
@@ -100,6 +101,7 @@ def check(
     all_violations: bool = False,
     snapshots: bool = False,
     revert_failures: bool = False,
+    _merge: bool = True,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
 
@@ -134,6 +136,7 @@ def check(
         max_seconds,
         all_violations,
         revert_failures,
+        merge=_merge,
     )
     with collector_paused():
         report = search.with_snapshots() if snapshots else search.by_replay()
@@ -156,6 +159,8 @@ class _Search:
         max_seconds: float,
         all_violations: bool,
         revert_failures: bool = False,
+        *,
+        merge: bool = True,
     ) -> None:
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
@@ -165,13 +170,17 @@ class _Search:
             all_violations,
         )
         self.revert_failures = revert_failures
+        self.merge = merge
+        """Whether states with equal keys are merged (False: every path explored to its end)."""
         self.report = Report()
         self.seen: set[Any] = set()
         """The keys of the choices expanded."""
+        self.unmerged = 0
+        """Without `merge`: the choices expanded (each counted every time it is reached)."""
         self.passed: dict[Any, int] = {}
-        self.shared: dict[Any, int] = {}
-        """The numbers of the atoms' parts of the keys (see `_state_key`)."""
         """The keys of the states passed through with one option (see `Simulation.passed`)."""
+        self.shared = KeyBook()
+        """The numbers of the keys' large parts, and what could not be keyed (`_state_key`)."""
         self.resumes: set[Any] = set()
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
         goes on exactly as the first did, so it is not explored again (nor counted)."""
@@ -195,20 +204,26 @@ class _Search:
             max_suspends=self.suspends,
             revert_failures=self.revert_failures,
         )
-        simulation.passed, simulation.faults = self.passed, faults
+        simulation.passed = self.passed if self.merge else None
+        simulation.faults = faults
         simulation.shared = self.shared  # one numbering for every path's keys
         return simulation
 
     @property
     def states(self) -> int:
         """The distinct states reached so far: choices and states passed through."""
-        return len(self.seen) + len(self.passed)
+        return len(self.seen) + len(self.passed) + self.unmerged
+
+    def resume_key(self, key: Any, context: object) -> Any:
+        """A `resume_key()` or a `crash_key()` with the world's full value (`world_part`:
+        never equal to another when the world cannot be captured by value)."""
+        return None if key is None else (key, world_part(context, self.shared))
 
     def repeats_a_resume(self, simulation: Simulation) -> bool:
         """Whether `simulation` has just crashed or resumed into a state explored before."""
-        if not simulation.just_resumed:
+        if not simulation.just_resumed or not self.merge:
             return False
-        key = simulation.resume_key()
+        key = self.resume_key(simulation.resume_key(), simulation.context)
         if key in self.resumes:
             return True
         self.resumes.add(key)
@@ -234,9 +249,10 @@ class _Search:
 
     def done(self) -> Report:
         self.report.states_explored = self.states
-        self.report.choices = len(self.seen)
+        self.report.choices = len(self.seen) + self.unmerged
         self.report.transitions += len(self.passed)  # one way on from each
         self.report.elapsed = time.perf_counter() - self.started
+        self.report.unmerged = tuple(self.shared.uncaptured)
         return self.report
 
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
@@ -267,7 +283,12 @@ class _Search:
         return not self.all_violations
 
     def new_state(self, key: Any, options: int) -> bool:
-        """Count a state reached; return False when it was seen before."""
+        """Count a state reached; return False when it was seen before (never without
+        `merge`)."""
+        if not self.merge:
+            self.unmerged += 1
+            self.report.transitions += options
+            return True
         if key in self.seen:
             return False
         self.seen.add(key)
@@ -363,7 +384,8 @@ class _Search:
         whether the search stops."""
         stage = parent.stage
         for choice in range(options):
-            if parent.crash_key(choice) in self.resumes:
+            crash = self.resume_key(parent.crash_key(choice), parent.context)
+            if self.merge and crash is not None and crash in self.resumes:
                 continue  # a crash into a state explored before: not even taken
             # the last choice takes the parent itself: nothing else needs it any more
             child = parent.clone(parent.crashes_at(choice)) if choice < options - 1 else parent

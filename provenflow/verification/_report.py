@@ -156,6 +156,9 @@ class Report:
     elapsed: float = 0.0
     incomplete: str | None = None
     violations: list[Violation] = field(default_factory=list)
+    unmerged: tuple[str, ...] = ()
+    """What the search could not capture by value (a world that is not plain data), so did
+    not merge states on: each such state was explored on its own (sound, only slower)."""
     fault_level: int | None = None
     """When a bound stopped the search: the number of faults (crashes, injected failures,
     suspensions) of the runs it was exploring. Every run with fewer faults was explored (the
@@ -179,6 +182,9 @@ class Report:
         ]
         if self.incomplete:
             lines.append(f"INCOMPLETE: {self.incomplete}")
+        lines += [
+            f"not merged: {what}, so no state holding it was merged" for what in self.unmerged
+        ]
         level = self.describe_level()
         if level:
             lines.append(level)

@@ -1,106 +1,267 @@
-"""The keys a search hashes: of a path's state, and of a record by value.
+"""The keys a search hashes: of a path's state, of a run's core, of work, of the world.
 
-`state_key(simulation)` summarises everything that can influence what happens next: the
-atoms' states, attempts, results and last recorded states (each in the flow's order, the same
-for every path), their failures and failed reverts (what a `revert` is given; as sets, whatever
-order they came in), retry histories, the flow's state, the stage and what follows a write, the
-work in flight (a set: every order is tried) and the batch to write, the crashes and
-suspensions so far, and the user's context (its repr).
-The atoms' part is numbered (`Simulation.shared`): many states share it, and a key holds its
-number, so it is hashed once per key, not again each time the key is. Built at C speed where
-it can be: a search computes one at every state it reaches.
+The model checker merges two states whose keys are equal: it explores the future of one and
+takes it for the other's. So a key holds everything that can change what happens next, and
+nothing is left to a `repr` that may hide it:
+
+- the core (`core_key`): every atom's state, attempts, outcome (result or failure) and the
+  values it provides (by value: what the atoms after it will receive), its failure and failed
+  revert (what a `revert` is given), every retry's history (what it decides from and hands its
+  subflow), failures of deciders and retry controllers, the decisions deciders made, what is
+  ready and what waits for how many, the revert phases and their queue, the transitions not yet
+  handed over, and the run's store. Arguments are a function of these (an atom's `inject`,
+  the values its providers provide, the store, its retry's history): equal cores give every
+  atom the same arguments, for `execute` and for `revert`;
+- the work taken and not finished, each with the arguments, result and failures it carries
+  (`work_key`): resolved when taken, they are what the user's code will get;
+- the durable record, as far as a resume reads it (`_record_part.RecordPart`): what a crash
+  would leave;
+- the user's world (`world_part`): its full value (`_world.world_key`: a canonical description
+  of its attributes, or its `snapshot()`). A world that cannot be captured by value gets a key
+  equal to nothing else (`Uncaptured`): states are not merged on it, and the search's
+  `KeyBook` notes it for the report;
+- where the path is: the stage, what follows a write, the batch to write, the crashes and
+  suspensions so far.
+
+Values are keyed by `_value_key.value_key`. The large parts (the core's, the record's, the
+world's) are numbered in the search's `KeyBook`: many states share each, a key holds their
+numbers, and each is stored once. Every part is in the flow's order (the same for every path)
+or a set, so two paths that reach the same state in another order get the same key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import attrgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from provenflow.failure import Failure
+from provenflow.engine import Core, Work
+from provenflow.flows import History
 from provenflow.fsm import EntityState
 from provenflow.persistence import Transition
+from provenflow.verification._record_part import RecordPart
+from provenflow.verification._value_key import (
+    MISSING,
+    OWN_KEY,
+    Uncaptured,
+    history_key,
+    value_key,
+)
+from provenflow.verification._world import world_key
 
 if TYPE_CHECKING:
     from provenflow.verification._simulation import Simulation
 
-__all__ = ["record_key", "state_key", "value_key"]
+__all__ = [
+    "MISSING",
+    "KeyBook",
+    "core_key",
+    "record_key",
+    "state_key",
+    "value_key",
+    "work_key",
+    "world_part",
+]
 
 
-def state_key(simulation: Simulation, *, counters: bool = True) -> Any:
+class KeyBook(dict[Hashable, int]):
+    """The parts of one search's keys, each with its number; and what could not be keyed.
+
+    Keys compare only under one numbering, so a search gives all its paths the same book.
+    `uncaptured` lists, once each, what was keyed by an `Uncaptured` marker (the report says
+    states were not merged on it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uncaptured: dict[str, None] = {}
+
+    def number(self, part: Hashable) -> int:
+        """Return the number of `part`, giving it the next one when it is new."""
+        return self.setdefault(part, len(self))
+
+
+def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     """The hashable state of `simulation` (see the module docstring).
 
     `counters=False`: the same apart from what only grows as a run repeats itself, the atoms'
-    attempt numbers and the retries' histories (which `_lasso` compares on its own); its atoms'
-    part is not numbered.
+    attempt numbers and the retries' histories (which `_lasso` compares on its own), wherever
+    they are held (the core, the record, the work, the batch to write); its large parts are
+    not numbered.
     """
-    core = simulation.core
+    core, book = simulation.core, simulation.shared
     in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
-    shared = simulation.shared
-    atoms = (
-        EntityState.states_of(core.states.values()),
-        tuple(core.attempts.values()) if counters else None,
-        _values_key(core.outcomes, simulation.names),
-        tuple(simulation.recorded.values()),
-        frozenset(core.failures.items()) if core.failures else None,
-        frozenset(core.revert_failures.items()) if core.revert_failures else None,
-        frozenset((name, repr(history.to_list())) for name, history in core.histories.items())
-        if core.histories and counters
-        else None,
-    )
+    stage, finished = simulation.stage, simulation.finished_work
+    names = simulation.names
+    after = simulation.after_write if stage == "write" else None
+    if finished is not None and "check" not in (stage, after):
+        finished = None  # left over from before a crash: never checked
+    atoms: Hashable
+    recorded: Hashable
+    works: Iterable[Hashable]
+    writes: Iterable[Hashable]
+    if counters:
+        atoms = book.setdefault(core_key(core, names), len(book))
+        recorded = book.setdefault(_recorded(simulation).key(names), len(book))
+        works, writes = map(work_key, in_flight), map(record_key, pending)
+        picked_key = None if picked is None else work_key(picked)
+    else:
+        atoms = core_key(core, names, counters=False)
+        recorded = _recorded(simulation).key(names, counters=False)
+        works = (work_key(work, counters=False) for work in in_flight)
+        writes = (record_key(transition, counters=False) for transition in pending)
+        picked_key = None if picked is None else work_key(picked, counters=False)
     return (
-        simulation.stage,
-        simulation.after_write if simulation.stage == "write" else None,
+        stage,
+        after,
         core.flow.state,
-        shared.setdefault(atoms, len(shared)) if counters else atoms,
-        frozenset(map(_WORK_KEY, in_flight)) if in_flight else None,
-        None if picked is None else (picked.action, picked.node),
-        tuple(map(_PENDING_KEY, pending)) if pending else None,
+        atoms,
+        recorded,
+        frozenset(works) if in_flight else None,
+        picked_key,
+        tuple(writes) if pending else None,
+        None if finished is None else (finished.action, finished.node),
         simulation.crashes,
         simulation.suspends,
-        None if simulation.context is None else repr(simulation.context),
+        world_part(simulation.context, book),
     )
 
 
-def value_key(value: Any) -> Any:
-    """A result or failure as a hashable value: None, a str or a `Failure` (immutable, equal
-    by value) as it is, anything else as its repr (which also keeps 1 and True apart)."""
-    kind = type(value)
-    return value if value is None or kind in _PLAIN else repr(value)
+def core_key(core: Core, names: Sequence[str], *, counters: bool = True) -> Hashable:
+    """Everything of `core` that can change what it does next (see the module docstring);
+    `names` are its atoms in the flow's order (`tuple(core.states)`). Without `counters`,
+    attempt numbers and retry histories are left out (see `state_key`)."""
+    histories, unrecorded = core.histories if counters else None, core.unrecorded
+    return (
+        EntityState.states_of(core.states.values()),
+        tuple(core.attempts.values()) if counters else None,
+        _values_key(core.outcomes, names),
+        _provided_key(core.provided, core.outcomes, names) if core.provided else None,
+        frozenset(core.failures.items()) if core.failures else None,
+        frozenset(core.revert_failures.items()) if core.revert_failures else None,
+        tuple(map(history_key, histories.values())) if histories else None,
+        frozenset(core.decision_failures.items()) if core.decision_failures else None,
+        _decided_key(core) if core.decided else None,
+        core.done,
+        frozenset(map(_NAME, core.ready)) if core.ready else None,
+        core.phases.summary(),
+        tuple(record_key(t, counters=counters) for t in unrecorded) if unrecorded else None,
+        _items_key(core.store) if core.store else None,
+    )
 
 
-def _values_key(values: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, ...] | None:
-    """Results and failures of the atoms `names` (in that order; `MISSING` where there is none):
-    as they are when every one is None, a str or a `Failure` (the common case, taken at C
-    speed), else each through `value_key`."""
+def work_key(work: Work, *, counters: bool = True) -> Hashable:
+    """A piece of work by value: what it does, to which atom, in which attempt, and the
+    arguments, result and failures the user's code will be given. Without `counters`, the
+    attempt and a retry's history (among its arguments) are left out."""
+    flow_failures, args = work.flow_failures, work.args
+    if not counters:
+        args = {name: value for name, value in args.items() if not isinstance(value, History)}
+    return (
+        work.action,
+        work.node,
+        work.attempt if counters else None,
+        _items_key(args) if args else None,
+        value_key(work.result),
+        frozenset(flow_failures.items()) if flow_failures else None,
+    )
+
+
+def world_part(context: object, book: Mapping[Hashable, int]) -> Hashable:
+    """The world's part of a key: the number of its full value in `book` (a `KeyBook`; a plain
+    mapping is left as it is, and the value itself is the part), None without a world, or an
+    `Uncaptured` marker (equal only to itself) when it cannot be captured by value."""
+    if context is None:
+        return None
+    key, complete = world_key(context)
+    if not complete:
+        what = f"the world (a {type(context).__qualname__}) cannot be captured by value"
+        if isinstance(book, KeyBook):
+            book.uncaptured[what] = None
+        return Uncaptured(what)
+    part = ("world", key)
+    return book.number(part) if isinstance(book, KeyBook) else part
+
+
+def record_key(t: Transition, *, counters: bool = True) -> tuple[Any, ...]:
+    """A recorded transition by value (its time left out: the clock is 0); without
+    `counters`, its attempt and history left out too."""
+    return (
+        t.atom,
+        t.event,
+        t.new_state,
+        t.attempt if counters else None,
+        value_key(t.result),
+        t.failure,
+        None if t.history is None or not counters else value_key(t.history),
+    )
+
+
+# -- parts ---------------------------------------------------------------------------------
+
+
+def _values_key(values: Mapping[str, Any], names: Sequence[str]) -> tuple[Hashable, ...] | None:
+    """The values of the atoms `names` (in that order; `MISSING` where there is none): as they
+    are when each is its own key (None, a str, a `Failure`: the common case, told at C speed),
+    else each through `value_key`."""
     if not values:
         return None
     found = tuple(map(values.get, names, repeat(MISSING)))
-    if _PLAIN.issuperset(map(type, found)):
+    if OWN_KEY.issuperset(map(type, found)):
         return found
     return tuple(map(value_key, found))
 
 
-class _Missing:
-    """No outcome at all (which is not an outcome of None)."""
+def _provided_key(
+    provided: Mapping[str, Mapping[str, Any]], outcomes: Mapping[str, Any], names: Sequence[str]
+) -> tuple[Hashable, ...]:
+    """What the atoms `names` provide: whether each has provided (an atom that provides nothing
+    has provided an empty mapping once it succeeded: deciders look at that), then, by name,
+    the symbols of those that provide something, each with its value, or True for the one
+    symbol whose value is the atom's outcome itself (the common case, told without keying
+    the value twice)."""
+    present = tuple(map(provided.__contains__, names))
+    given: list[Hashable] = []
+    for name, values in provided.items():
+        if not values:
+            continue
+        if len(values) == 1:
+            ((symbol, value),) = values.items()
+            if value is outcomes.get(name, MISSING):
+                given.append((name, symbol, True))
+                continue
+        given.append((name, _items_key(values)))
+    return (present, frozenset(given)) if given else (present,)
 
-    def __repr__(self) -> str:
-        return "MISSING"
+
+def _items_key(values: Mapping[str, Any]) -> tuple[Hashable, ...]:
+    """A mapping by name -> value, in its order."""
+    return tuple(zip(values, map(value_key, values.values()), strict=True))
 
 
-MISSING = _Missing()
-_PLAIN = frozenset({type(None), str, Failure, _Missing})
-_WORK_KEY = attrgetter("action", "node")
-_PENDING_KEY = attrgetter("atom", "event")
-
-
-def record_key(t: Transition) -> tuple[Any, ...]:
-    """A recorded transition by value (its time left out: the clock is 0)."""
-    return (
-        t.atom,
-        t.event,
-        t.attempt,
-        value_key(t.result),
-        t.failure,
-        None if t.history is None else repr(t.history),
+def _decided_key(core: Core) -> tuple[Hashable, ...]:
+    """The verdicts deciders gave, by their place among the flow's deciders (their ids are
+    not the same on two paths: a replayed path builds a new flow)."""
+    deciders = dict.fromkeys(
+        id(decider) for node in core.nodes.values() for decider in node.deciders
     )
+    return tuple(map(core.decided.get, deciders))
+
+
+def _recorded(simulation: Simulation) -> RecordPart:
+    """The `RecordPart` of `simulation`'s record, folded on from the one kept last time.
+
+    WARNING: kept in the simulation's `__dict__` (which its clones copy) until the simulation
+    keeps it itself; records only grow, so the part of a shorter prefix is folded on.
+    """
+    kept: RecordPart = simulation.__dict__.get("_record_part") or RecordPart()
+    records = simulation.records
+    if kept.count != len(records):
+        kept = kept.after(records[kept.count :])
+        simulation.__dict__["_record_part"] = kept
+    return kept
+
+
+_NAME = itemgetter(2)
+"""The name in a ready entry (-priority, index, name)."""

@@ -156,7 +156,7 @@ class _Describer:
 
     def value(self, value: object) -> object:  # noqa: PLR0911 (one return per kind of value)
         """The description of `value` (see the module docstring)."""
-        if value is None or (isinstance(value, (bool, int, str)) and type(value) in _PLAIN):
+        if type(value) in _ATOMS:
             return value
         if type(value) is float:
             return value if math.isfinite(value) else {"__float__": repr(value)}
@@ -214,7 +214,7 @@ class _Describer:
             return {"__tuple__": [self.value(item) for item in value]}
         if isinstance(value, (set, frozenset)):
             tag = "__frozenset__" if isinstance(value, frozenset) else "__set__"
-            return {tag: sorted((self.value(item) for item in value), key=_canonical_json)}
+            return {tag: _sorted([self.value(item) for item in value])}
         if isinstance(value, dict):
             return self.mapping(value, ordered=isinstance(value, OrderedDict))
         return _NOT_BUILTIN
@@ -223,14 +223,30 @@ class _Describer:
         """A dict: a JSON object when its keys are strs that are not tags, else `__items__`
         pairs; sorted by key unless `ordered`."""
         pairs = [(self.value(key), self.value(item)) for key, item in value.items()]
+        plain = all(type(key) is str and key not in _TAGS for key, _ in pairs)
         if not ordered:
-            pairs.sort(key=lambda pair: _canonical_json(pair[0]))
-        if all(type(key) is str and key not in _TAGS for key, _ in pairs):
+            pairs.sort(key=_first if plain else lambda pair: _canonical_json(pair[0]))
+        if plain:
             return dict(pairs)
         return {"__items__": [[key, item] for key, item in pairs]}
 
 
+def _sorted(described: list[object]) -> list[object]:
+    """Descriptions in one canonical order: by value when all are ints or all strs (each
+    described as itself), else by their JSON."""
+    kinds = set(map(type, described))
+    if kinds in ({int}, {str}):
+        return sorted(described)  # type: ignore[type-var]  # all ints or all strs
+    return sorted(described, key=_canonical_json)
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
 _NOT_BUILTIN = object()
+_ATOMS = frozenset({type(None), bool, int, str})
+"""Values described as themselves."""
 _PLAIN = frozenset({type(None), bool, int, str, float, bytes, bytearray, list, tuple, dict, set})
 _PLAIN |= {frozenset, deque}
 _SCALAR_BUILTINS: tuple[type[Any], ...] = (bool, int, str, float, bytes, bytearray)

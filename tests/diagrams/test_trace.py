@@ -293,7 +293,8 @@ def test_the_markdown_lists_every_step_then_the_violation_and_its_replay(
             )
     violation = lines.index(f"**Violation:** {saga.message}")
     assert violation > max(index for index, row in enumerate(rows) if row)
-    replay_call = lines[violation + 2]
+    assert lines[violation + 2].startswith("**World at the violation:** `{")  # saga has a world
+    replay_call = lines[violation + 4]
     assert replay_call.startswith(
         f"Replay it: `replay('examples.flawed_saga:make_flawed', choices={list(saga.choices)}, "
     )
@@ -459,3 +460,14 @@ def test_atoms_mermaid_cannot_name_are_aliased_and_text_is_escaped() -> None:
     assert (
         trace(data, "md").splitlines()[0] == "Counterexample found by the model checker in a flow."
     )
+
+
+def test_the_markdown_shows_the_world_at_the_violation(double_charge: Violation) -> None:
+    # Charged twice: the world of the double charge when its invariant broke.
+    assert double_charge.world == {"__class__": "Account", "charged": 20, "shipped": 1}
+    lines = trace(double_charge, "md").splitlines()
+    world = lines.index(
+        '**World at the violation:** `{"__class__":"Account","charged":20,"shipped":1}`'
+    )
+    assert lines[world - 2].startswith("**Violation:** ")
+    assert "World at the violation" not in trace(SAGA, "md")  # recorded without a world

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 import provenflow as pf
+from provenflow.engine import Core, Work, _core
+from provenflow.errors import MissingValue
 from provenflow.verification import check
 from tests.helpers import keep_only_successes_values
 
@@ -48,3 +50,43 @@ def test_a_resume_that_keeps_only_successes_values_is_caught(
     )
     assert "CRASH: the process dies; memory is lost" in violation.steps
     assert "crash before writing [call REVERTING]" in violation.steps
+
+
+def call_revert_without_its_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plant the rest of issue 13's bug: a revert whose value is missing is called anyway,
+    with its arguments left out (as the core did before it refused to)."""
+
+    def start_revert(core: Core, name: str) -> Work:
+        core._move(name, _core.task_fsm.Event.REVERT)
+        try:
+            args = core.arguments(name)
+        except MissingValue:
+            args = {}
+        atom = core.nodes[name].atom
+        assert atom is not None
+        result = core.outcomes.get(name)
+        work = Work("revert", name, atom, core.attempts[name], args, result, dict(core.failures))
+        core.in_flight[name] = work
+        return work
+
+    monkeypatch.setattr(Core, "_start_revert", start_revert)
+
+
+@pytest.mark.parametrize("snapshots", [False, True])
+def test_a_resume_whose_lost_value_only_shows_at_the_revert_is_caught(
+    monkeypatch: pytest.MonkeyPatch, snapshots: bool
+) -> None:
+    # The old engine: the resumed core has every atom's state, attempt and outcome right and
+    # only the RETRYING retry's value missing, so `call`'s revert runs without `token`. A
+    # state key without the values atoms provide merged that state with the healthy one
+    # reached without a crash, and the search said "complete, no violation".
+    keep_only_successes_values(monkeypatch)
+    call_revert_without_its_values(monkeypatch)
+    report = check(login_then_retried_call, crashes=1, snapshots=snapshots)
+    assert not report.ok
+    (violation,) = report.violations
+    assert "missing 1 required positional argument: 'token'" in violation.message
+    steps = list(violation.steps)
+    crash = steps.index("CRASH: the process dies; memory is lost")
+    assert steps[crash - 1] == "crash before writing [call REVERTING]"
+    assert "record twice: SUCCESS --retry--> RETRYING" in steps[:crash]
