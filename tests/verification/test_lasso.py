@@ -9,6 +9,7 @@ loop of a run that never ends.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ import provenflow as pf
 from provenflow.flows import Decision, History, Retry
 from provenflow.verification import Violation, check, replay
 from provenflow.verification._lasso import PROBE_ROUNDS, extends
+from provenflow.verification._simulation import Simulation
+from provenflow.verification._state_key import state_key
 from tests.helpers import Forever, World, call, make_forever, saga
 
 
@@ -216,3 +219,20 @@ def test_a_history_extends_another_only_by_more_of_the_same() -> None:
     assert not extends(failed, first)  # a failure went missing
     assert not extends(failed.with_attempt(None), failed)  # shorter
     assert not extends(History().with_attempt(1), History().with_attempt(2))  # another value
+
+
+def test_work_of_an_earlier_attempt_is_kept_apart_from_the_current_attempt() -> None:
+    """Attempt numbers leave a loop's key, but not how work relates to its atom's attempt."""
+    simulation = Simulation(make_parallel, {}, (), max_crashes=0)
+    simulation.catch_up()
+    simulation.advance()  # the retry's outcome
+    simulation.apply(0)
+    simulation.advance()  # which of the two completes first
+    assert [work.node for work in simulation.in_flight] == ["call", "other"]
+    stale = simulation.clone()  # the same, but `call`'s work is of its attempt before
+    stale.in_flight = [
+        dataclasses.replace(work, attempt=work.attempt - 1) if work.node == "call" else work
+        for work in stale.in_flight
+    ]
+    assert state_key(stale, counters=False) != state_key(simulation, counters=False)
+    # what a loop comes back to with every attempt one higher is equal (the loops above)
