@@ -1,8 +1,8 @@
 """The invariants the model checker holds every path to (DESIGN.md, "verification/").
 
 After every step:
-- write-ahead: an atom's side effect starts only when its RUNNING (for `execute`) or REVERTING
-  (for `revert`) record is durable;
+- write-ahead: an atom's side effect starts, and its work is handed to an executor (`submitted`),
+  only when its RUNNING (for `execute`) or REVERTING (for `revert`) record is durable;
 - a recorded success is never executed again (until it was reverted or reset by a retry);
 - dependents are reverted before their dependencies: an atom's `revert` starts only when no atom
   after it, directly or through others, still holds work (SUCCESS, FAILURE, RUNNING, REVERTING,
@@ -30,7 +30,8 @@ Each rule has a short stable name that its violation carries (`Violation.rule`):
 `no-rerun`, `decider`, `revert-order`, `user-decision`, `outcome-recorded`, `retry-history`,
 `terminal`, `success-complete`, `reverted-complete`, `revert-raised`, `failure-blocked`,
 `failures-reported`, the record rules' (`record-chain`, `attempts`, `result-from-execute`,
-`revert-after-execute`, `reverted-after-revert`, `record-values`, `record-matches-run`) and
+`failure-from-execute`, `revert-after-execute`, `reverted-after-revert`, `record-values`,
+`record-matches-run`) and
 the user's (`invariant`, `always`, `eventually`).
 """
 
@@ -121,16 +122,14 @@ class Invariants:
             "did not crash",
         )
 
+    def submitted(self, work: Work) -> None:
+        """Write-ahead at the hand-over: an executor may start `work` as soon as it has it, so
+        its RUNNING (REVERTING) record must be durable when the runner submits it."""
+        self._write_ahead(work, "is handed to the executor")
+
     def before_side_effect(self, work: Work) -> None:
         """Write-ahead, no repeated success, dependents reverted first."""
-        recorded = self.simulation.recorded.get(work.node)
-        wanted = "RUNNING" if work.action == "execute" else "REVERTING"
-        if recorded != wanted:
-            raise self._broken(
-                "write-ahead",
-                f"{work.action} of {work.node!r} started while its record says {recorded} "
-                f"(write-ahead: {wanted} must be durable first)",
-            )
+        self._write_ahead(work, "started")
         if work.action == "execute" and work.node in self.succeeded:
             raise self._broken(
                 "no-rerun", f"{work.node!r} is executed again after its success was recorded"
@@ -140,6 +139,16 @@ class Invariants:
         if work.action == "revert":
             self._dependents_undone(work.node)
         self.record.before_side_effect(work)
+
+    def _write_ahead(self, work: Work, what: str) -> None:
+        recorded = self.simulation.recorded.get(work.node)
+        wanted = "RUNNING" if work.action == "execute" else "REVERTING"
+        if recorded != wanted:
+            raise self._broken(
+                "write-ahead",
+                f"{work.action} of {work.node!r} {what} while its record says {recorded} "
+                f"(write-ahead: {wanted} must be durable first)",
+            )
 
     def _deciders_respected(self, name: str) -> None:
         core = self.simulation.core

@@ -19,7 +19,10 @@ Each rule has a short stable name, which a violation carries (`Violation.rule`):
   with the result it returned;
 - `revert-after-execute`: a `revert` runs only for an attempt recorded RUNNING (whose
   `execute` ran, or may have run before a crash);
-- `reverted-after-revert`: REVERTED is recorded only for an attempt whose `revert` returned;
+- `failure-from-execute`: FAILURE is recorded for an execute only with the failure it raised,
+  or with the engine's refusal of what it returned (`BadResult`, `UnstorableValue`);
+- `reverted-after-revert`: REVERTED is recorded only for an attempt whose `revert` returned,
+  REVERT_FAILURE only with the failure it raised;
 - `record-values`: every value handed to an `execute` or a `revert` (its arguments, a retry's
   history, the `result` a revert is given) is the one the record holds, and an atom is not
   failed for a missing value the record holds;
@@ -46,6 +49,13 @@ if TYPE_CHECKING:
 __all__ = ["RecordRules", "stored"]
 
 _MISSING = "provenflow.errors.MissingValue"
+_REFUSALS = frozenset({"provenflow.errors.BadResult", "provenflow.errors.UnstorableValue"})
+"""Failures the engine records for an execute that returned what it cannot take."""
+_SUCCESS, _FAILURE, _REVERTED = (
+    "result-from-execute",
+    "failure-from-execute",
+    "reverted-after-revert",
+)
 _AS_IS = frozenset({type(None), str, int, bool})
 _NO_OUTCOME = frozenset({"PENDING", "RUNNING", "REVERTED", "REVERT_FAILURE"})
 """States after which the record holds no outcome of the atom's current attempt (a retry's
@@ -70,6 +80,40 @@ def stored(value: Any) -> Any:
     except UnstorableValue:
         return value
     return loads(dumps(value), "a value")
+
+
+def _misreported(
+    transition: Transition, result: Any, failure: Failure | None
+) -> tuple[str, str] | None:
+    """What is wrong with `transition`, made when the core was handed `result` or `failure`
+    as a side effect's outcome: (the rest of the message, the rule), or None."""
+    event = transition.event
+    if event == "succeed":
+        recorded = stored(transition.result)
+        if failure is not None:
+            return f" with result {_short(recorded)}, but its execute raised {failure}", _SUCCESS
+        if recorded != stored(result):
+            returned = _short(stored(result))
+            return f" with result {_short(recorded)}, but its execute returned {returned}", _SUCCESS
+    elif event in ("fail", "revert_failed"):
+        return _misreported_failure(transition, failure)
+    elif event == "reverted" and failure is not None:
+        return f", but its revert raised {failure}", _REVERTED
+    return None
+
+
+def _misreported_failure(transition: Transition, failure: Failure | None) -> tuple[str, str] | None:
+    """`_misreported` for a `fail` or `revert_failed` transition."""
+    execute = transition.event == "fail"
+    rule, side_effect = (_FAILURE, "execute") if execute else (_REVERTED, "revert")
+    recorded = transition.failure
+    if failure is None:
+        if execute and recorded is not None and recorded.type_name in _REFUSALS:
+            return None  # the engine refused what execute returned
+        return f" ({recorded}), but its {side_effect} returned", rule
+    if stored(recorded) != stored(failure):
+        return f" with {recorded}, but its {side_effect} raised {failure}", rule
+    return None
 
 
 class RecordRules:
@@ -228,7 +272,7 @@ class RecordRules:
     def after_finish(self, work: Work, result: Any, failure: Failure | None) -> None:
         """The core was handed `work`'s outcome (`result`, or `failure`, injected or raised):
         the transitions it made for that atom say so (`result-from-execute`,
-        `reverted-after-revert`).
+        `failure-from-execute`, `reverted-after-revert`).
 
         Checked before anything is written, so no merge of states can hide a lie in the
         values: the state key holds the batch to write by atom and event, not by value.
@@ -236,20 +280,10 @@ class RecordRules:
         for transition in self.simulation.core.unrecorded:
             if transition.atom != work.node:
                 continue
-            if transition.event == "succeed":
-                returned = stored(result)
-                if failure is not None or stored(transition.result) != returned:
-                    did = f"raised {failure}" if failure else f"returned {_short(returned)}"
-                    raise Broken(
-                        f"{work.node!r} is to be recorded SUCCESS with result "
-                        f"{_short(stored(transition.result))}, but its execute {did}",
-                        "result-from-execute",
-                    )
-            elif transition.event == "reverted" and failure is not None:
-                raise Broken(
-                    f"{work.node!r} is to be recorded REVERTED, but its revert raised {failure}",
-                    "reverted-after-revert",
-                )
+            problem = _misreported(transition, result, failure)
+            if problem is not None:
+                told, rule = problem
+                raise Broken(f"{work.node!r} is to be recorded {transition.new_state}{told}", rule)
 
     def _missing_value(self, atom: str, failure: Failure | None) -> None:
         """`record-values`: an atom failed for a missing value although the record holds
