@@ -1,8 +1,8 @@
 """The invariants the model checker holds every path to (DESIGN.md, "verification/").
 
 After every step:
-- write-ahead: an atom's side effect starts, and its work is handed to an executor (`submitted`),
-  only when its RUNNING (for `execute`) or REVERTING (for `revert`) record is durable;
+- write-ahead: an atom's side effect starts only when its RUNNING (for `execute`) or REVERTING
+  (for `revert`) record is durable;
 - a recorded success is never executed again (until it was reverted or reset by a retry);
 - dependents are reverted before their dependencies: an atom's `revert` starts only when no atom
   after it, directly or through others, still holds work (SUCCESS, FAILURE, RUNNING, REVERTING,
@@ -122,14 +122,9 @@ class Invariants:
             "did not crash",
         )
 
-    def submitted(self, work: Work) -> None:
-        """Write-ahead at the hand-over: an executor may start `work` as soon as it has it, so
-        its RUNNING (REVERTING) record must be durable when the runner submits it."""
-        self._write_ahead(work, "is handed to the executor")
-
     def before_side_effect(self, work: Work) -> None:
         """Write-ahead, no repeated success, dependents reverted first."""
-        self._write_ahead(work, "started")
+        self._write_ahead(work)
         if work.action == "execute" and work.node in self.succeeded:
             raise self._broken(
                 "no-rerun", f"{work.node!r} is executed again after its success was recorded"
@@ -140,13 +135,13 @@ class Invariants:
             self._dependents_undone(work.node)
         self.record.before_side_effect(work)
 
-    def _write_ahead(self, work: Work, what: str) -> None:
+    def _write_ahead(self, work: Work) -> None:
         recorded = self.simulation.recorded.get(work.node)
         wanted = "RUNNING" if work.action == "execute" else "REVERTING"
         if recorded != wanted:
             raise self._broken(
                 "write-ahead",
-                f"{work.action} of {work.node!r} {what} while its record says {recorded} "
+                f"{work.action} of {work.node!r} started while its record says {recorded} "
                 f"(write-ahead: {wanted} must be durable first)",
             )
 

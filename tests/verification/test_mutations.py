@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 import provenflow as pf
-from provenflow.engine import Work, _core, _phases, _resume
+from provenflow.engine import _core, _phases, _resume
 from provenflow.failure import Failure
 from provenflow.fsm import task as task_fsm
 from provenflow.verification import check
-from provenflow.verification._signals import Broken
-from provenflow.verification._simulation import Simulation
 from tests.helpers import consistent, make_careless, make_double_charge, make_forever
 
 # -- the flows -------------------------------------------------------------------------------
@@ -440,19 +438,3 @@ def test_the_unmutated_engine_checks_clean(flow: Callable[[], pf.Flow], bounds: 
     report = check(flow, **dict(bounds))
     assert report.ok, str(report)
     assert report.incomplete is None
-
-
-def test_work_handed_to_an_executor_before_its_record_is_durable_breaks_write_ahead() -> None:
-    """The hook a runner's executor calls on submission (`Invariants.submitted`)."""
-    simulation = Simulation(chain, {}, (), max_crashes=0)
-    login = simulation.compiled.nodes["login"].atom
-    assert login is not None
-    work = Work("execute", "login", login, 1, {})
-    with pytest.raises(Broken) as broken:
-        simulation.invariants.submitted(work)
-    assert broken.value.rule == "write-ahead"
-    assert "execute of 'login' is handed to the executor while its record says None" in str(
-        broken.value.message
-    )
-    simulation.recorded["login"] = "RUNNING"  # as once its RUNNING record is written
-    simulation.invariants.submitted(work)
