@@ -31,16 +31,15 @@ Each rule has a short stable name, which a violation carries (`Violation.rule`):
 
 from __future__ import annotations
 
+import json
 import reprlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from provenflow.engine import Work
-from provenflow.errors import UnstorableValue
 from provenflow.failure import Failure
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import Transition
-from provenflow.persistence._json import check_value, dumps, loads
 from provenflow.verification._signals import Broken
 
 if TYPE_CHECKING:
@@ -70,16 +69,19 @@ _short = _REPR.repr
 def stored(value: Any) -> Any:
     """Return `value` as a durable store gives it back: through JSON (a tuple comes back a
     list), a `Failure` as its dict. A value JSON cannot hold is returned as it is (the memory
-    store keeps it; the durable ones refuse it, which is not this module's rule)."""
+    store keeps it; the durable ones refuse it, which is not this module's rule).
+
+    The round trip is the standard library's, not the stores' codec: the rules check the
+    stores too, so they must not share their code.
+    """
     if type(value) in _AS_IS:
         return value
     if isinstance(value, Failure):
         value = value.to_dict()
     try:
-        check_value(value, "-", None, "value")
-    except UnstorableValue:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
         return value
-    return loads(dumps(value), "a value")
 
 
 def _misreported(
