@@ -30,7 +30,8 @@ Each rule has a short stable name that its violation carries (`Violation.rule`):
 `no-rerun`, `decider`, `revert-order`, `user-decision`, `outcome-recorded`, `retry-history`,
 `terminal`, `success-complete`, `reverted-complete`, `revert-raised`, `failure-blocked`,
 `failures-reported`, the record rules' (`record-chain`, `attempts`, `result-from-execute`,
-`revert-after-execute`, `reverted-after-revert`, `record-values`, `record-matches-run`) and
+`failure-from-execute`, `revert-after-execute`, `reverted-after-revert`, `record-values`,
+`record-matches-run`) and
 the user's (`invariant`, `always`, `eventually`).
 """
 
@@ -123,14 +124,7 @@ class Invariants:
 
     def before_side_effect(self, work: Work) -> None:
         """Write-ahead, no repeated success, dependents reverted first."""
-        recorded = self.simulation.recorded.get(work.node)
-        wanted = "RUNNING" if work.action == "execute" else "REVERTING"
-        if recorded != wanted:
-            raise self._broken(
-                "write-ahead",
-                f"{work.action} of {work.node!r} started while its record says {recorded} "
-                f"(write-ahead: {wanted} must be durable first)",
-            )
+        self._write_ahead(work)
         if work.action == "execute" and work.node in self.succeeded:
             raise self._broken(
                 "no-rerun", f"{work.node!r} is executed again after its success was recorded"
@@ -140,6 +134,16 @@ class Invariants:
         if work.action == "revert":
             self._dependents_undone(work.node)
         self.record.before_side_effect(work)
+
+    def _write_ahead(self, work: Work) -> None:
+        recorded = self.simulation.recorded.get(work.node)
+        wanted = "RUNNING" if work.action == "execute" else "REVERTING"
+        if recorded != wanted:
+            raise self._broken(
+                "write-ahead",
+                f"{work.action} of {work.node!r} started while its record says {recorded} "
+                f"(write-ahead: {wanted} must be durable first)",
+            )
 
     def _deciders_respected(self, name: str) -> None:
         core = self.simulation.core

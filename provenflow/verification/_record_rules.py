@@ -19,7 +19,10 @@ Each rule has a short stable name, which a violation carries (`Violation.rule`):
   with the result it returned;
 - `revert-after-execute`: a `revert` runs only for an attempt recorded RUNNING (whose
   `execute` ran, or may have run before a crash);
-- `reverted-after-revert`: REVERTED is recorded only for an attempt whose `revert` returned;
+- `failure-from-execute`: FAILURE is recorded for an execute only with the failure it raised,
+  or with the engine's refusal of what it returned (`BadResult`, `UnstorableValue`);
+- `reverted-after-revert`: REVERTED is recorded only for an attempt whose `revert` returned,
+  REVERT_FAILURE only with the failure it raised;
 - `record-values`: every value handed to an `execute` or a `revert` (its arguments, a retry's
   history, the `result` a revert is given) is the one the record holds, and an atom is not
   failed for a missing value the record holds;
@@ -28,16 +31,15 @@ Each rule has a short stable name, which a violation carries (`Violation.rule`):
 
 from __future__ import annotations
 
+import json
 import reprlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from provenflow.engine import Work
-from provenflow.errors import UnstorableValue
 from provenflow.failure import Failure
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import Transition
-from provenflow.persistence._json import check_value, dumps, loads
 from provenflow.verification._signals import Broken
 
 if TYPE_CHECKING:
@@ -46,6 +48,13 @@ if TYPE_CHECKING:
 __all__ = ["RecordRules", "stored"]
 
 _MISSING = "provenflow.errors.MissingValue"
+_REFUSALS = frozenset({"provenflow.errors.BadResult", "provenflow.errors.UnstorableValue"})
+"""Failures the engine records for an execute that returned what it cannot take."""
+_SUCCESS, _FAILURE, _REVERTED = (
+    "result-from-execute",
+    "failure-from-execute",
+    "reverted-after-revert",
+)
 _AS_IS = frozenset({type(None), str, int, bool})
 _NO_OUTCOME = frozenset({"PENDING", "RUNNING", "REVERTED", "REVERT_FAILURE"})
 """States after which the record holds no outcome of the atom's current attempt (a retry's
@@ -60,16 +69,53 @@ _short = _REPR.repr
 def stored(value: Any) -> Any:
     """Return `value` as a durable store gives it back: through JSON (a tuple comes back a
     list), a `Failure` as its dict. A value JSON cannot hold is returned as it is (the memory
-    store keeps it; the durable ones refuse it, which is not this module's rule)."""
+    store keeps it; the durable ones refuse it, which is not this module's rule).
+
+    The round trip is the standard library's, not the stores' codec: the rules check the
+    stores too, so they must not share their code.
+    """
     if type(value) in _AS_IS:
         return value
     if isinstance(value, Failure):
         value = value.to_dict()
     try:
-        check_value(value, "-", None, "value")
-    except UnstorableValue:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
         return value
-    return loads(dumps(value), "a value")
+
+
+def _misreported(
+    transition: Transition, result: Any, failure: Failure | None
+) -> tuple[str, str] | None:
+    """What is wrong with `transition`, made when the core was handed `result` or `failure`
+    as a side effect's outcome: (the rest of the message, the rule), or None."""
+    event = transition.event
+    if event == "succeed":
+        recorded = stored(transition.result)
+        if failure is not None:
+            return f" with result {_short(recorded)}, but its execute raised {failure}", _SUCCESS
+        if recorded != stored(result):
+            returned = _short(stored(result))
+            return f" with result {_short(recorded)}, but its execute returned {returned}", _SUCCESS
+    elif event in ("fail", "revert_failed"):
+        return _misreported_failure(transition, failure)
+    elif event == "reverted" and failure is not None:
+        return f", but its revert raised {failure}", _REVERTED
+    return None
+
+
+def _misreported_failure(transition: Transition, failure: Failure | None) -> tuple[str, str] | None:
+    """`_misreported` for a `fail` or `revert_failed` transition."""
+    execute = transition.event == "fail"
+    rule, side_effect = (_FAILURE, "execute") if execute else (_REVERTED, "revert")
+    recorded = transition.failure
+    if failure is None:
+        if execute and recorded is not None and recorded.type_name in _REFUSALS:
+            return None  # the engine refused what execute returned
+        return f" ({recorded}), but its {side_effect} returned", rule
+    if stored(recorded) != stored(failure):
+        return f" with {recorded}, but its {side_effect} raised {failure}", rule
+    return None
 
 
 class RecordRules:
@@ -228,7 +274,7 @@ class RecordRules:
     def after_finish(self, work: Work, result: Any, failure: Failure | None) -> None:
         """The core was handed `work`'s outcome (`result`, or `failure`, injected or raised):
         the transitions it made for that atom say so (`result-from-execute`,
-        `reverted-after-revert`).
+        `failure-from-execute`, `reverted-after-revert`).
 
         Checked before anything is written, so no merge of states can hide a lie in the
         values: the state key holds the batch to write by atom and event, not by value.
@@ -236,20 +282,10 @@ class RecordRules:
         for transition in self.simulation.core.unrecorded:
             if transition.atom != work.node:
                 continue
-            if transition.event == "succeed":
-                returned = stored(result)
-                if failure is not None or stored(transition.result) != returned:
-                    did = f"raised {failure}" if failure else f"returned {_short(returned)}"
-                    raise Broken(
-                        f"{work.node!r} is to be recorded SUCCESS with result "
-                        f"{_short(stored(transition.result))}, but its execute {did}",
-                        "result-from-execute",
-                    )
-            elif transition.event == "reverted" and failure is not None:
-                raise Broken(
-                    f"{work.node!r} is to be recorded REVERTED, but its revert raised {failure}",
-                    "reverted-after-revert",
-                )
+            problem = _misreported(transition, result, failure)
+            if problem is not None:
+                told, rule = problem
+                raise Broken(f"{work.node!r} is to be recorded {transition.new_state}{told}", rule)
 
     def _missing_value(self, atom: str, failure: Failure | None) -> None:
         """`record-values`: an atom failed for a missing value although the record holds

@@ -179,6 +179,13 @@ class Report:
         """True when the whole space was explored and no invariant broke."""
         return not self.violations and self.incomplete is None
 
+    @property
+    def complete_up_to(self) -> int | None:
+        """When a bound stopped the search: every run with at most this many faults was
+        explored (`fault_level - 1`); None when no bound stopped it, or when not even the runs
+        without faults were all explored (`fault_level` 0)."""
+        return self.fault_level - 1 if self.fault_level else None
+
     def __str__(self) -> str:
         rate = self.states_explored / self.elapsed if self.elapsed > 0 else 0.0
         lines = [

@@ -90,7 +90,9 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     `counters=False`: the same apart from what only grows as a run repeats itself, the atoms'
     attempt numbers and the retries' histories (which `_lasso` compares on its own), wherever
     they are held (the core, the record, the work, the batch to write); its large parts are
-    not numbered.
+    not numbered. An attempt number held by the record, the work or the batch is kept as its
+    difference from the atom's current one (so the work of an earlier attempt, a late result
+    to be ignored, stays apart from the current attempt's).
     """
     core, book = simulation.core, simulation.shared
     names = simulation.names
@@ -99,9 +101,13 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     if counters:
         atoms = book.setdefault(core_key(core, names), len(book))
         recorded = book.setdefault(_recorded(simulation).key(names), len(book))
-    else:
+    else:  # attempts only relative to the atom's current one: stale work is not current work
+        part, now = _recorded(simulation), core.attempts
         atoms = core_key(core, names, counters=False)
-        recorded = _recorded(simulation).key(names, counters=False)
+        recorded = (
+            part.key(names, counters=False),
+            tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
+        )
     return (
         loop_key(simulation, counters=counters),
         core.flow.state,
@@ -122,9 +128,12 @@ def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     still going on."""
     loop, executor, picked = simulation.loop, simulation.executor, simulation.picked
     finished = simulation.finished_work
+    now = loop.core.attempts
 
     def keyed(work: Work) -> Hashable:
-        return work_key(work, counters=counters)
+        if counters:
+            return work_key(work)
+        return (work_key(work, counters=False), work.attempt - now[work.node])
 
     return (
         simulation.stage,
@@ -138,6 +147,9 @@ def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
         None if picked is None else keyed(picked),
         None if finished is None else (finished.action, finished.node),
         tuple(map(keyed, simulation.late)) if simulation.late else None,
+        None
+        if counters
+        else tuple(t.attempt - now[t.atom] for t in loop.core.unrecorded if t.atom is not None),
     )
 
 

@@ -18,6 +18,7 @@ import pytest
 
 import provenflow as pf
 from provenflow.engine import _core, _phases, _resume
+from provenflow.failure import Failure
 from provenflow.fsm import task as task_fsm
 from provenflow.verification import check
 from tests.helpers import consistent, make_careless, make_double_charge, make_forever
@@ -192,6 +193,28 @@ def record_a_failed_execute_as_a_success(monkeypatch: pytest.MonkeyPatch) -> Non
         "_finish_execute",
         lambda self, name, result, failure: original(self, name, result, None),
     )
+
+
+@mutant(chain, "failure-from-execute", crashes=0)
+def record_a_success_as_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _core.Core._finish_execute
+    lost = Failure.from_exception(RuntimeError("the result was lost"))
+
+    def finish_execute(self: Any, name: str, result: Any, failure: Any) -> None:
+        original(self, name, result, failure or lost)
+
+    monkeypatch.setattr(_core.Core, "_finish_execute", finish_execute)
+
+
+@mutant(chain, "reverted-after-revert", crashes=0)
+def record_a_revert_that_returned_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _core.Core._finish_revert
+    lost = Failure.from_exception(RuntimeError("the revert's answer was lost"))
+
+    def finish_revert(self: Any, name: str, failure: Any) -> None:
+        original(self, name, failure or lost)
+
+    monkeypatch.setattr(_core.Core, "_finish_revert", finish_revert)
 
 
 @mutant(chain, "reverted-after-revert", crashes=0, revert_failures=True)
