@@ -52,9 +52,11 @@ from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec
 from provenflow.errors import IllegalTransition, ProvenflowError, UsageError
 from provenflow.flows import Flow
+from provenflow.verification._fingerprint import collision_bound, fingerprint
 from provenflow.verification._lasso import Lineage, Looped, follow, looped
 from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
+from provenflow.verification._restore import Saved, Unsaveable, capture, restore
 from provenflow.verification._signals import Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 from provenflow.verification._state_key import KeyBook, world_part
@@ -99,10 +101,11 @@ def check(
     always: Check | None = None,
     eventually: Check | None = None,
     all_violations: bool = False,
-    snapshots: bool = False,
+    snapshots: bool | None = None,
     revert_failures: bool = False,
     workers: int = 2,
     _merge: bool = True,
+    _fingerprints: bool = True,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
 
@@ -122,9 +125,12 @@ def check(
     search tries every amount of room from 1 to the workers not busy (so every batch the
     loop can write, and every crash point between batches); 1 is the serial engine.
 
-    `snapshots=True` branches from copies of each explored state instead of replaying every
-    path from the start: much faster, and sound only when the flow's code keeps no state of its
-    own (the copies share the flow's atoms), so it refuses a factory that returns a context.
+    How the search branches (`snapshots`): by default (None) from copies of each explored
+    state, with the world (the context, and the atoms with the functions they call) saved by
+    value and put back in place before a copy goes on (`_restore`), or, when the world cannot
+    be saved by value (something in it keeps state in C), by replaying every other option from
+    the start. `snapshots=True` insists on copies (`UsageError` for a world that cannot be
+    saved); `snapshots=False` always replays.
     """
     if crashes < 0 or suspends < 0:
         raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
@@ -145,9 +151,10 @@ def check(
         revert_failures,
         workers,
         merge=_merge,
+        fingerprints=_fingerprints,
     )
     with collector_paused():
-        report = search.with_snapshots() if snapshots else search.by_replay()
+        report = search.run(snapshots)
         del search  # freed now, so the collector does not walk it when it resumes
     return report
 
@@ -170,8 +177,14 @@ class _Search:
         workers: int = 2,
         *,
         merge: bool = True,
+        fingerprints: bool = True,
     ) -> None:
+        self.arguments: tuple[Any, ...] = (factory, store, crashes, suspends, checks, spec)
+        self.arguments += (max_states, max_seconds, all_violations, revert_failures, workers)
         self.workers = workers
+        self.fingerprints = fingerprints
+        """Whether the states seen are kept as 64-bit fingerprints (`_fingerprint`), not
+        whole."""
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
         self.max_states, self.max_seconds, self.all_violations = (
@@ -189,7 +202,7 @@ class _Search:
         """Without `merge`: the choices expanded (each counted every time it is reached)."""
         self.passed: dict[Any, int] = {}
         """The keys of the states passed through with one option (see `Simulation.passed`)."""
-        self.shared = KeyBook()
+        self.shared = KeyBook(fingerprints=fingerprints)
         """The numbers of the keys' large parts, and what could not be keyed (`_state_key`)."""
         self.resumes: set[Any] = set()
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
@@ -203,6 +216,35 @@ class _Search:
         """The numbers of the states' keys apart from counters (see `_lasso.follow`)."""
         self.cut = False
         """Whether a bound stopped the search in the middle of a path (`by_replay`)."""
+        self.performed = [0]
+        """How many times user code ran, on any path (`Simulation.performed`)."""
+        self.roots: tuple[object, ...] = ()
+        """With snapshots: what the world is saved from (the context and the atoms)."""
+        self.live: Saved | None = None
+        """With snapshots: the saved world the objects hold now, as long as no user code
+        ran since `live_at` (a count of `performed`)."""
+        self.live_at = -1
+
+    def run(self, snapshots: bool | None) -> Report:
+        """Search with snapshots (restoring the world in place), or by replay (`check`'s
+        `snapshots`); return the report. Raises `UsageError` for `snapshots=True` and a world
+        that cannot be saved by value."""
+        if snapshots is False:
+            return self.by_replay()
+        try:
+            return self.with_snapshots()
+        except Unsaveable as error:
+            if snapshots:
+                raise UsageError(
+                    f"snapshots=True: {error}, so it cannot be put back in place before a copy "
+                    "goes on; leave snapshots to the default (it replays then)"
+                ) from None
+            why = str(error)
+        started = self.started
+        self.__init__(*self.arguments, merge=self.merge, fingerprints=self.fingerprints)  # type: ignore[misc]
+        self.started = started  # the time bound counts the first try too
+        self.report.replayed = why
+        return self.by_replay()
 
     def simulation(self, path: Sequence[int], faults: int = 0) -> Simulation:
         simulation = Simulation(
@@ -218,6 +260,7 @@ class _Search:
         simulation.passed = self.passed if self.merge else None
         simulation.faults = faults
         simulation.shared = self.shared  # one numbering for every path's keys
+        simulation.performed = self.performed  # user code run by any path changes the world
         return simulation
 
     @property
@@ -228,7 +271,10 @@ class _Search:
     def resume_key(self, key: Any, context: object) -> Any:
         """A `resume_key()` or a `crash_key()` with the world's full value (`world_part`:
         never equal to another when the world cannot be captured by value)."""
-        return None if key is None else (key, world_part(context, self.shared))
+        if key is None:
+            return None
+        key = (key, world_part(context, self.shared))
+        return fingerprint(key) if self.fingerprints else key
 
     def repeats_a_resume(self, simulation: Simulation) -> bool:
         """Whether `simulation` has just crashed or resumed into a state explored before."""
@@ -264,6 +310,10 @@ class _Search:
         self.report.transitions += len(self.passed)  # one way on from each
         self.report.elapsed = time.perf_counter() - self.started
         self.report.unmerged = tuple(self.shared.uncaptured)
+        if self.fingerprints and self.merge:
+            # each state stored, and the up to three parts its key numbers (`_state_key`)
+            stored = 4 * (len(self.seen) + len(self.passed)) + len(self.resumes)
+            self.report.collision_probability = collision_bound(stored)
         return self.report
 
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
@@ -363,12 +413,20 @@ class _Search:
         return False
 
     def with_snapshots(self) -> Report:
+        """Branch from copies of each explored state, the world put back in place before a
+        copy goes on; raises `Unsaveable` (before or during the search) when the world
+        cannot be saved by value."""
         root = self.simulation(())
-        if root.context is not None:
-            raise UsageError(
-                "snapshots=True shares the flow's code between explored states, so it cannot "
-                "check a factory that returns a context; leave snapshots off"
-            )
+        atoms = (node.atom for node in root.compiled.nodes.values() if node.atom is not None)
+        self.roots = (root.context, *atoms)
+        self.keep(root)
+        initial = root.saved_world
+        try:
+            return self._snapshots(root)
+        finally:
+            restore(initial)  # the flow's objects as the search found them
+
+    def _snapshots(self, root: Simulation) -> Report:
         self.queue: deque[_Entry] = deque()
         self.pending: tuple[int, Exception, tuple[int, ...], Simulation] | None = None
         self.loops = bool(root.core.histories)
@@ -385,8 +443,24 @@ class _Search:
             self.levels.stopped(self.report, self.queue[0][0], self.queue)
         if self.pending is not None:
             _, error, path, simulation = self.pending
+            self.enter(simulation)  # the world as it was at the violation
             self.broken(error, path, simulation)
         return self.done()
+
+    def keep(self, simulation: Simulation) -> None:
+        """Save the world as `simulation` leaves it (with snapshots, before it waits in the
+        queue): saved again only when user code ran since it was last saved or put back.
+        Raises `Unsaveable` when it cannot be saved by value."""
+        if self.performed[0] != self.live_at or self.live is None:
+            self.live, self.live_at = capture(self.roots), self.performed[0]
+        simulation.saved_world = self.live
+
+    def enter(self, simulation: Simulation) -> None:
+        """Put the world back as `simulation` left it (`keep`), unless it is so already."""
+        saved = simulation.saved_world
+        if saved is not None and (self.live is not saved or self.performed[0] != self.live_at):
+            restore(saved)
+            self.live, self.live_at = saved, self.performed[0]
 
     def _expand(
         self,
@@ -400,6 +474,7 @@ class _Search:
         whether the search stops."""
         stage = parent.stage
         for choice in range(options):
+            self.enter(parent)
             crash = self.resume_key(parent.crash_key(choice), parent.context)
             if self.merge and crash is not None and crash in self.resumes:
                 continue  # a crash into a state explored before: not even taken
@@ -411,6 +486,7 @@ class _Search:
                 if self.repeats_a_resume(child):
                     continue
             except (Broken, ProvenflowError) as error:
+                self.keep(child)
                 if self.found(error, (*path, choice), child, cost, faults):
                     return True
                 continue
@@ -452,7 +528,9 @@ class _Search:
         except Merged:
             return False
         except (Broken, ProvenflowError) as error:
+            self.keep(simulation)  # a violation held back shows the world it broke in
             return self.found(error, path, simulation, cost, now)
+        self.keep(simulation)
         node = self.follow(parent, simulation, path)
         if isinstance(node, Looped):
             return self.found(node, path, simulation, cost, now)
