@@ -16,9 +16,11 @@ again, as a path replayed from the start would have seen it.
   `__dict__` and `__slots__`; functions: their closure cells (also a `nonlocal` counter) and
   the mutable defaults they hold; bound methods: their object; tuples, frozensets and the
   read-only views of mappings are walked, not saved (they cannot change);
-- numbers, strs, bytes, enum members, classes and modules are not saved: they cannot change,
-  or (classes, modules, a function's globals) they are outside what a factory builds, which a
-  path replayed from the start does not rebuild either.
+- a class built by a call (a factory's own task class: its `__qualname__` says `<locals>`):
+  its attributes, and the closures of its methods (a method that uses a set the factory made);
+- numbers, strs, bytes, enum members, modules and classes defined in a module are not saved:
+  they cannot change, or (modules, a module's classes, a function's globals) they are outside
+  what a factory builds, which a path replayed from the start does not rebuild either.
 
 What cannot be saved by value makes `capture` raise `Unsaveable`: an object whose class keeps
 state in C (a lock, a file, a `random.Random`, a generator), as `_world` tells it. The search
@@ -63,12 +65,14 @@ def capture(roots: Iterable[object]) -> Saved:
     `Unsaveable` when some of it cannot be saved by value, and what a root's `snapshot()`
     raises."""
     walker = _Walker()
+    walked = []
     for root in roots:
-        if _restores_itself(root):
+        if not isinstance(root, Atom) and _restores_itself(root):
             walker.custom.append((root, root.snapshot()))  # type: ignore[attr-defined]
             walker.seen.add(id(root))
         else:
-            walker.walk(root)
+            walked.append(root)
+    walker.walk(walked)
     return Saved(walker.entries, walker.custom)
 
 
@@ -97,7 +101,6 @@ _LEAVES: tuple[type, ...] = (
     str,
     bytes,
     range,
-    type,
     types.ModuleType,
     types.BuiltinFunctionType,
     types.CodeType,
@@ -116,9 +119,9 @@ class _Walker:
         self.custom: list[tuple[Any, Any]] = []
         self.seen: set[int] = set()
 
-    def walk(self, root: object) -> None:
-        """Save `root` and what it reaches; raise `Unsaveable` at what cannot be saved."""
-        stack = [root]
+    def walk(self, roots: list[object]) -> None:
+        """Save `roots` and what they reach; raise `Unsaveable` at what cannot be saved."""
+        stack = roots
         entries, seen, kinds = self.entries, self.seen, _KINDS
         while stack:
             value = stack.pop()
@@ -145,6 +148,10 @@ def _steps_of(kind: type) -> tuple[str, ...] | None:  # noqa: PLR0911 (one retur
     for a value that cannot change."""
     if issubclass(kind, _LEAVES):
         return None
+    if issubclass(kind, type):
+        return ("class",)
+    if kind in (staticmethod, classmethod, property):
+        return ("descriptor",)
     if kind is types.MappingProxyType:
         return ("proxy",)
     if kind is types.FunctionType:
@@ -215,7 +222,31 @@ def _walk_method(value: Any, entries: list[Any], stack: list[Any]) -> None:
     stack.extend((value.__self__, value.__func__))
 
 
+def _save_class(value: Any, entries: list[Any], stack: list[Any]) -> None:
+    """A class built by a call (a factory's own class, its `__qualname__` says `<locals>`): its
+    attributes, and the closures of its methods. A class defined in a module is outside the
+    world: a path replayed from the start does not rebuild it either."""
+    if "<locals>" not in value.__qualname__:
+        return
+    own = {k: v for k, v in value.__dict__.items() if not (k.startswith("__") and k.endswith("__"))}
+    entries.append((value, "class", own))
+    stack.extend(own.values())
+    stack.extend(v for v in value.__dict__.values() if type(v) in _METHODS)
+    stack.extend(value.__bases__)
+
+
+_METHODS = (types.FunctionType, staticmethod, classmethod, property)
+
+
+def _walk_descriptor(value: Any, entries: list[Any], stack: list[Any]) -> None:
+    if isinstance(value, property):
+        stack.extend((value.fget, value.fset, value.fdel))
+    else:
+        stack.append(value.__func__)
+
+
 def _save_object(value: Any, entries: list[Any], stack: list[Any]) -> None:
+    stack.append(type(value))
     attributes = _attributes(value)
     if attributes is not None:
         entries.append((value, "attributes", attributes))
@@ -226,12 +257,17 @@ def _save_object(value: Any, entries: list[Any], stack: list[Any]) -> None:
 def _save_atom(value: Any, entries: list[Any], stack: list[Any]) -> None:
     """An atom: all its attributes are saved, but only those its class adds to the library's
     own (its name, bindings, signature: never changed once built) are walked."""
-    attributes = _attributes(value)
-    if attributes is not None:
-        entries.append((value, "attributes", attributes))
-        stack.extend(attributes[1].values())
-        fixed = _DEFINITION
-        stack.extend(v for k, v in attributes[0].items() if k not in fixed)
+    kind = type(value)
+    slots = _SLOTS.get(kind)
+    if slots is None:
+        slots = _SLOTS[kind] = _slot_names(kind)
+    if slots:
+        _save_object(value, entries, stack)  # an atom with slots of its own: walked whole
+        return
+    stack.append(kind)
+    held = dict(value.__dict__)
+    entries.append((value, "attributes", (held, {})))
+    stack.extend(held[name] for name in held.keys() - _DEFINITION)
 
 
 def _unsaveable(value: Any, entries: list[Any], stack: list[Any]) -> None:
@@ -254,6 +290,8 @@ _STEPS: dict[str, Any] = {
     "method": _walk_method,
     "object": _save_object,
     "atom": _save_atom,
+    "class": _save_class,
+    "descriptor": _walk_descriptor,
     "unsaveable": _unsaveable,
 }
 
@@ -335,7 +373,17 @@ def _object(target: Any, held: tuple[dict[str, Any], dict[str, Any]]) -> None:
         object.__setattr__(target, name, value)
 
 
+def _class(target: type, held: dict[str, Any]) -> None:
+    for name in [k for k in target.__dict__ if k not in held]:
+        if not (name.startswith("__") and name.endswith("__")):
+            delattr(target, name)
+    for name, value in held.items():
+        if target.__dict__.get(name, _EMPTY) is not value:
+            setattr(target, name, value)
+
+
 _RESTORE: dict[str, Any] = {
+    "class": _class,
     "dict": _dict,
     "list": _list,
     "set": _set,

@@ -373,7 +373,7 @@ def forget_recorded_successes_on_resume(monkeypatch: pytest.MonkeyPatch) -> None
     replace_everywhere(monkeypatch, _resume, "records_from", records_from)
 
 
-@mutant(retried, "engine", crashes=1)
+@mutant(retried, "record-values", crashes=1)  # replayed (`snapshots=False`), "engine" first
 def lose_the_retry_history_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
     original = _resume.records_from
 

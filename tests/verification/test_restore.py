@@ -59,6 +59,28 @@ def test_a_closure_cell_is_put_back_too() -> None:
     assert count() == 1
 
 
+def test_a_factorys_own_class_is_put_back_with_what_its_methods_close_over() -> None:
+    def build() -> tuple[type, set[int]]:
+        charges: set[int] = set()
+
+        class Charge:
+            calls = 0
+
+            def execute(self) -> None:
+                charges.add(7)
+                type(self).calls += 1
+
+        return Charge, charges
+
+    charge, charges = build()
+    saved = capture([charge()])
+    charge().execute()
+    charge.fresh = 1  # type: ignore[attr-defined]
+    restore(saved)
+    assert charges == set() and charge.calls == 0  # type: ignore[attr-defined]
+    assert not hasattr(charge, "fresh")
+
+
 def test_a_world_that_restores_itself_is_given_a_copy_of_its_snapshot() -> None:
     class Ledger:
         def __init__(self) -> None:
