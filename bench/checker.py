@@ -177,6 +177,17 @@ def summary(max_seconds: float) -> dict[str, Any]:
     return found
 
 
+def commit_of(checkout: str) -> str:
+    """The short commit of a git checkout, or "commit unknown"."""
+    found = subprocess.run(
+        ["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return found or "commit unknown"
+
+
 def summary_of(checkout: str, max_seconds: float) -> dict[str, Any]:
     """`summary()` measured on another checkout, in a subprocess."""
     environment = {**os.environ, "PROVENFLOW_BENCH_REPO": str(Path(checkout).resolve())}
@@ -197,6 +208,7 @@ def main() -> None:
         "--summary-max-seconds", type=float, default=120.0, help="bound per summary case"
     )
     parser.add_argument("--before", help="another checkout to measure the summary on")
+    parser.add_argument("--before-commit", help="its commit, when it is not a git checkout")
     parser.add_argument("--summary-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.summary_only:
@@ -248,7 +260,8 @@ def main() -> None:
         )
     toy = toy_rate()
     print(f"toy model BFS: {toy:,.0f} states/s", file=sys.stderr)
-    write(rows, args.max_seconds, toy, with_context, (before, after, args.before))
+    label = args.before and f"{args.before} ({args.before_commit or commit_of(args.before)})"
+    write(rows, args.max_seconds, toy, with_context, (before, after, label))
 
 
 def in_a_world(size: int) -> object:
@@ -284,13 +297,7 @@ def summary_lines(
 
     where = "not measured (no `--before`)"
     if checkout is not None:
-        commit = subprocess.run(
-            ["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        where = f"the checkout at `{checkout}` ({commit or 'commit unknown'}), measured just before"
+        where = f"the checkout at {checkout}, measured just before"
     ratio = after["linear10_snapshots"]["rate"] / max(after["linear10_default"]["rate"], 1e-9)
     lines = [
         "",

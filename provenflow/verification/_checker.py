@@ -33,11 +33,18 @@ search's own structures hold no reference cycle (a core's phases and a simulatio
 refer back to their owner weakly), so everything a dropped state held is freed at once, and
 the collector would only walk the ever-growing set of explored states again and again.
 
-Without snapshots, a path goes on in place with the first option of each choice (the run's
-normal course, never a fault), and every other option is a path replayed from the start (the
-factory builds a fresh flow and context for it), so such a path costs time linear in its
-length; the factory must build the same flow every time. With `snapshots=True`, every option
-branches from a copy of its parent instead.
+By default every option branches from a copy of its parent (`with_snapshots`). The copies
+share the flow and the context the factory built once, so the world (the context, the atoms
+and what their code closes over) is saved by value after user code ran (`keep`) and put back
+in place before another copy goes on (`enter`, `_restore`). A world that cannot be saved
+(`Unsaveable`) makes the search start again by replay (`by_replay`, also `snapshots=False`):
+a path goes on in place with the first option of each choice (the run's normal course, never a
+fault), and every other option is a path replayed from the start (the factory builds a fresh
+flow and context for it), so such a path costs time linear in its length; the factory must
+build the same flow every time.
+
+The states seen are kept as 64-bit fingerprints of their keys (`_fingerprint`), not whole;
+the report states the probability of a collision.
 """
 
 from __future__ import annotations
