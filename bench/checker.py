@@ -120,6 +120,14 @@ def toy_rate(tasks: int = 10, crashes: int = 2, seconds: float = 2.0) -> float:
     return explored / (time.perf_counter() - started)
 
 
+START_LOAD = ""
+NOTE = ""
+
+
+def load_average() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def rate_of(report: Any) -> float:
     return report.states_explored / report.elapsed if report.elapsed else 0.0
 
@@ -210,7 +218,10 @@ def main() -> None:
     parser.add_argument("--before", help="another checkout to measure the summary on")
     parser.add_argument("--before-commit", help="its commit, when it is not a git checkout")
     parser.add_argument("--summary-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--note", default="", help="a sentence on the machine, for the report")
     args = parser.parse_args()
+    global START_LOAD, NOTE  # what the report says of the run as a whole
+    START_LOAD, NOTE = load_average(), args.note
     if args.summary_only:
         print(json.dumps(summary(args.max_seconds)))
         return
@@ -356,14 +367,15 @@ def write(
         platform.processor(),
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    load = f"{START_LOAD} at the start, {load_average()}"
     lines = [
         BEGIN,
         "## Model checker",
         "",
         f"Written by `python3 bench/checker.py` on {now}; do not edit by hand. Machine: {cpu}, "
         f"Python {platform.python_version()}, provenflow checkout {commit}; load average "
-        f"(1 / 5 / 15 min) at the end: {load}. Mode: `check(..., snapshots=True)`; bound "
+        f"(1 / 5 / 15 min): {load} at the end. {NOTE + ' ' if NOTE else ''}"
+        "Mode: `check(..., snapshots=True)`; bound "
         f"{bound:g} s per case. A state is a distinct (hashed) state of the search: every "
         "write and every outcome, `Report.states_explored`; a choice is one with more than one "
         "option (`Report.choices`; where the bounds leave one option, no crash left or a "
