@@ -101,6 +101,7 @@ def check(
     all_violations: bool = False,
     snapshots: bool = False,
     revert_failures: bool = False,
+    workers: int = 2,
     _merge: bool = True,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
@@ -117,12 +118,18 @@ def check(
     exactly what the failed reverts depend on (see `_invariants`). A real revert that raises is
     a violation either way.
 
+    `workers` is the simulated executor's size: each time the engine loop takes work, the
+    search tries every amount of room from 1 to the workers not busy (so every batch the
+    loop can write, and every crash point between batches); 1 is the serial engine.
+
     `snapshots=True` branches from copies of each explored state instead of replaying every
     path from the start: much faster, and sound only when the flow's code keeps no state of its
     own (the copies share the flow's atoms), so it refuses a factory that returns a context.
     """
     if crashes < 0 or suspends < 0:
         raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
+    if workers < 1:
+        raise UsageError(f"workers={workers}: must be at least 1")
     factory = factory_of(flow_or_factory)
     spec = factory_spec(flow_or_factory) if not isinstance(flow_or_factory, Flow) else None
     search = _Search(
@@ -136,6 +143,7 @@ def check(
         max_seconds,
         all_violations,
         revert_failures,
+        workers,
         merge=_merge,
     )
     with collector_paused():
@@ -159,9 +167,11 @@ class _Search:
         max_seconds: float,
         all_violations: bool,
         revert_failures: bool = False,
+        workers: int = 2,
         *,
         merge: bool = True,
     ) -> None:
+        self.workers = workers
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
         self.max_states, self.max_seconds, self.all_violations = (
@@ -203,6 +213,7 @@ class _Search:
             user_checks=self.checks,
             max_suspends=self.suspends,
             revert_failures=self.revert_failures,
+            workers=self.workers,
         )
         simulation.passed = self.passed if self.merge else None
         simulation.faults = faults
@@ -277,6 +288,8 @@ class _Search:
         )
         if self.revert_failures:
             bounds += (("revert_failures", 1),)
+        if self.workers != 2:
+            bounds += (("workers", self.workers),)
         checks = tuple((kind, factory_spec(function)) for kind, function in self.checks)
         self.report.violations.append(
             dataclasses.replace(
@@ -461,7 +474,12 @@ options it has, its key, its lineage)."""
 def _fault(stage: str, choice: int) -> int:
     """What taking `choice` at `stage` costs: 1 for a fault (a crash, an injected failure, a
     suspension), 0 for the run's normal course (the first option, or any order of completion)."""
-    return 0 if choice == 0 or stage == "pick" else 1
+    return 0 if choice == 0 or stage in _NORMAL else 1
+
+
+_NORMAL = frozenset({"pick", "take"})
+"""Stages whose every option is the run's normal course: which work completes first, and how
+much room the executor has."""
 
 
 def _violation(

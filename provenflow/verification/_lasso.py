@@ -202,8 +202,8 @@ def probe_controllers(
     """Ask each retry that grew in a loop, `(name, attempts at its start, at its end)`, to
     decide as it would when the loop is taken again and again: on its history at the loop's
     end with the rounds the loop completed repeated 1, 2, 4, ... times, up to `PROBE_ROUNDS`
-    more attempts (and at each round in between). Return None when it decides RETRY every time, else
-    what it did (a retry that counts gives up).
+    more attempts (and at each round in between). Return None when it decides RETRY every
+    time, else what it did (a retry that counts gives up).
 
     A retry whose `on_failure` cannot be asked (it raises) is not probed: the loop stands, on
     the assumption the module docstring states.

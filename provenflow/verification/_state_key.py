@@ -20,8 +20,9 @@ nothing is left to a `repr` that may hide it:
   of its attributes, or its `snapshot()`). A world that cannot be captured by value gets a key
   equal to nothing else (`Uncaptured`): states are not merged on it, and the search's
   `KeyBook` notes it for the report;
-- where the path is: the stage, what follows a write, the batch to write, the crashes and
-  suspensions so far.
+- where the path is (`loop_key`): the stage, the engine loop's queued steps and next event,
+  the work it took, the completions it has not analysed, the work in flight and the one picked
+  to complete; and the crashes and suspensions so far.
 
 Values are keyed by `_value_key.value_key`. The large parts (the core's, the record's, the
 world's) are numbered in the search's `KeyBook`: many states share each, a key holds their
@@ -31,7 +32,7 @@ or a set, so two paths that reach the same state in another order get the same k
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ __all__ = [
     "MISSING",
     "KeyBook",
     "core_key",
+    "loop_key",
     "record_key",
     "state_key",
     "value_key",
@@ -93,21 +95,12 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     to be ignored, stays apart from the current attempt's).
     """
     core, book = simulation.core, simulation.shared
-    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
-    stage, finished = simulation.stage, simulation.finished_work
     names = simulation.names
-    after = simulation.after_write if stage == "write" else None
-    if finished is not None and "check" not in (stage, after):
-        finished = None  # left over from before a crash: never checked
     atoms: Hashable
     recorded: Hashable
-    works: Iterable[Hashable]
-    writes: Iterable[Hashable]
     if counters:
         atoms = book.setdefault(core_key(core, names), len(book))
         recorded = book.setdefault(_recorded(simulation).key(names), len(book))
-        works, writes = map(work_key, in_flight), map(record_key, pending)
-        picked_key = None if picked is None else work_key(picked)
     else:  # attempts only relative to the atom's current one: stale work is not current work
         part, now = _recorded(simulation), core.attempts
         atoms = core_key(core, names, counters=False)
@@ -115,32 +108,48 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
             part.key(names, counters=False),
             tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
         )
-        works = ((work_key(w, counters=False), w.attempt - now[w.node]) for w in in_flight)
-        writes = (
-            (record_key(t, counters=False), None if t.atom is None else t.attempt - now[t.atom])
-            for t in pending
-        )
-        picked_key = (
-            None
-            if picked is None
-            else (
-                work_key(picked, counters=False),
-                picked.attempt - now[picked.node],
-            )
-        )
     return (
-        stage,
-        after,
+        loop_key(simulation, counters=counters),
         core.flow.state,
         atoms,
         recorded,
-        frozenset(works) if in_flight else None,
-        picked_key,
-        tuple(writes) if pending else None,
-        None if finished is None else (finished.action, finished.node),
         simulation.crashes,
         simulation.suspends,
         world_part(simulation.context, book),
+    )
+
+
+def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
+    """Where the path is in the engine loop, and what the loop and the executor hold: the
+    stage, the steps queued and the event the loop goes by next, the work taken and not yet
+    submitted, the completions not yet analysed (with the result or failure each carries), the
+    work in flight (a set: every order of completion is tried), the work picked to complete,
+    the work whose outcome the next write must record, and the calls that timed out and are
+    still going on."""
+    loop, executor, picked = simulation.loop, simulation.executor, simulation.picked
+    finished = simulation.finished_work
+    now = loop.core.attempts
+
+    def keyed(work: Work) -> Hashable:
+        if counters:
+            return work_key(work)
+        return (work_key(work, counters=False), work.attempt - now[work.node])
+
+    return (
+        simulation.stage,
+        tuple(loop.steps),
+        loop.event,
+        tuple(map(keyed, loop.works)) if loop.works else None,
+        tuple((keyed(c.work), value_key(c.result), c.failure) for c in loop.completions)
+        if loop.completions
+        else None,
+        frozenset(map(keyed, executor.in_flight)) if executor.in_flight else None,
+        None if picked is None else keyed(picked),
+        None if finished is None else (finished.action, finished.node),
+        tuple(map(keyed, simulation.late)) if simulation.late else None,
+        None
+        if counters
+        else tuple(t.attempt - now[t.atom] for t in loop.core.unrecorded if t.atom is not None),
     )
 
 

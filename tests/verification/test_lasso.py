@@ -10,6 +10,7 @@ loop of a run that never ends.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 import pytest
@@ -225,14 +226,33 @@ def test_work_of_an_earlier_attempt_is_kept_apart_from_the_current_attempt() -> 
     """Attempt numbers leave a loop's key, but not how work relates to its atom's attempt."""
     simulation = Simulation(make_parallel, {}, (), max_crashes=0)
     simulation.catch_up()
-    simulation.advance()  # the retry's outcome
-    simulation.apply(0)
-    simulation.advance()  # which of the two completes first
+    simulation.advance()
+    while not (simulation.stage == "pick" and len(simulation.in_flight) == 2):
+        simulation.apply(0)  # the normal course: the retry runs, the executor takes both
+        simulation.advance()
     assert [work.node for work in simulation.in_flight] == ["call", "other"]
     stale = simulation.clone()  # the same, but `call`'s work is of its attempt before
-    stale.in_flight = [
+    stale.executor.in_flight = [
         dataclasses.replace(work, attempt=work.attempt - 1) if work.node == "call" else work
         for work in stale.in_flight
     ]
     assert state_key(stale, counters=False) != state_key(simulation, counters=False)
     # what a loop comes back to with every attempt one higher is equal (the loops above)
+
+
+def test_no_loop_is_claimed_through_a_world_that_cannot_be_captured() -> None:
+    """A world holding a lock (its state is hidden) is equal to no other world: the run that
+    never ends is not taken for a loop, and the search says where it stopped."""
+
+    class Guarded:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
+    def make() -> tuple[pf.Flow, Guarded]:
+        return make_forever(), Guarded()
+
+    report = check(make, crashes=0, max_states=300)
+    assert report.incomplete == "stopped at max_states=300" and not report.violations
+    assert report.fault_level is not None
+    captured = check(lambda: (make_forever(), World()), crashes=0)
+    assert only(captured).message == "can run forever"  # the same with a world it can key
