@@ -20,7 +20,7 @@ import provenflow as pf
 from provenflow.engine import _core, _phases, _resume
 from provenflow.failure import Failure
 from provenflow.fsm import task as task_fsm
-from provenflow.verification import check
+from provenflow.verification import check, fuzz
 from tests.helpers import consistent, make_careless, make_double_charge, make_forever
 
 # -- the flows -------------------------------------------------------------------------------
@@ -438,3 +438,14 @@ def test_the_unmutated_engine_checks_clean(flow: Callable[[], pf.Flow], bounds: 
     report = check(flow, **dict(bounds))
     assert report.ok, str(report)
     assert report.incomplete is None
+
+
+def test_fuzzing_also_catches_a_running_atom_marked_succeeded_on_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same record rule holds in fuzzing, on the real engine and store."""
+    assert fuzz(chain, runs=60, seed=11, crashes=1).runs == 60
+    mark_a_running_atom_succeeded_without_running_it(monkeypatch)
+    with pytest.raises(AssertionError) as found:
+        fuzz(chain, runs=60, seed=11, crashes=1)
+    assert "is recorded SUCCESS as attempt" in str(found.value)
