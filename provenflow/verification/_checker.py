@@ -49,6 +49,7 @@ the report states the probability of a collision.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import deque
@@ -64,7 +65,7 @@ from provenflow.verification._lasso import Lineage, Looped, follow, looped
 from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._restore import Saved, Unsaveable, capture, restore
-from provenflow.verification._signals import Broken, Finished, Merged
+from provenflow.verification._signals import Branch, Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 from provenflow.verification._state_key import KeyBook, world_part
 from provenflow.verification._steps import shortened
@@ -111,6 +112,7 @@ def check(
     snapshots: bool | None = None,
     revert_failures: bool = False,
     workers: int = 2,
+    world_at_each_step: bool = False,
     _merge: bool = True,
     _fingerprints: bool = True,
 ) -> Report:
@@ -138,6 +140,9 @@ def check(
     be saved by value (something in it keeps state in C), by replaying every other option from
     the start. `snapshots=True` insists on copies (`UsageError` for a world that cannot be
     saved); `snapshots=False` always replays.
+
+    `world_at_each_step=True` gives each violation the world after each of its steps
+    (`Violation.worlds`, printed where it changed): its path is played once more to note them.
     """
     if crashes < 0 or suspends < 0:
         raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
@@ -159,6 +164,7 @@ def check(
         workers,
         merge=_merge,
         fingerprints=_fingerprints,
+        world_steps=world_at_each_step,
     )
     with collector_paused():
         report = search.run(snapshots)
@@ -185,6 +191,7 @@ class _Search:
         *,
         merge: bool = True,
         fingerprints: bool = True,
+        world_steps: bool = False,
     ) -> None:
         self.arguments: tuple[Any, ...] = (factory, store, crashes, suspends, checks, spec)
         self.arguments += (max_states, max_seconds, all_violations, revert_failures, workers)
@@ -192,6 +199,7 @@ class _Search:
         self.fingerprints = fingerprints
         """Whether the states seen are kept as 64-bit fingerprints (`_fingerprint`), not
         whole."""
+        self.world_steps = world_steps
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
         self.max_states, self.max_seconds, self.all_violations = (
@@ -248,7 +256,12 @@ class _Search:
                 ) from None
             why = str(error)
         started = self.started
-        self.__init__(*self.arguments, merge=self.merge, fingerprints=self.fingerprints)  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            *self.arguments,
+            merge=self.merge,
+            fingerprints=self.fingerprints,
+            world_steps=self.world_steps,
+        )
         self.started = started  # the time bound counts the first try too
         self.report.replayed = why
         return self.by_replay()
@@ -333,6 +346,8 @@ class _Search:
             message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
             rule = "table" if isinstance(error, IllegalTransition) else "engine"
         violation = _violation(message, path, simulation, self.spec, rule)
+        if self.world_steps:
+            violation = dataclasses.replace(violation, worlds=self.worlds_along(path))
         if isinstance(error, Looped):
             stem = self.simulation(path[: error.start.choices])
             stem.passed = None  # a replay of states already counted
@@ -354,6 +369,15 @@ class _Search:
             )
         )
         return not self.all_violations
+
+    def worlds_along(self, path: Sequence[int]) -> tuple[object, ...]:
+        """The world after each step of `path`, played again from the start (a path is the
+        same every time its choices are made)."""
+        simulation = self.simulation(path)
+        simulation.passed, simulation.worlds = None, []
+        with contextlib.suppress(Branch, Broken, Finished, ProvenflowError):
+            simulation.run()  # it ends as it did: at the violation
+        return tuple(simulation.world_after_steps())
 
     def new_state(self, key: Any, options: int) -> bool:
         """Count a state reached; return False when it was seen before (never without

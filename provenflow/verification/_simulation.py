@@ -45,6 +45,7 @@ from provenflow.verification._simulated import SimulatedExecutor, SimulatedStore
 from provenflow.verification._state_key import KeyBook, state_key
 from provenflow.verification._steps import describe_options, event_of, render, unwound
 from provenflow.verification._value_key import value_key
+from provenflow.verification._world import describe_world
 
 __all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Merged", "Simulation"]
 
@@ -123,6 +124,9 @@ class Simulation:
         by every path of a search that restores the world in place (`_restore`)."""
         self.saved_world: Any = None
         """The world as this path left it (`_restore.Saved`), when a search restores it."""
+        self.worlds: list[object] | None = None
+        """When a list (set by whoever wants it, on a path that is not cloned): the world as
+        it is after each step, described by value (`describe_world`), one per step."""
         self.crashes = 0
         self.suspends = 0
         self.invariants = Invariants(self)
@@ -231,7 +235,19 @@ class Simulation:
         return [event_of(step) for step in unwound(self._trail)]
 
     def _step(self, step: Any) -> None:
+        worlds = self.worlds
+        if worlds is not None:  # the step before this one is over: note the world it left
+            if worlds:
+                worlds[-1] = describe_world(self.context)
+            worlds.append(None)
         self._trail = (self._trail, step)
+
+    def world_after_steps(self) -> list[object]:
+        """The world after each step so far (`worlds`, the last one as it is now)."""
+        assert self.worlds is not None, "set `worlds` to a list before the path runs"
+        if self.worlds:
+            self.worlds[-1] = describe_world(self.context)
+        return list(self.worlds)
 
     def record_key(self) -> tuple[Any, ...]:
         """The durable record by value (as encoded): what a resumed process rebuilds from."""

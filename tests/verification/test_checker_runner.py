@@ -215,3 +215,23 @@ def test_a_call_that_timed_out_dies_with_the_process() -> None:
     path.apply(options.index(next(o for o in options if o.startswith("crash before writing"))))
     assert path.late == []  # nothing of the dead process goes on
     assert path.context is not None and path.context.charged == 0
+
+
+def test_the_world_after_each_step_on_request() -> None:
+    def settled(card: Card, outcome: str) -> bool:
+        return card.charged == (1 if outcome == "SUCCESS" else 0)
+
+    plain = check(timed_charge(5.0), crashes=0, invariant=settled)
+    assert plain.violations[0].worlds == ()
+    report = check(timed_charge(5.0), crashes=0, invariant=settled, world_at_each_step=True)
+    violation = report.violations[0]
+    assert len(violation.worlds) == len(violation.steps)
+    assert violation.worlds[-1] == violation.world == 1
+    refunded = violation.steps.index("revert 'charge' runs")
+    landed = violation.steps.index(
+        "the abandoned execute of 'charge' finishes late; its outcome is ignored"
+    )
+    assert violation.worlds[refunded] == 0  # refunded (it was never charged yet)
+    assert violation.worlds[landed] == 1  # then the abandoned charge lands
+    assert "      world: 1" in str(violation)
+    assert violation.to_data()["worlds"] == list(violation.worlds)

@@ -155,6 +155,7 @@ def test_the_checks_name_each_broken_rule_of_a_record() -> None:
     assert violations(run) == [
         "task 'b': recorded RUNNING --succeed--> REVERTED, but the table from RUNNING allows "
         "['crash_recovered', 'fail', 'revert', 'succeed']",
+        "'a' is recorded SUCCESS as attempt 1, but no execute of that attempt returned",
         *[
             "'a' is executed again after its success was recorded",
             "execute of 'a' (attempt 1) started while its record says SUCCESS (attempt 1): "
@@ -162,7 +163,7 @@ def test_the_checks_name_each_broken_rule_of_a_record() -> None:
         ]
         * 2,
         "attempt 1 of 'a' is executed twice",
-        "revert of 'a' started while its record says SUCCESS",
+        "revert of 'a' (attempt 1) started while its record says SUCCESS (attempt 1)",
         "the run ended SUCCESS with ['b'] not done",
     ]
 
