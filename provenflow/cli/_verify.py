@@ -128,6 +128,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "incomplete": report.incomplete,
             "unmerged": list(report.unmerged),
             "fault_level": report.fault_level,
+            "complete_up_to": report.complete_up_to,
             "fault_level_explored": report.fault_level_explored,
             "violations": [v.to_data() for v in report.violations],
         }

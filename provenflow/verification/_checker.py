@@ -50,7 +50,7 @@ from typing import Any
 
 from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec
-from provenflow.errors import ProvenflowError, UsageError
+from provenflow.errors import IllegalTransition, ProvenflowError, UsageError
 from provenflow.flows import Flow
 from provenflow.verification._lasso import Lineage, Looped, follow, looped
 from provenflow.verification._levels import Levels
@@ -257,11 +257,14 @@ class _Search:
 
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
         """Record a violation; return whether the search stops."""
-        if isinstance(error, Broken | Looped):
-            message = error.message
+        if isinstance(error, Broken):
+            message, rule = error.message, error.rule
+        elif isinstance(error, Looped):
+            message, rule = error.message, "can-run-forever"
         else:
             message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
-        violation = _violation(message, path, simulation, self.spec)
+            rule = "table" if isinstance(error, IllegalTransition) else "engine"
+        violation = _violation(message, path, simulation, self.spec, rule)
         if isinstance(error, Looped):
             stem = self.simulation(path[: error.start.choices])
             stem.passed = None  # a replay of states already counted
@@ -462,7 +465,7 @@ def _fault(stage: str, choice: int) -> int:
 
 
 def _violation(
-    message: str, path: Sequence[int], simulation: Simulation, spec: str | None
+    message: str, path: Sequence[int], simulation: Simulation, spec: str | None, rule: str
 ) -> Violation:
     return Violation(
         message,
@@ -471,4 +474,5 @@ def _violation(
         spec,
         events=tuple(simulation.events),
         world=describe_world(simulation.context),
+        rule=rule,
     )

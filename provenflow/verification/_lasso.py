@@ -8,21 +8,25 @@ run can only repeat itself through a retry that retries. Nothing else can make a
 So a search follows each path's states (`Lineage`: one node per state where the path had a
 choice, linked to the one before it on the same path) by their key *apart from* attempt
 numbers and histories (`state_key(..., counters=False)`). When a path reaches a state whose
-key equals that of an earlier state on the same path, everything that decides the run's
-course came back: the atoms' states, results and failures, the records, the work in flight,
-the crashes and suspensions, the user's world. Only the histories of the retries that retried
-in between are longer (and attempt numbers, which name attempts but decide nothing). The
+key equals that of an earlier state on the same path, and each retry's history then is the
+earlier one with more attempts (`extends`), everything that decides the run's course came
+back: the atoms' states, results and failures, the records, the work in flight, the crashes
+and suspensions, the user's world. Only the histories of the retries that retried in between
+are longer (and attempt numbers, which name attempts but decide nothing). The
 steps in between are the loop; taking them again leads back to the same state again, and so
 forever, as long as each such retry decides as it did (its `on_failure` sees a longer history,
 and may count). That is the claim a `Loop` makes, and all it makes: it does not prove that a
 controller which counts its attempts (and provides the same value each time) never gives up.
 `probe_controllers` checks the cheap part of that: it asks each retry of the loop (its
-`on_failure` is pure by contract) to decide on its loop-end history with the loop's failure
-repeated up to `PROBE_ROUNDS` more rounds; a controller that gives up within them is no loop.
+`on_failure` is pure by contract) to decide on its loop-end history with the loop's rounds
+repeated up to `PROBE_ROUNDS` more times; a controller that gives up within them is no loop.
 
-Every endless path is found this way, given time: its keys apart from the counters are finitely
-many, so it meets one twice. A path that merges into another (the same full state) goes on as
-that one; a loop is then found on that one, at most a round later.
+The probe asks exactly what the controller will be asked if the loop repeats, so a loop it
+rejects is one the run leaves; another state the path repeats may still make a loop (all are
+tried, the shortest first, but for a rejected loop taken several times over). Every endless
+path is found this way, given time: its keys apart from the counters are finitely many, so it
+meets one twice. A path that merges into another (the same full state) goes on as that one;
+a loop is then found on that one, a round later.
 
 `eventually(context)` must hold on every run, the endless ones too. An endless run has no end
 to check it at, so it is checked in its loop, which is the part that repeats forever (at the
@@ -56,7 +60,7 @@ __all__ = [
 ]
 
 PROBE_ROUNDS = 1024
-"""How many more rounds of a loop `probe_controllers` asks a retry to decide on."""
+"""How many more attempts of a loop `probe_controllers` asks a retry to decide on, at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +104,35 @@ def looped(
 ) -> Looped | None:
     """Return `Looped` when `node` (`simulation`'s state) repeats an earlier state of its path
     and each retry that grew in between still decides RETRY when probed
-    (`probe_controllers`), else None. Its message is "can run forever", and says so when the
-    user's `eventually` (given) held at none of the loop's states (`Lineage.held`)."""
-    start = repeats(node)
-    if start is None:
-        return None
-    retries = grown(simulation, start, node)
-    if probe_controllers(simulation, tuple(name for name, _, _ in retries)) is not None:
-        return None
-    message = "can run forever"
-    if eventually is not None and not any(state.held for state in node.back_to(start)):
-        message += f"; eventually {_name(eventually)} holds at none of the loop's states"
-    return Looped(message, start, retries)
+    (`probe_controllers`), else None; of several such states, the latest (the shortest loop).
+    Its message is "can run forever", and says so when the user's `eventually` (given) held
+    at none of the loop's states (`Lineage.held`)."""
+    rejected: list[tuple[tuple[str, int], ...]] = []
+    for start in repeats(node):
+        retries = grown(simulation, start, node)
+        rounds = tuple((name, after - before) for name, before, after in retries)
+        if any(_repeated(rounds, shorter) for shorter in rejected):
+            continue  # a loop already rejected, taken several times: it gives up too
+        if probe_controllers(simulation, retries) is not None:
+            rejected.append(rounds)  # a retry gives up if this loop is taken again and again
+            continue
+        message = "can run forever"
+        if eventually is not None and not any(state.held for state in node.back_to(start)):
+            message += f"; eventually {_name(eventually)} holds at none of the loop's states"
+        return Looped(message, start, retries)
+    return None
+
+
+def _repeated(rounds: tuple[tuple[str, int], ...], shorter: tuple[tuple[str, int], ...]) -> bool:
+    """Whether a loop that added `rounds` (retry, attempts) is as many times as long as one
+    that added `shorter`, for every retry alike."""
+    if [name for name, _ in rounds] != [name for name, _ in shorter]:
+        return False
+    times = {
+        count // fewer if count % fewer == 0 else 0
+        for (_, count), (_, fewer) in zip(rounds, shorter, strict=True)
+    }
+    return len(times) == 1 and 0 not in times
 
 
 def follow(
@@ -136,16 +157,15 @@ def follow(
     )
 
 
-def repeats(node: Lineage) -> Lineage | None:
-    """Return the earliest state before `node` on its path that `node` repeats apart from
-    attempt numbers and retry histories that grew (`extends`), or None."""
-    key, found = node.key, None
+def repeats(node: Lineage) -> Iterator[Lineage]:
+    """The states before `node` on its path that `node` repeats apart from attempt numbers and
+    retry histories that grew (`extends`), the latest (the shortest loop) first."""
+    key = node.key
     earlier = node.parent
     while earlier is not None:
         if earlier.key == key and all(map(extends, earlier.histories, node.histories)):
-            found = earlier
+            yield earlier
         earlier = earlier.parent
-    return found
 
 
 def extends(before: History, after: History) -> bool:
@@ -157,7 +177,8 @@ def extends(before: History, after: History) -> bool:
     if not before:
         return True
     last = len(before) - 1
-    if after[:last] != before[:last]:
+    # as tuples: compared at C speed, and the attempts a history kept are the same objects
+    if tuple(after)[:last] != tuple(before)[:last]:
         return False
     then, now = before[last], after[last]
     return bool(then.value == now.value) and all(
@@ -175,34 +196,55 @@ def grown(simulation: Simulation, start: Lineage, end: Lineage) -> tuple[tuple[s
     )
 
 
-def probe_controllers(simulation: Simulation, retries: tuple[str, ...]) -> str | None:
-    """Ask each of `retries` (those of a loop) to decide on its history at the loop's end with
-    the loop's last failed round repeated 1, 2, 4, ... up to `PROBE_ROUNDS` more times; return
-    None when each still decides RETRY, else what it did (a retry that counts gives up).
+def probe_controllers(
+    simulation: Simulation, retries: tuple[tuple[str, int, int], ...]
+) -> str | None:
+    """Ask each retry that grew in a loop, `(name, attempts at its start, at its end)`, to
+    decide as it would when the loop is taken again and again: on its history at the loop's
+    end with the rounds the loop completed repeated 1, 2, 4, ... times, up to `PROBE_ROUNDS`
+    more attempts (and at each round in between). Return None when it decides RETRY every
+    time, else what it did (a retry that counts gives up).
 
-    A retry whose history has no failed round, or whose `on_failure` cannot be asked (it
-    raises), is not probed: the loop stands, on the assumption the module docstring states.
+    A retry whose `on_failure` cannot be asked (it raises) is not probed: the loop stands, on
+    the assumption the module docstring states.
     """
     core = simulation.core
-    for name in retries:
+    for name, before, after in retries:
         controller = core.nodes[name].atom
-        history = core.histories[name]
-        failed = [attempt for attempt in history if attempt.failures]
-        if not isinstance(controller, Retry) or not failed:
+        if not isinstance(controller, Retry):
             continue
-        extra = 1
-        while extra <= PROBE_ROUNDS:
-            longer = History((*history, *[failed[-1]] * extra))
-            try:
-                decision = controller.decide(longer, core.arguments(name))
-            except Exception:  # cannot be asked: the loop stands (see above)
-                break
+        history = tuple(core.histories[name])
+        # the attempt current at the loop's start, and those after it, were completed in the
+        # loop (each ended with a RETRY); the last is current again, at the same point
+        rounds, done = history[max(before - 1, 0) : after - 1], history[:-1]
+        try:
+            arguments = core.arguments(name)
+            decided = _first_other_decision(controller, arguments, done, rounds)
+        except Exception:  # cannot be asked: the loop stands (see above)
+            continue
+        if decided is not None:
+            decision, attempts = decided
+            return (
+                f"retry {name!r} decides {decision} after {attempts} attempts: it gives up, "
+                "so this is not a loop"
+            )
+    return None
+
+
+def _first_other_decision(
+    controller: Retry, arguments: dict[str, Any], done: tuple[Any, ...], rounds: tuple[Any, ...]
+) -> tuple[Decision, int] | None:
+    """The first decision but RETRY `controller` makes on `done` followed by `rounds` repeated
+    0, 1, 2, 4, ... times (up to `PROBE_ROUNDS` attempts) and a part of them, with the length
+    of that history; None when there is none. Raises what `on_failure` raises."""
+    repeats = 0
+    while repeats * len(rounds) <= PROBE_ROUNDS:
+        for more in range(1, len(rounds) + 1):
+            longer = History((*done, *rounds * repeats, *rounds[:more]))
+            decision = controller.decide(longer, arguments)
             if decision != Decision.RETRY:
-                return (
-                    f"retry {name!r} decides {decision} after {len(longer)} attempts: it gives "
-                    "up, so this is not a loop"
-                )
-            extra *= 2
+                return decision, len(longer)
+        repeats = repeats * 2 or 1
     return None
 
 

@@ -65,6 +65,12 @@ def _failure_message(flow_or_factory: object, report: Report, options: dict[str,
     name = getattr(flow_or_factory, "__qualname__", None) or repr(flow_or_factory)
     stats = str(report).splitlines()[0]
     if not report.violations:
+        if report.fault_level:  # the runs with fewer faults were all explored
+            return (
+                f"model check of {name} is incomplete: {report.incomplete}; "
+                f"{report.describe_level()}; nothing more is proven\n"
+                f"({stats}); raise the bound or make the flow smaller"
+            )
         return (
             f"model check of {name} is incomplete, so nothing is proven: {report.incomplete}\n"
             f"({stats}); raise the bound or make the flow smaller"

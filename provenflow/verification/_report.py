@@ -83,6 +83,11 @@ class Violation:
     the factory returns no context."""
     loop: Loop | None = None
     """For a run that can go on forever (message "can run forever"): where its steps loop."""
+    rule: str = ""
+    """The short, stable name of the rule that broke (`write-ahead`, `record-values`, ...,
+    `invariant` for the user's; `can-run-forever` for a loop; `table` when the engine made a
+    transition its table refuses, `engine` when it raised otherwise or got stuck): see
+    docs/verification.md."""
 
     def __str__(self) -> str:
         lines = [f"violation: {self.message}"]
@@ -127,6 +132,7 @@ class Violation:
         """Return the violation as plain data (for JSON and for diagrams)."""
         return {
             "message": self.message,
+            "rule": self.rule,
             "choices": list(self.choices),
             "steps": list(self.steps),
             "factory": self.factory,
@@ -172,6 +178,13 @@ class Report:
     def ok(self) -> bool:
         """True when the whole space was explored and no invariant broke."""
         return not self.violations and self.incomplete is None
+
+    @property
+    def complete_up_to(self) -> int | None:
+        """When a bound stopped the search: every run with at most this many faults was
+        explored (`fault_level - 1`); None when no bound stopped it, or when not even the runs
+        without faults were all explored (`fault_level` 0)."""
+        return self.fault_level - 1 if self.fault_level else None
 
     def __str__(self) -> str:
         rate = self.states_explored / self.elapsed if self.elapsed > 0 else 0.0

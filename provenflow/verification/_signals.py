@@ -27,9 +27,11 @@ class Branch(Exception):
 
 @dataclass
 class Broken(Exception):
-    """An invariant failed: `message` says which and how."""
+    """An invariant failed: `message` says how, `rule` names which (short and stable: see
+    `_invariants` and `_record_rules`; "engine" for a run the engine left stuck)."""
 
     message: str
+    rule: str = "engine"
 
 
 class Merged(Exception):

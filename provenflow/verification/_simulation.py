@@ -403,10 +403,11 @@ class Simulation:
                 result, failure = perform(work), None
             except Exception as exc:  # the user's own code failed: an outcome like any other
                 result, failure = None, Failure.from_exception(exc)
-            self.invariants.after_side_effect(work, failure)
+            self.invariants.after_side_effect(work, failure, result)
             if kind == "crash after":
                 raise Crash
         self.core.finish(work, result, failure)
+        self.invariants.after_finish(work, result, failure)
         self.invariants.after_step()
         self.finished_work = work
         self._drain("check")

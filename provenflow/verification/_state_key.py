@@ -88,7 +88,9 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     `counters=False`: the same apart from what only grows as a run repeats itself, the atoms'
     attempt numbers and the retries' histories (which `_lasso` compares on its own), wherever
     they are held (the core, the record, the work, the batch to write); its large parts are
-    not numbered.
+    not numbered. An attempt number held by the record, the work or the batch is kept as its
+    difference from the atom's current one (so the work of an earlier attempt, a late result
+    to be ignored, stays apart from the current attempt's).
     """
     core, book = simulation.core, simulation.shared
     in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
@@ -106,12 +108,26 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
         recorded = book.setdefault(_recorded(simulation).key(names), len(book))
         works, writes = map(work_key, in_flight), map(record_key, pending)
         picked_key = None if picked is None else work_key(picked)
-    else:
+    else:  # attempts only relative to the atom's current one: stale work is not current work
+        part, now = _recorded(simulation), core.attempts
         atoms = core_key(core, names, counters=False)
-        recorded = _recorded(simulation).key(names, counters=False)
-        works = (work_key(work, counters=False) for work in in_flight)
-        writes = (record_key(transition, counters=False) for transition in pending)
-        picked_key = None if picked is None else work_key(picked, counters=False)
+        recorded = (
+            part.key(names, counters=False),
+            tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
+        )
+        works = ((work_key(w, counters=False), w.attempt - now[w.node]) for w in in_flight)
+        writes = (
+            (record_key(t, counters=False), None if t.atom is None else t.attempt - now[t.atom])
+            for t in pending
+        )
+        picked_key = (
+            None
+            if picked is None
+            else (
+                work_key(picked, counters=False),
+                picked.attempt - now[picked.node],
+            )
+        )
     return (
         stage,
         after,

@@ -54,6 +54,7 @@ def test_a_bounded_search_found_every_violation_below_the_level_it_reports(
         assert level is not None and bounded.fault_level_explored is not None
         assert 0.0 <= bounded.fault_level_explored <= 1.0
         assert found(complete, below=level) <= found(bounded), (max_states, level)
+        assert bounded.complete_up_to == (level - 1 if level else None)
         levels.add(level)
     assert len(levels) >= 3  # the claim was tested at several levels, not only the first
 
@@ -98,9 +99,12 @@ def test_verify_json_gives_the_fault_level() -> None:
     bounded = json.loads(runner.invoke(main, [*args, "--max-states", "40"]).output)
     assert bounded["incomplete"] == "stopped at max_states=40"
     assert isinstance(bounded["fault_level"], int)
+    level = bounded["fault_level"]
+    assert bounded["complete_up_to"] == (level - 1 if level else None)
     assert 0.0 <= bounded["fault_level_explored"] <= 1.0
     complete = json.loads(runner.invoke(main, args).output)
     assert complete["ok"] is True
     assert complete["fault_level"] is None and complete["fault_level_explored"] is None
+    assert complete["complete_up_to"] is None
     printed = runner.invoke(main, [*args[:-1], "--max-states", "40"]).output
     assert re.search(r"^(sound|complete) (up to|at no fault level)", printed, re.MULTILINE)

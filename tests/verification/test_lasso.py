@@ -9,6 +9,8 @@ loop of a run that never ends.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ import provenflow as pf
 from provenflow.flows import Decision, History, Retry
 from provenflow.verification import Violation, check, replay
 from provenflow.verification._lasso import PROBE_ROUNDS, extends
+from provenflow.verification._simulation import Simulation
+from provenflow.verification._state_key import state_key
 from tests.helpers import Forever, World, call, make_forever, saga
 
 
@@ -60,14 +64,34 @@ def test_a_retry_that_never_gives_up_can_run_forever(snapshots: bool) -> None:
     assert text[-1] == f"  (back to step {loop.first}, and so on forever)"
 
 
+@pf.task
+def other() -> None:
+    pass
+
+
+def make_parallel() -> pf.Flow:
+    """Two atoms in any order, under a retry that never gives up."""
+    return pf.LinearFlow("p", retry=Forever(name="forever")).add(
+        pf.UnorderedFlow("both").add(call, other)
+    )
+
+
+def make_nested() -> pf.Flow:
+    """A retry that gives up after two attempts, inside one that never does: the inner one's
+    history starts again each outer round."""
+    inner = pf.LinearFlow("inner", retry=pf.Times(2, name="inner_retry")).add(call)
+    return pf.LinearFlow("outer", retry=Forever(name="forever")).add(inner)
+
+
 @pytest.mark.parametrize("snapshots", [False, True])
-def test_taking_the_loop_again_repeats_its_steps(snapshots: bool) -> None:
-    violation = only(check(make_forever, crashes=1, snapshots=snapshots))
+@pytest.mark.parametrize("make", [make_forever, make_parallel, make_nested])
+def test_taking_the_loop_again_repeats_its_steps(snapshots: bool, make: Any) -> None:
+    violation = only(check(make, crashes=1, snapshots=snapshots))
     loop = violation.loop
-    assert loop is not None
+    assert loop is not None and loop.retries == (("forever", 1, 2),)
     cycle = violation.steps[loop.first - 1 :]
     twice = (*violation.choices, *violation.choices[loop.choice :])
-    steps = replay(make_forever, twice, crashes=1).splitlines()
+    steps = replay(make, twice, crashes=1).splitlines()
     assert steps[: len(violation.steps)] == list(violation.steps)
     assert steps[len(violation.steps) : -1] == list(cycle)
     assert steps[-1].startswith("next choice: ")  # and on it goes
@@ -101,6 +125,55 @@ def test_a_controller_that_counts_beyond_the_probe_is_reported_as_the_docs_say()
 
     violation = only(check(make, crashes=0))
     assert violation.message == "can run forever"
+
+
+class Toggle:
+    """Which way the flaky call fails next."""
+
+    def __init__(self) -> None:
+        self.value_error = False
+
+    def __repr__(self) -> str:
+        return f"Toggle(value_error={self.value_error})"
+
+
+class GivesUpOnARepeat(Retry):
+    """Gives up when the last three attempts failed the same way; retries anything else."""
+
+    def execute(self, history: History) -> None:
+        return None
+
+    def on_failure(self, history: History) -> Decision:
+        kinds = [
+            tuple(failure.type_name for failure in attempt.failures.values()) for attempt in history
+        ]
+        same = len(kinds) >= 3 and kinds[-1] == kinds[-2] == kinds[-3]
+        return Decision.REVERT if same else Decision.RETRY
+
+
+def make_alternating() -> tuple[pf.Flow, Toggle]:
+    """A call that fails with ValueError and KeyError in turn: it never fails the same way
+    three times running, so the retry never gives up on it (injected failures, all alike, it
+    does give up on)."""
+    toggle = Toggle()
+
+    class Flaky(pf.Task):
+        def execute(self) -> None:
+            toggle.value_error = not toggle.value_error
+            raise (ValueError if toggle.value_error else KeyError)("flaky")
+
+    flow = pf.LinearFlow("poll", retry=GivesUpOnARepeat(name="forever")).add(Flaky(name="flaky"))
+    return flow, toggle
+
+
+def test_a_loop_of_two_different_rounds_is_probed_with_both() -> None:
+    violation = only(check(make_alternating, crashes=0, max_seconds=20))
+    assert violation.message == "can run forever"
+    assert violation.loop is not None and violation.loop.retries[0][0] == "forever"
+    before, after = violation.loop.retries[0][1:]
+    assert after - before == 2  # one loop is two rounds: ValueError, then KeyError
+    cycle = violation.steps[violation.loop.first - 1 :]
+    assert cycle.count("execute 'flaky' runs") == 2
 
 
 def test_retries_that_give_up_are_not_loops() -> None:
@@ -147,3 +220,38 @@ def test_a_history_extends_another_only_by_more_of_the_same() -> None:
     assert not extends(failed, first)  # a failure went missing
     assert not extends(failed.with_attempt(None), failed)  # shorter
     assert not extends(History().with_attempt(1), History().with_attempt(2))  # another value
+
+
+def test_work_of_an_earlier_attempt_is_kept_apart_from_the_current_attempt() -> None:
+    """Attempt numbers leave a loop's key, but not how work relates to its atom's attempt."""
+    simulation = Simulation(make_parallel, {}, (), max_crashes=0)
+    simulation.catch_up()
+    simulation.advance()  # the retry's outcome
+    simulation.apply(0)
+    simulation.advance()  # which of the two completes first
+    assert [work.node for work in simulation.in_flight] == ["call", "other"]
+    stale = simulation.clone()  # the same, but `call`'s work is of its attempt before
+    stale.in_flight = [
+        dataclasses.replace(work, attempt=work.attempt - 1) if work.node == "call" else work
+        for work in stale.in_flight
+    ]
+    assert state_key(stale, counters=False) != state_key(simulation, counters=False)
+    # what a loop comes back to with every attempt one higher is equal (the loops above)
+
+
+def test_no_loop_is_claimed_through_a_world_that_cannot_be_captured() -> None:
+    """A world holding a lock (its state is hidden) is equal to no other world: the run that
+    never ends is not taken for a loop, and the search says where it stopped."""
+
+    class Guarded:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
+    def make() -> tuple[pf.Flow, Guarded]:
+        return make_forever(), Guarded()
+
+    report = check(make, crashes=0, max_states=300)
+    assert report.incomplete == "stopped at max_states=300" and not report.violations
+    assert report.fault_level is not None
+    captured = check(lambda: (make_forever(), World()), crashes=0)
+    assert only(captured).message == "can run forever"  # the same with a world it can key

@@ -2,8 +2,9 @@
 
 A user's test file is run with `pytester`: a sound flow passes, a flawed one fails with the
 numbered trace and the reproduction in the output, and a search stopped by a bound fails
-saying so (nothing is proven). The last tests draw coverage: `--provenflow-coverage-diagrams`
-writes each lifecycle with its edges marked taken or never taken.
+saying so (and which fault level it finished). The last tests draw coverage:
+`--provenflow-coverage-diagrams` writes each lifecycle with its edges marked taken or never
+taken.
 """
 
 from __future__ import annotations
@@ -126,18 +127,27 @@ def test_the_fixture_gives_the_same_check(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_a_search_stopped_by_a_bound_fails_saying_nothing_is_proven(
-    pytester: pytest.Pytester,
+@pytest.mark.parametrize(
+    ("max_states", "said"),
+    [
+        (1, "is incomplete, so nothing is proven: stopped at max_states=1"),
+        (
+            60,
+            "is incomplete: stopped at max_states=60; sound up to * fault*; * faults: * % "
+            "explored (*); nothing more is proven",
+        ),
+    ],
+)
+def test_a_search_stopped_by_a_bound_fails_saying_what_it_proved(
+    pytester: pytest.Pytester, max_states: int, said: str
 ) -> None:
-    pytester.makepyfile(
-        test_user=user_tests("def test_bounded():\n    assert_sound(make_sound, max_states=1)\n")
-    )
+    body = f"def test_bounded():\n    assert_sound(make_sound, max_states={max_states})\n"
+    pytester.makepyfile(test_user=user_tests(body))
     result = pytester.runpytest(*plugin_args())
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *Failed: model check of make_sound is incomplete, so nothing is proven: "
-            "stopped at max_states=1",
+            f"E *Failed: model check of make_sound {said}",
             "E *(states explored: *); raise the bound or make the flow smaller",
         ]
     )
