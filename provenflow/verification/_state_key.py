@@ -31,7 +31,7 @@ or a set, so two paths that reach the same state in another order get the same k
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,13 @@ class KeyBook(dict[Hashable, int]):
     def __init__(self) -> None:
         super().__init__()
         self.uncaptured: dict[str, None] = {}
+        self.parts: dict[Hashable, Hashable] = {}
+        """Pieces of parts (an atoms' states, attempts, outcomes), each kept once: many parts
+        share each, and hold the one copy (`intern`)."""
+
+    def intern(self, piece: Hashable) -> Hashable:
+        """Return the copy of `piece` kept in this book (`piece` itself when it is new)."""
+        return self.parts.setdefault(piece, piece)
 
     def number(self, part: Hashable) -> int:
         """Return the number of `part`, giving it the next one when it is new."""
@@ -93,50 +100,16 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     to be ignored, stays apart from the current attempt's).
     """
     core, book = simulation.core, simulation.shared
-    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
     stage, finished = simulation.stage, simulation.finished_work
-    names = simulation.names
     after = simulation.after_write if stage == "write" else None
     if finished is not None and "check" not in (stage, after):
         finished = None  # left over from before a crash: never checked
-    atoms: Hashable
-    recorded: Hashable
-    works: Iterable[Hashable]
-    writes: Iterable[Hashable]
-    if counters:
-        atoms = book.setdefault(core_key(core, names), len(book))
-        recorded = book.setdefault(_recorded(simulation).key(names), len(book))
-        works, writes = map(work_key, in_flight), map(record_key, pending)
-        picked_key = None if picked is None else work_key(picked)
-    else:  # attempts only relative to the atom's current one: stale work is not current work
-        part, now = _recorded(simulation), core.attempts
-        atoms = core_key(core, names, counters=False)
-        recorded = (
-            part.key(names, counters=False),
-            tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
-        )
-        works = ((work_key(w, counters=False), w.attempt - now[w.node]) for w in in_flight)
-        writes = (
-            (record_key(t, counters=False), None if t.atom is None else t.attempt - now[t.atom])
-            for t in pending
-        )
-        picked_key = (
-            None
-            if picked is None
-            else (
-                work_key(picked, counters=False),
-                picked.attempt - now[picked.node],
-            )
-        )
+    parts = _parts(simulation, book) if counters else _parts_without_counters(simulation)
     return (
         stage,
         after,
         core.flow.state,
-        atoms,
-        recorded,
-        frozenset(works) if in_flight else None,
-        picked_key,
-        tuple(writes) if pending else None,
+        *parts,
         None if finished is None else (finished.action, finished.node),
         simulation.crashes,
         simulation.suspends,
@@ -144,16 +117,76 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     )
 
 
-def core_key(core: Core, names: Sequence[str], *, counters: bool = True) -> Hashable:
+def _parts(simulation: Simulation, book: dict[Hashable, int]) -> tuple[Hashable, ...]:
+    """The core's, the record's and the work's parts of a key, each numbered in `book` (the
+    work's None when there is none)."""
+    core, names = simulation.core, simulation.names
+    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
+    intern = book.intern if isinstance(book, KeyBook) else None
+    work: int | None = None
+    if in_flight or pending or picked is not None:
+        flying = (
+            frozenset(map(work_key, in_flight)) if in_flight else None,
+            None if picked is None else work_key(picked),
+            tuple(map(record_key, pending)) if pending else None,
+        )
+        work = book.setdefault(flying, len(book))
+    return (
+        book.setdefault(core_key(core, names, intern=intern), len(book)),
+        book.setdefault(_recorded(simulation).key(names), len(book)),
+        work,
+    )
+
+
+def _parts_without_counters(simulation: Simulation) -> tuple[Hashable, ...]:
+    """`_parts` without attempt numbers and histories, not numbered. An attempt number held by
+    the record, the work or the batch is kept relative to the atom's current one: stale work
+    is not current work."""
+    core, names = simulation.core, simulation.names
+    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
+    part, now = _recorded(simulation), core.attempts
+    recorded = (
+        part.key(names, counters=False),
+        tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
+    )
+    works = ((work_key(w, counters=False), w.attempt - now[w.node]) for w in in_flight)
+    writes = (
+        (record_key(t, counters=False), None if t.atom is None else t.attempt - now[t.atom])
+        for t in pending
+    )
+    picked_key = None
+    if picked is not None:
+        picked_key = (work_key(picked, counters=False), picked.attempt - now[picked.node])
+    work = (
+        frozenset(works) if in_flight else None,
+        picked_key,
+        tuple(writes) if pending else None,
+    )
+    return (core_key(core, names, counters=False), recorded, work)
+
+
+def core_key(
+    core: Core,
+    names: Sequence[str],
+    *,
+    counters: bool = True,
+    intern: Callable[[Hashable], Hashable] | None = None,
+) -> Hashable:
     """Everything of `core` that can change what it does next (see the module docstring);
     `names` are its atoms in the flow's order (`tuple(core.states)`). Without `counters`,
-    attempt numbers and retry histories are left out (see `state_key`)."""
+    attempt numbers and retry histories are left out (see `state_key`). `intern` (a
+    `KeyBook.intern`) keeps one copy of the pieces many keys share."""
     histories, unrecorded = core.histories if counters else None, core.unrecorded
-    return (
+    atoms: tuple[Hashable, ...] = (
         EntityState.states_of(core.states.values()),
         tuple(core.attempts.values()) if counters else None,
         _values_key(core.outcomes, names),
         _provided_key(core.provided, core.outcomes, names) if core.provided else None,
+    )
+    if intern is not None:
+        atoms = tuple(map(intern, atoms))
+    return (
+        *atoms,
         frozenset(core.failures.items()) if core.failures else None,
         frozenset(core.revert_failures.items()) if core.revert_failures else None,
         tuple(map(history_key, histories.values())) if histories else None,
@@ -168,19 +201,26 @@ def core_key(core: Core, names: Sequence[str], *, counters: bool = True) -> Hash
 
 
 def work_key(work: Work, *, counters: bool = True) -> Hashable:
-    """A piece of work by value: what it does, to which atom, in which attempt, and the
-    arguments, result and failures the user's code will be given. Without `counters`, the
-    attempt and a retry's history (among its arguments) are left out."""
-    flow_failures, args = work.flow_failures, work.args
+    """A piece of work by value: what it does, to which atom, in which attempt, and what the
+    user's code will be handed: an execute's arguments; for a revert, of its arguments, result
+    and the flow's failures, what that revert accepts (`Atom.revert_inputs`: the default revert
+    is handed nothing). Without `counters`, the attempt and a retry's history are left out."""
+    if work.action == "revert":
+        args = work.atom.revert_inputs(work.args, work.result, work.flow_failures)
+    else:
+        args = work.args
     if not counters:
         args = {name: value for name, value in args.items() if not isinstance(value, History)}
-    return (
-        work.action,
-        work.node,
-        work.attempt if counters else None,
-        _items_key(args) if args else None,
-        value_key(work.result),
-        frozenset(flow_failures.items()) if flow_failures else None,
+    return (work.action, work.node, work.attempt if counters else None, _arguments_key(args))
+
+
+def _arguments_key(args: Mapping[str, Any]) -> Hashable:
+    """What a piece of work hands the user's code, by name (the flow's failures as a set)."""
+    if not args:
+        return None
+    return tuple(
+        (name, frozenset(value.items()) if name == "flow_failures" else value_key(value))
+        for name, value in args.items()
     )
 
 
