@@ -46,6 +46,7 @@ from provenflow.verification._value_key import (
     OWN_KEY,
     Uncaptured,
     history_key,
+    plain_key,
     value_key,
 )
 from provenflow.verification._world import world_key
@@ -230,7 +231,8 @@ def world_part(context: object, book: Mapping[Hashable, int]) -> Hashable:
     `Uncaptured` marker (equal only to itself) when it cannot be captured by value."""
     if context is None:
         return None
-    key, complete = world_key(context)
+    plain = plain_key(context)  # a world of plain data: its repr, at C speed
+    key, complete = (plain, True) if plain is not None else world_key(context)
     if not complete:
         what = f"the world (a {type(context).__qualname__}) cannot be captured by value"
         if isinstance(book, KeyBook):
