@@ -157,3 +157,24 @@ def test_the_world_at_the_violation_is_printed_and_in_the_json() -> None:
         "reserved": 0,
         "shipped": 0,
     }
+
+
+def test_workers_sets_the_executor_the_search_explores(tmp_path: Path) -> None:
+    factory = tmp_path / "wide.py"
+    factory.write_text(
+        "import provenflow as pf\n\n"
+        "def make_flow():\n"
+        "    return pf.UnorderedFlow('wide').add(\n"
+        "        *(pf.task(lambda: None, name=f't{i}') for i in range(3)))\n"
+    )
+    reports = {
+        workers: json.loads(
+            invoke(
+                "verify", f"{factory}:make_flow", "--crashes", "0", "--workers", workers, "--json"
+            ).output
+        )
+        for workers in ("1", "3")
+    }
+    assert reports["1"]["ok"] and reports["3"]["ok"]
+    assert reports["3"]["states_explored"] > reports["1"]["states_explored"]
+    assert invoke("verify", f"{factory}:make_flow", "--workers", "0").exit_code == 2

@@ -59,6 +59,12 @@ def guarded_factory(spec: str) -> Callable[[], Any]:
     is_flag=True,
     help="Make each revert raise too (a FAILURE end is then checked, not reported).",
 )
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    help="The executor's workers: each batch the loop takes is tried at every size up to it.",
+)
 @click.option("--max-states", default=1_000_000, show_default=True, help="Stop after this many.")
 @click.option("--max-seconds", default=60.0, show_default=True, help="Stop after this long.")
 @click.option("--invariant", metavar="SPEC", help="FILE_OR_MODULE:NAME of invariant(ctx, outcome).")
@@ -74,6 +80,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     crashes: int,
     suspends: int,
     revert_failures: bool,
+    workers: int,
     max_states: int,
     max_seconds: float,
     invariant: str | None,
@@ -99,7 +106,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
       provenflow verify examples/order_saga.py:make_flow --store '{"order_id": 7}'
       provenflow verify mypackage.flows:make_order --crashes 1 --json
     """
-    if crashes < 0 or suspends < 0 or max_states < 1 or max_seconds <= 0:
+    if crashes < 0 or suspends < 0 or max_states < 1 or max_seconds <= 0 or workers < 1:
         raise click.BadParameter("bounds must be positive (crashes and suspends may be 0)")
     quiet = contextlib.nullcontext() if show_output else contextlib.redirect_stdout(io.StringIO())
     with quiet:  # the flow runs once per explored path: its prints would bury the report
@@ -109,6 +116,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             crashes=crashes,
             suspends=suspends,
             revert_failures=revert_failures,
+            workers=workers,
             max_states=max_states,
             max_seconds=max_seconds,
             invariant=None if invariant is None else load_object(invariant, "invariant"),

@@ -52,7 +52,14 @@ _RESERVED = frozenset(
 )
 _SHADES = {"crash": "rgb(255, 228, 225)", "resume": "rgb(221, 244, 255)"}
 _VIOLATION_SHADE = "rgb(255, 205, 210)"
-_CALLS = {"runs": "->>", "raises": "-x", "crash before": "-x", "crash after": "->>"}
+_CALLS = {
+    "runs": "->>",
+    "raises": "-x",
+    "times out": "-x",
+    "lands": "->>",
+    "crash before": "-x",
+    "crash after": "->>",
+}
 
 
 def _describe_bounds(example: Counterexample, code: str = "") -> str:

@@ -8,8 +8,8 @@ each event is a dict with `kind` and `text` (see
 
 - `record`: a transition written to the store, with `lifecycle` (task, retry or flow), `atom`
   (None for the flow), `old`, `event`, `new`;
-- `execute` / `revert`: an atom's code, with `atom` and `outcome` (runs, raises, crash before,
-  crash after);
+- `execute` / `revert`: an atom's code, with `atom` and `outcome` (runs, raises, times out,
+  lands: an abandoned call finishing late, crash before, crash after);
 - `lost_write` (a crash before a batch was written), `crash`, `resume`, `suspend`.
 
 A run that can go on forever also has `loop`: `{"first_step": N, "retries": {name: [before,
@@ -33,7 +33,7 @@ from provenflow.fsm import LIFECYCLES
 __all__ = ["ATOM_LIFECYCLES", "Counterexample", "Step", "read_violation"]
 
 KINDS = ("record", "execute", "revert", "lost_write", "crash", "resume", "suspend")
-OUTCOMES = ("runs", "raises", "crash before", "crash after")
+OUTCOMES = ("runs", "raises", "times out", "lands", "crash before", "crash after")
 ATOM_LIFECYCLES = ("task", "retry")
 _EXPECTED = (
     "a provenflow.verification.Violation, or its to_data() dict (what `provenflow verify "

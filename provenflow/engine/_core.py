@@ -201,6 +201,14 @@ class Core:
             self._finish_revert(work.node, failure)
         self._settle()
 
+    def work_bound(self) -> int:
+        """At most how many pieces of work `take_work` would hand out now (queued reverts, and
+        ready atoms while the flow is RUNNING; some may turn out to have nothing to do)."""
+        reverts = self.phases.queued()
+        if self.flow.state == FlowState.RUNNING:
+            return reverts + len(self.ready)
+        return reverts
+
     def has_work(self) -> bool:
         """Whether `take_work` may have something to hand out now."""
         return self.phases.busy() or (bool(self.ready) and self.flow.state == FlowState.RUNNING)

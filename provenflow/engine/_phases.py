@@ -120,6 +120,10 @@ class PhaseBook:
         """Whether a revert is queued (an open phase with nothing queued is waiting on work)."""
         return bool(self._queue)
 
+    def queued(self) -> int:
+        """How many reverts are queued (some may be in flight already)."""
+        return len(self._queue)
+
     def next_revert(self) -> str | None:
         """Pop the next node whose revert may start now, or None."""
         while self._queue:

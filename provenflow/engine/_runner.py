@@ -20,24 +20,19 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from provenflow._gc import collector_paused
 from provenflow.engine._async import AsyncDispatcher
 from provenflow.engine._core import Core
-from provenflow.engine._executors import Completion, Dispatcher, make_dispatcher
+from provenflow.engine._executors import Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
-from provenflow.engine._listeners import announce
-from provenflow.engine._resume import check_atoms, records_from
+from provenflow.engine._loop import Loop, resumed_core, run_info, step
 from provenflow.errors import (
-    InternalError,
     MultipleFailures,
-    UnstorableValue,
     UsageError,
 )
 from provenflow.failure import Failure, RecordedFailure
 from provenflow.flows import CompiledFlow, Flow, compile_flow
-from provenflow.fsm import EntityState
 from provenflow.fsm import engine as loop_fsm
-from provenflow.persistence import AtomInfo, RunInfo, Storage, Transition, open_storage
+from provenflow.persistence import Storage, Transition, open_storage
 
 __all__ = ["Engine", "run"]
 
@@ -45,12 +40,6 @@ LoopState = loop_fsm.State
 LoopEvent = loop_fsm.Event
 _WAIT = object()
 """What the engine loop yields when it needs completions from its driver."""
-OUTCOME_EVENTS = {
-    "SUCCESS": LoopEvent.SUCCEED,
-    "REVERTED": LoopEvent.REVERTED,
-    "FAILURE": LoopEvent.REVERT_FAILED,
-    "SUSPENDED": LoopEvent.SUSPENDED,
-}
 
 
 class Engine:
@@ -78,14 +67,7 @@ class Engine:
         compiled = compile_flow(flow, store_keys=store)
         self.storage = open_storage(backend)
         self.flow_id = flow_id or uuid.uuid4().hex
-        with collector_paused():
-            atoms = tuple(
-                AtomInfo(name, node.kind, node.atom.version)
-                for name, node in compiled.nodes.items()
-                if node.atom is not None
-            )
-        info = RunInfo(self.flow_id, compiled.name, atoms, store, factory)
-        version = self.storage.create(info)
+        version = self.storage.create(run_info(compiled, self.flow_id, store, factory))
         self._setup(compiled, Core(compiled, store, clock=time.time), version)
         self._configure(executor, max_workers, listeners)
 
@@ -162,9 +144,7 @@ class Engine:
         storage = open_storage(backend)
         info, transitions, version = storage.load(flow_id)
         compiled = compile_flow(flow, store_keys=info.store)
-        check_atoms(compiled, info)
-        records, flow_events = records_from(transitions)
-        core = Core(compiled, info.store, clock=time.time, records=records, flow_events=flow_events)
+        core = resumed_core(compiled, info, transitions, clock=time.time)
         engine = cls.__new__(cls)
         engine.storage = storage
         engine.flow_id = flow_id
@@ -175,8 +155,7 @@ class Engine:
     def _setup(self, compiled: CompiledFlow, core: Core, version: int) -> None:
         self.compiled = compiled
         self._core = core
-        self._version = version
-        self._suspend = False  # set from any thread; a bool store is atomic
+        self._loop = Loop(core, self.storage, self.flow_id, version)
         self._lock = threading.Lock()
         self._loop_state: Any = LoopState.PENDING
 
@@ -235,7 +214,7 @@ class Engine:
         suspends as soon as it has started, before any atom runs. Has no effect on a run that is
         reverting or over.
         """
-        self._suspend = True
+        self._loop.suspend_requested = True  # a bool store is atomic
 
     def run(self) -> dict[str, Any]:
         """Run (or continue) the flow to its end or to a suspension; return `results()`.
@@ -319,97 +298,22 @@ class Engine:
         return any(hasattr(listener, "on_progress") for listener in self.listeners)
 
     def _drive(self, dispatcher: Dispatcher | AsyncDispatcher) -> Generator[Any, Any, None]:
-        """The engine loop. Yields loop states (and gets suspension requests back), and yields
-        `_WAIT` when it needs completions, which the driver sends back."""
-        core = self._core
-        loop = EntityState(loop_fsm.LIFECYCLE, self.compiled.name)
-        if (yield self._step(loop, LoopEvent.START)):
-            self._suspend = True
-        core.start()
-        self._record()
-        event = LoopEvent.ANALYZE if core.over else LoopEvent.SCHEDULE
-        completions: list[Completion] = []
-        while True:
-            if self._suspend:
-                self._honour_suspend()
-            if (yield self._step(loop, event)):
-                self._suspend = True
-            if loop.state == LoopState.SCHEDULING:
-                self._schedule(dispatcher)
-                event = LoopEvent.WAIT
-            elif loop.state == LoopState.WAITING:
-                completions = (yield _WAIT) if not dispatcher.idle else []
-                event = LoopEvent.ANALYZE
+        """The engine loop, taken step by step (`provenflow.engine._loop`). Yields each loop
+        state it enters (and gets suspension requests back), and yields `_WAIT` when it needs
+        completions, which the driver sends back."""
+        loop = self._loop
+        loop.restart()
+        loop.listeners = self.listeners
+        while loop.steps:
+            if loop.steps[0] == "wait":
+                loop.deliver((yield _WAIT) if not dispatcher.idle else ())
+                entered = None
             else:
-                event = self._analyze(completions, dispatcher)
-                completions = []
-                if event in OUTCOME_EVENTS.values():
-                    yield self._step(loop, event)
-                    return
-
-    def _honour_suspend(self) -> None:
-        """Suspend the run if asked to; the request is used up either way (a run that is
-        reverting or over is not suspended), so the next `run()` continues."""
-        if self._suspend:
-            if self._core.request_suspend():
-                self._record()
-            self._suspend = False
-
-    def _schedule(self, dispatcher: Dispatcher | AsyncDispatcher) -> None:
-        works = self._core.take_work(dispatcher.free)
-        self._record()  # write-ahead: every RUNNING and REVERTING is recorded before its call
-        for work in works:
-            dispatcher.submit(work)
-
-    def _analyze(
-        self, completions: list[Completion], dispatcher: Dispatcher | AsyncDispatcher
-    ) -> LoopEvent:
-        core = self._core
-        for completion in completions:
-            failure = completion.failure
-            if failure is None and completion.work.action == "execute":
-                failure = self._unstorable(completion.work.node, completion.result)
-            core.finish(completion.work, completion.result, failure)
-            self._record()
-        self._honour_suspend()
-        if core.over:
-            return OUTCOME_EVENTS[core.flow.state]
-        if core.has_work():
-            return LoopEvent.SCHEDULE
-        if dispatcher.idle:
-            raise InternalError(
-                f"flow {self.compiled.name!r} is {core.flow.state} with nothing running "
-                "and nothing to do"
-            )
-        return LoopEvent.WAIT
-
-    def _unstorable(self, atom: str, result: Any) -> Failure | None:
-        """Return the failure of a result the store cannot keep (it fails its task), or None."""
-        try:
-            self.storage.check_value(self.flow_id, atom, "result", result)
-        except UnstorableValue as exc:
-            return Failure.from_exception(exc)
-        return None
-
-    def _step(self, loop: EntityState[Any, Any], event: LoopEvent) -> str:
-        old = loop.state
-        new: str = loop.apply(event)
-        self._loop_state = new
-        if self.listeners:
-            announce(
-                self.listeners,
-                Transition(None, "engine", old, event, new, 0, time.time()),
-            )
-        return new
-
-    def _record(self) -> None:
-        transitions = self._core.drain()
-        if not transitions:
-            return
-        self._version = self.storage.record(self.flow_id, transitions, self._version)
-        if self.listeners:
-            for transition in transitions:
-                announce(self.listeners, transition)
+                entered = step(loop, dispatcher)
+            if entered is not None:
+                self._loop_state = entered
+                if (yield entered):
+                    loop.suspend_requested = True
 
     def _progress(self, atom: str, fraction: float) -> None:
         for listener in self.listeners:

@@ -42,6 +42,7 @@ branches from a copy of its parent instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import deque
@@ -55,7 +56,7 @@ from provenflow.flows import Flow
 from provenflow.verification._lasso import Lineage, Looped, follow, looped
 from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
-from provenflow.verification._signals import Broken, Finished, Merged
+from provenflow.verification._signals import Branch, Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 from provenflow.verification._state_key import KeyBook, world_part
 from provenflow.verification._steps import shortened
@@ -101,6 +102,8 @@ def check(
     all_violations: bool = False,
     snapshots: bool = False,
     revert_failures: bool = False,
+    workers: int = 2,
+    world_at_each_step: bool = False,
     _merge: bool = True,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
@@ -117,12 +120,21 @@ def check(
     exactly what the failed reverts depend on (see `_invariants`). A real revert that raises is
     a violation either way.
 
+    `workers` is the simulated executor's size: each time the engine loop takes work, the
+    search tries every amount of room from 1 to the workers not busy (so every batch the
+    loop can write, and every crash point between batches); 1 is the serial engine.
+
+    `world_at_each_step=True` gives each violation the world after each of its steps
+    (`Violation.worlds`, printed where it changed): its path is played once more to note them.
+
     `snapshots=True` branches from copies of each explored state instead of replaying every
     path from the start: much faster, and sound only when the flow's code keeps no state of its
     own (the copies share the flow's atoms), so it refuses a factory that returns a context.
     """
     if crashes < 0 or suspends < 0:
         raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
+    if workers < 1:
+        raise UsageError(f"workers={workers}: must be at least 1")
     factory = factory_of(flow_or_factory)
     spec = factory_spec(flow_or_factory) if not isinstance(flow_or_factory, Flow) else None
     search = _Search(
@@ -136,7 +148,9 @@ def check(
         max_seconds,
         all_violations,
         revert_failures,
+        workers,
         merge=_merge,
+        world_steps=world_at_each_step,
     )
     with collector_paused():
         report = search.with_snapshots() if snapshots else search.by_replay()
@@ -159,9 +173,13 @@ class _Search:
         max_seconds: float,
         all_violations: bool,
         revert_failures: bool = False,
+        workers: int = 2,
         *,
         merge: bool = True,
+        world_steps: bool = False,
     ) -> None:
+        self.workers = workers
+        self.world_steps = world_steps
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
         self.max_states, self.max_seconds, self.all_violations = (
@@ -203,6 +221,7 @@ class _Search:
             user_checks=self.checks,
             max_suspends=self.suspends,
             revert_failures=self.revert_failures,
+            workers=self.workers,
         )
         simulation.passed = self.passed if self.merge else None
         simulation.faults = faults
@@ -265,6 +284,8 @@ class _Search:
             message = f"the engine raised {shortened(f'{type(error).__name__}: {error}')}"
             rule = "table" if isinstance(error, IllegalTransition) else "engine"
         violation = _violation(message, path, simulation, self.spec, rule)
+        if self.world_steps:
+            violation = dataclasses.replace(violation, worlds=self.worlds_along(path))
         if isinstance(error, Looped):
             stem = self.simulation(path[: error.start.choices])
             stem.passed = None  # a replay of states already counted
@@ -277,6 +298,8 @@ class _Search:
         )
         if self.revert_failures:
             bounds += (("revert_failures", 1),)
+        if self.workers != 2:
+            bounds += (("workers", self.workers),)
         checks = tuple((kind, factory_spec(function)) for kind, function in self.checks)
         self.report.violations.append(
             dataclasses.replace(
@@ -284,6 +307,15 @@ class _Search:
             )
         )
         return not self.all_violations
+
+    def worlds_along(self, path: Sequence[int]) -> tuple[object, ...]:
+        """The world after each step of `path`, played again from the start (a path is the
+        same every time its choices are made)."""
+        simulation = self.simulation(path)
+        simulation.passed, simulation.worlds = None, []
+        with contextlib.suppress(Branch, Broken, Finished, ProvenflowError):
+            simulation.run()  # it ends as it did: at the violation
+        return tuple(simulation.world_after_steps())
 
     def new_state(self, key: Any, options: int) -> bool:
         """Count a state reached; return False when it was seen before (never without
@@ -461,7 +493,12 @@ options it has, its key, its lineage)."""
 def _fault(stage: str, choice: int) -> int:
     """What taking `choice` at `stage` costs: 1 for a fault (a crash, an injected failure, a
     suspension), 0 for the run's normal course (the first option, or any order of completion)."""
-    return 0 if choice == 0 or stage == "pick" else 1
+    return 0 if choice == 0 or stage in _NORMAL else 1
+
+
+_NORMAL = frozenset({"pick", "take"})
+"""Stages whose every option is the run's normal course: which work completes first, and how
+much room the executor has."""
 
 
 def _violation(

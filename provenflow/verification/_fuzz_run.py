@@ -84,7 +84,8 @@ class FaultyRun:
     """One run with its faults: the record, and the order of records and side effects.
 
     `timeline`: ("record", Transition), ("execute" | "revert", atom, attempt) before the call,
-    and ("raised", atom, action) when a call raised. `steps`: the same, in words, with the
+    ("raised", atom, action) when a call raised, ("returned", atom, action, attempt, result)
+    when it returned. `steps`: the same, in words, with the
     crashes and resumes. `raised`: what the last `run()` raised (None: it returned).
     """
 
@@ -170,7 +171,9 @@ class _Executor(cf.Executor):
             return future
         self.run.timeline.append((work.action, work.node, work.attempt))
         try:
-            future.set_result(fn(*args, **kwargs))
+            result = fn(*args, **kwargs)
+            future.set_result(result)
+            self.run.timeline.append(("returned", work.node, work.action, work.attempt, result))
         except ProcessCrash:
             self.run.steps.append(f"CRASH in {what}: the process dies")
             raise

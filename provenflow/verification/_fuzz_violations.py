@@ -6,8 +6,11 @@
   left RUNNING, REVERTING or RETRYING (but a retry whose subflow holds a failed revert cannot
   be undone, and keeps its RETRYING in a FAILURE run);
 - write-ahead: every `execute` runs while its RUNNING record (of that attempt) is durable,
-  every `revert` while its REVERTING record is; so a recorded success is never executed again
-  and no attempt is executed twice;
+  every `revert` while its REVERTING record (of that attempt) is; so a recorded success is never
+  executed again and no attempt is executed twice;
+- the record tells what happened (the checker's record rules, `_record_rules`): SUCCESS is
+  recorded only for an attempt whose `execute` returned, with what it returned; REVERTED only
+  for an attempt whose `revert` returned;
 - dependents are reverted first: no revert starts while an atom that depends on it, directly
   or not, holds work or failed to revert;
 - SUCCESS: every atom succeeded or was ignored, and `run()` returned; REVERTED: every atom
@@ -27,6 +30,7 @@ from provenflow.flows import CompiledFlow
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import Transition
 from provenflow.verification._fuzz_run import FaultyRun
+from provenflow.verification._record_rules import stored
 
 __all__ = [
     "violations",
@@ -85,7 +89,9 @@ def _check_timeline(run: FaultyRun) -> list[str]:
         elif entry[0] == "execute":
             replay.execute(entry[1], entry[2])
         elif entry[0] == "revert":
-            replay.revert(entry[1])
+            replay.revert(entry[1], entry[2])
+        elif entry[0] == "returned":
+            replay.returned[(entry[1], entry[2], entry[3])] = stored(entry[4])
     return replay.problems
 
 
@@ -98,11 +104,14 @@ class _Replay:
         self.attempts: dict[str, int] = {}
         self.succeeded: set[str] = set()
         self.executed: set[tuple[str, int]] = set()
+        self.returned: dict[tuple[str, str, int], object] = {}
+        """What each (atom, action, attempt) that returned returned, as a store keeps it."""
         self.problems: list[str] = []
 
     def record(self, t: Transition) -> None:
         if t.atom is None:
             return
+        self._told(t)
         self.recorded[t.atom] = t.new_state
         if t.new_state == "RUNNING":
             self.attempts[t.atom] = t.attempt
@@ -124,10 +133,35 @@ class _Replay:
             self.problems.append(f"attempt {attempt} of {atom!r} is executed twice")
         self.executed.add((atom, attempt))
 
-    def revert(self, atom: str) -> None:
+    def _told(self, t: Transition) -> None:
+        """SUCCESS only with what an execute of that attempt returned; REVERTED only after a
+        revert of that attempt returned."""
+        atom = str(t.atom)
+        if t.event == "succeed":
+            key = (atom, "execute", t.attempt)
+            if key not in self.returned:
+                self.problems.append(
+                    f"{atom!r} is recorded SUCCESS as attempt {t.attempt}, but no execute of "
+                    "that attempt returned"
+                )
+            elif self.returned[key] != stored(t.result):
+                self.problems.append(
+                    f"{atom!r} is recorded SUCCESS (attempt {t.attempt}) with {t.result!r}, but "
+                    f"its execute returned {self.returned[key]!r}"
+                )
+        elif t.event == "reverted" and (atom, "revert", t.attempt) not in self.returned:
+            self.problems.append(
+                f"{atom!r} is recorded REVERTED (attempt {t.attempt}), but no revert of that "
+                "attempt returned"
+            )
+
+    def revert(self, atom: str, attempt: int) -> None:
         state = self.recorded.get(atom, "PENDING")
-        if state != "REVERTING":
-            self.problems.append(f"revert of {atom!r} started while its record says {state}")
+        if state != "REVERTING" or self.attempts.get(atom) != attempt:
+            self.problems.append(
+                f"revert of {atom!r} (attempt {attempt}) started while its record says {state} "
+                f"(attempt {self.attempts.get(atom)})"
+            )
         recorded = self.recorded
         busy = [d for d in _dependents(self.compiled, atom) if recorded.get(d) in NOT_UNDONE]
         if busy:

@@ -23,8 +23,9 @@ from provenflow.verification._world import describe_world, world_text
 
 __all__ = ["replay"]
 
-DEFAULT_BOUNDS: dict[str, int] = {"crashes": 2, "suspends": 0, "revert_failures": 0}
-"""What `check` explores when not told otherwise (a violation omits revert_failures=0)."""
+DEFAULT_BOUNDS: dict[str, int] = {"crashes": 2, "suspends": 0, "revert_failures": 0, "workers": 2}
+"""What `check` explores when not told otherwise (a violation omits revert_failures=0 and
+workers=2)."""
 
 
 def _loaded(check: Check | str | None, kind: str) -> Check | None:
@@ -39,6 +40,7 @@ def replay(
     crashes: int | None = None,
     suspends: int | None = None,
     revert_failures: bool | None = None,
+    workers: int | None = None,
     invariant: Check | str | None = None,
     always: Check | str | None = None,
     eventually: Check | str | None = None,
@@ -47,7 +49,7 @@ def replay(
 
     `choices` is a `Violation` (or its `to_data()`), whose bounds and store are then used, or
     its `choices`, with the same store and bounds as `check` was given (the defaults are
-    check's: crashes=2, suspends=0, revert_failures=False). Pass the same user checks (a
+    check's: crashes=2, suspends=0, revert_failures=False, workers=2). Pass the same user checks (a
     `Violation`'s `reproduction()` does); `factory` and the checks may be `FILE_OR_MODULE:NAME`
     specs. The text ends with the violation, the outcome, or the choice the path would make
     next. Raises `UsageError` for a spec that cannot be loaded, for bounds or a store that
@@ -55,7 +57,12 @@ def replay(
     """
     if isinstance(factory, str):
         factory = load_object(factory, "factory")
-    given = {"crashes": crashes, "suspends": suspends, "revert_failures": revert_failures}
+    given = {
+        "crashes": crashes,
+        "suspends": suspends,
+        "revert_failures": revert_failures,
+        "workers": workers,
+    }
     path, bounds, store = _bounds_of(choices, given, store)
     checks = user_checks(
         *(
@@ -71,6 +78,7 @@ def replay(
         user_checks=checks,
         max_suspends=bounds["suspends"],
         revert_failures=bool(bounds["revert_failures"]),
+        workers=bounds["workers"],
     )
     try:
         end = f"next choice: {', '.join(_follow(simulation, path, bounds))}"

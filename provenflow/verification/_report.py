@@ -83,6 +83,9 @@ class Violation:
     the factory returns no context."""
     loop: Loop | None = None
     """For a run that can go on forever (message "can run forever"): where its steps loop."""
+    worlds: tuple[object, ...] = ()
+    """With `check(..., world_at_each_step=True)`: the world after each step (one per step,
+    described as `world` is); empty otherwise."""
     rule: str = ""
     """The short, stable name of the rule that broke (`write-ahead`, `record-values`, ...,
     `invariant` for the user's; `can-run-forever` for a loop; `table` when the engine made a
@@ -98,6 +101,9 @@ class Violation:
             if self.loop is not None and number == self.loop.first:
                 lines.append(f"  {self.loop.describe(len(self.steps))}:")
             lines.append(f"  {number:>2}. {step}")
+            if self.worlds and (number == 1 or self.worlds[number - 1] != self.worlds[number - 2]):
+                world = world_text(self.worlds[number - 1])
+                lines.append(f"      world: {shortened(world, WORLD_LONGEST)}")
         if self.loop is not None:
             lines.append(f"  (back to step {self.loop.first}, and so on forever)")
         return "\n".join(lines)
@@ -141,6 +147,7 @@ class Violation:
             "store": dict(self.store),
             "checks": dict(self.checks),
             "world": self.world,
+            "worlds": list(self.worlds),
             "loop": None if self.loop is None else self.loop.to_data(),
         }
 

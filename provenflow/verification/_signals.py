@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["Branch", "Broken", "Crash", "Finished", "Merged"]
 
 
-class Crash(Exception):
+class Crash(BaseException):
     """The simulated process died; only what the store holds survives."""
 
 

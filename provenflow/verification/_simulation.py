@@ -1,24 +1,28 @@
-"""One explored path: the real engine core, a simulated store, the user's real code, and crashes.
+"""One explored path: the engine's own loop and core, a simulated store and executor, the
+user's real code, and crashes.
 
-Theory of operation. A path is a list of choices. `Simulation.run` plays a flow from the start,
-driving the engine's own pure core (`provenflow.engine.Core`) the way the runner does: it takes
-work from the core, records the core's transitions in a simulated store, performs each piece of
-work by calling the user's real `execute` / `revert`, and hands the outcome back. Wherever the
-world could go more than one way, it asks for a choice:
+Theory of operation. A path is a list of choices. `Simulation` plays a flow's run by taking the
+steps of the engine's real loop (`provenflow.engine._loop`: the same `step` function the engine
+calls, over the same `Loop` and `Core`), against a `SimulatedStore` (the real JSON codec and
+compare-and-set) and a `SimulatedExecutor`, and performs each piece of work by calling the
+user's real `execute` / `revert`. Before a step in which the world could go more than one way,
+it asks for a choice:
 
-- which of the pieces of work in flight completes next (parallel flows);
-- how it completes: normally, by raising (an injected failure of `execute`), or by the process
-  crashing before the side effect (after the RUNNING/REVERTING record) or after it (before the
-  result is recorded);
-- whether the process crashes before a batch of transitions is written (so before a RUNNING
-  record, or after a result, which is the same place as before the next write).
+- how much room the executor has when the loop takes work (1 .. the free workers), which sets
+  the batches the loop writes and so the crash points between them;
+- whether the process crashes before a batch of transitions is written;
+- at a wait: which of the pieces of work in flight completes next, and how: normally, by
+  raising (an injected failure), or by the process crashing before the side effect (after the
+  RUNNING/REVERTING record) or after it (before the result is recorded);
+- whether the run is asked to suspend before the loop schedules (with `max_suspends`).
 
-A crash throws away everything in memory; the path goes on with a new core rebuilt from what the
-simulated store holds, through the engine's real resume path (`records_from`, `Core(records=)`,
-`start()`), as a restarted process would. Choices already made are replayed; the first choice
-not made yet stops the run with `Branch`, which carries the options and a key of the state
-(for hashing). Invariants are checked after every step: a broken one stops the run with
-`Broken`. Everything is deterministic for a given list of choices (the core's clock is 0).
+A crash throws away everything in memory; the path goes on with a new loop over a core rebuilt
+from what the simulated store holds, through the engine's real resume path (`resumed_core`,
+then the loop's own `boot` step), as a restarted process would. Choices already made are
+replayed; the first choice not made yet stops the run with `Branch`, which carries the options
+and a key of the state (for hashing). Invariants are checked after every step: a broken one
+stops the run with `Broken`. Everything is deterministic for a given list of choices (the
+clock of a path is 0).
 """
 
 from __future__ import annotations
@@ -26,17 +30,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from provenflow.engine import Core, Work, perform, records_from
+from provenflow.engine import Core, Work, perform
+from provenflow.engine._executors import Completion, timed_out
+from provenflow.engine._loop import Loop, resumed_core, run_info, step
 from provenflow.errors import ProvenflowError
 from provenflow.failure import Failure
 from provenflow.flows import Flow, compile_flow
 from provenflow.persistence import Transition
 from provenflow.verification._invariants import Invariants
 from provenflow.verification._signals import Branch, Broken, Crash, Finished, Merged
-from provenflow.verification._state_key import record_key, state_key
+from provenflow.verification._simulated import SimulatedExecutor, SimulatedStore
+from provenflow.verification._state_key import state_key
 from provenflow.verification._steps import describe_options, event_of, render, unwound
+from provenflow.verification._world import describe_world
 
 __all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Merged", "Simulation"]
+
+FLOW_ID = "checked"
+"""The id of the one run a path plays."""
+
+
+def _zero() -> float:
+    return 0.0
 
 
 class InjectedFailure(ProvenflowError):
@@ -70,6 +85,7 @@ class Simulation:
         user_checks: Sequence[tuple[str, Callable[..., Any]]] = (),
         max_suspends: int = 0,
         revert_failures: bool = False,
+        workers: int = 2,
     ) -> None:
         made = factory()
         self.flow: Flow
@@ -88,10 +104,9 @@ class Simulation:
         """The atoms' parts of `key()`s met so far, each with its number, which the keys hold:
         keys compare only under one numbering, so a search gives all its paths the same (and
         clones share it)."""
-        self.resumed: dict[Any, tuple[Core, tuple[Transition, ...]]] = {}
-        """Cores rebuilt from a durable record and started, with the transitions their start
-        made, by `record_key()`: a cache shared by clones, which share this path's flow and
-        atoms (see `_boot`)."""
+        self.resumed: dict[Any, Core] = {}
+        """Cores rebuilt from a durable record (not started), by `record_key()`: a cache shared
+        by clones, which share this path's flow and atoms (see `_boot`)."""
         self.passed: dict[Any, int] | None = None
         """The states passed through where the bounds left one option, by `key()`, with the
         fewest faults a path reached each with: set by a search (shared by clones) to merge
@@ -101,23 +116,48 @@ class Simulation:
         self.just_resumed = False
         """Whether the last `apply` crashed or resumed: the path's state is then `resume_key()`."""
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
-        self.records: list[Transition] = []
-        self.record_keys: list[Any] = []  # each record by value, for `record_key()`
+        self.worlds: list[object] | None = None
+        """When a list (set by whoever wants it, on a path that is not cloned): the world as
+        it is after each step, described by value (`describe_world`), one per step."""
         self.crashes = 0
         self.suspends = 0
         self.invariants = Invariants(self)
-        self.in_flight: list[Work] = []
-        self.core = Core(self.compiled, store)
-        self.names = tuple(self.core.states)
+        self.durable = SimulatedStore()
+        self.executor = SimulatedExecutor(workers)
+        version = self.durable.create(run_info(self.compiled, FLOW_ID, dict(store), None))
+        self.loop = Loop(
+            Core(self.compiled, store, clock=_zero), self.durable, FLOW_ID, version, clock=_zero
+        )
+        self.names = tuple(self.loop.core.states)
         """The atoms, in the flow's order (the same for every path)."""
         self.recorded: dict[str | None, str | None] = dict.fromkeys((None, *self.names))
         """The last recorded state of the flow (key None) and of each atom, in that order (the
         key takes them as a tuple); None: nothing recorded."""
-        self.stage = "boot"
-        self.pending: list[Transition] = []
-        self.after_write = "round"
+        self.booting = False
+        """Whether the process died (or the run was suspended): the next step starts a new one."""
         self.picked: Work | None = None
+        """The work chosen to complete at a wait, whose outcome is the next choice."""
         self.finished_work: Work | None = None
+        """The work whose outcome the loop took last: its record is checked after the write."""
+        self.late: list[Work] = []
+        """Calls that timed out: the engine stopped waiting for them, but they go on and
+        finish later (at a wait, or at the latest when the run is over), unless the process
+        dies first."""
+
+    @property
+    def core(self) -> Core:
+        """The engine core of the current process."""
+        return self.loop.core
+
+    @property
+    def records(self) -> list[Transition]:
+        """What the store holds, decoded as a load returns it, oldest first."""
+        return self.durable.transitions
+
+    @property
+    def in_flight(self) -> list[Work]:
+        """The work submitted to the executor and not completed."""
+        return self.executor.in_flight
 
     def clone(self, to_crash: bool = False) -> Simulation:
         """Return an independent copy of this path, at the same point.
@@ -128,24 +168,52 @@ class Simulation:
         """
         other = Simulation.__new__(Simulation)
         other.__dict__.update(self.__dict__)
-        other.records = self.records.copy()
-        other.record_keys = self.record_keys.copy()
+        other.durable = self.durable.copy()
+        other.executor = self.executor.copy()
         other.recorded = self.recorded.copy()
-        other.in_flight = self.in_flight.copy()
-        other.pending = self.pending.copy()
-        if not to_crash:
-            other.core = self.core.clone()
+        other.late = self.late.copy()
+        core = self.loop.core if to_crash else self.loop.core.clone()
+        other.loop = self.loop.clone(core, other.durable)
         other.invariants = self.invariants.clone(other)
         return other
 
     def crashes_at(self, index: int) -> bool:
         """Whether option `index` of the current choice is a crash (the process dies in it)."""
-        if self.stage == "write":
+        stage = self.stage
+        if stage == "write":
             return index == 1
-        return self.stage == "outcome" and index >= self._count() - 2 and self._crashes_left()
+        return stage == "outcome" and index >= self._count() - 2 and self._crashes_left()
 
     def _crashes_left(self) -> bool:
         return self.crashes < self.max_crashes
+
+    @property
+    def stage(self) -> str:
+        """What the path does next: `restart` (a new process), `end`, `suspend` (the loop is
+        about to enter its next state and may be asked to suspend first), `pick` and `outcome`
+        (a wait: which work completes, then how), or the loop's next step (`take`, `write`,
+        `enter`, ...)."""
+        if self.booting:
+            return "restart"
+        if self.picked is not None:
+            return "outcome"
+        name = self.loop.next
+        if name is None:
+            return "end"
+        if name == "wait":
+            return "pick"
+        if name == "enter" and self._may_suspend():
+            return "suspend"
+        return name
+
+    def _may_suspend(self) -> bool:
+        loop = self.loop
+        return (
+            self.suspends < self.max_suspends
+            and loop.event != "start"
+            and not loop.suspend_requested
+            and loop.core.flow.state == "RUNNING"
+        )
 
     @property
     def steps(self) -> list[str]:
@@ -159,11 +227,23 @@ class Simulation:
         return [event_of(step) for step in unwound(self._trail)]
 
     def _step(self, step: Any) -> None:
+        worlds = self.worlds
+        if worlds is not None:  # the step before this one is over: note the world it left
+            if worlds:
+                worlds[-1] = describe_world(self.context)
+            worlds.append(None)
         self._trail = (self._trail, step)
 
+    def world_after_steps(self) -> list[object]:
+        """The world after each step so far (`worlds`, the last one as it is now)."""
+        assert self.worlds is not None, "set `worlds` to a list before the path runs"
+        if self.worlds:
+            self.worlds[-1] = describe_world(self.context)
+        return list(self.worlds)
+
     def record_key(self) -> tuple[Any, ...]:
-        """The durable record by value: what a resumed process rebuilds its state from."""
-        return tuple(self.record_keys)
+        """The durable record by value (as encoded): what a resumed process rebuilds from."""
+        return tuple(self.durable.rows)
 
     def resume_key(self) -> Any:
         """Everything that decides the path's future right after a crash or a resume.
@@ -194,41 +274,42 @@ class Simulation:
             crash = False
         if not crash:
             return None
-        return ("boot", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))
+        return ("restart", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))
 
     def _boot(self) -> None:
-        """Start the run: a new one, or the one the durable record holds (resume), as a
-        restarted process does.
-
-        A run with a record goes through the engine's real resume path (`records_from`,
-        `Core(records=...)`, `start()`); a record seen before is booted from the cache instead
-        (the same inputs give the same core and the same transitions: both are a pure function
-        of the record).
-        """
-        if not self.records:
-            self.core = Core(self.compiled, self.store)
-            self.core.start()
-            self._drain("round")
-            return
+        """Start a new process on the run the store holds, as a restarted process does: a core
+        rebuilt through the engine's resume path (`resumed_core`), in a new loop. A record seen
+        before is rebuilt from the cache instead (the same record gives the same core)."""
         key = self.record_key()
         cached = self.resumed.get(key)
         if cached is None:
-            records, flow_events = records_from(self.records)
-            core = Core(self.compiled, self.store, records=records, flow_events=flow_events)
-            core.start()
-            made = tuple(core.drain())  # before the copy, which would carry them again
-            cached = self.resumed[key] = (core.clone(), made)
-        else:
-            core = cached[0].clone()
-        self.core = core
-        self.pending = list(cached[1])
-        self.after_write = "round"
-        self.stage = "write" if self.pending else "round"
+            info, transitions, _ = self.durable.load(FLOW_ID)
+            cached = self.resumed[key] = resumed_core(self.compiled, info, transitions, clock=_zero)
+        self.loop = Loop(cached.clone(), self.durable, FLOW_ID, len(key), clock=_zero)
+        self.booting = False
 
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next
         (`_state_key.state_key`)."""
         return state_key(self)
+
+    def loop_key(self) -> Any:
+        """The part of `key()` the loop and the executor hold: the steps queued, the event the
+        loop goes by next, the work taken and not submitted, the completions not analysed, the
+        work in flight (a set: every order is tried), the one picked, and what the core made
+        and the loop has not written."""
+        loop = self.loop
+        picked = self.picked
+        return (
+            self.stage,
+            tuple(loop.steps),
+            str(loop.event),
+            tuple((w.action, w.node) for w in loop.works) if loop.works else None,
+            tuple(map(_completion_key, loop.completions)) if loop.completions else None,
+            frozenset((w.action, w.node) for w in self.in_flight) if self.in_flight else None,
+            None if picked is None else (picked.action, picked.node),
+            tuple((t.atom, t.event) for t in loop.core.unrecorded) or None,
+        )
 
     # -- driving -------------------------------------------------------------------------
 
@@ -263,28 +344,15 @@ class Simulation:
         crash left, a revert that may not raise): with `passed` kept, each is looked up there,
         and `Merged` is raised at one some path reached with no more faults.
         """
-        # one option (or none to pick) is taken at once: never a crash, so nothing to catch
+        # one option is taken at once: never a crash, so nothing to catch
         while True:
+            count = self._count()
+            if count > 1:
+                return count
             stage = self.stage
-            if stage == "write":
-                if self.crashes < self.max_crashes:
-                    break
+            if stage == "outcome" or (stage == "write" and self.loop.core.unrecorded):
                 self._pass()
-                self._write(0)
-            elif stage == "outcome":
-                if self._count() > 1:
-                    break
-                self._pass()
-                self._outcome(0)
-            elif stage == "pick":
-                if len(self.in_flight) > 1:
-                    break
-                self._apply(0)
-            elif stage == "suspend":
-                break
-            else:
-                self._apply(0)
-        return self._count()
+            self._apply(0)
 
     def _pass(self) -> None:
         """Note the state passed through (a write or an outcome with one option) in `passed`;
@@ -301,26 +369,27 @@ class Simulation:
     def _count(self) -> int:
         """How many options the current stage has (without describing them)."""
         stage = self.stage
-        crashes_left = self.crashes < self.max_crashes
         if stage == "write":
-            return 2 if crashes_left else 1
+            return 2 if self.loop.core.unrecorded and self._crashes_left() else 1
+        if stage == "take":
+            return max(min(self.executor.slots, self.loop.core.work_bound()), 1)
         if stage == "suspend":
             return 2
-        if stage == "pick":
-            return len(self.in_flight)
+        if stage == "pick":  # with nothing in flight, the wait is over at once
+            return len(self.in_flight) + len(self.late) if self.in_flight else 1
         if stage == "outcome":
-            assert self.picked is not None
-            raises = self.picked.action == "execute" or self.revert_failures
-            return (2 if raises else 1) + (2 if crashes_left else 0)
+            return len(self._outcome_kinds(self.picked))
         return 1
 
     def _options(self) -> tuple[str, ...]:
         return describe_options(
             self.stage,
-            self.pending,
+            self.loop.core.unrecorded,
             self.in_flight,
             self.picked,
-            crashes_left=self.crashes < self.max_crashes,
+            late=self.late,
+            count=self._count(),
+            crashes_left=self._crashes_left(),
             revert_failures=self.revert_failures,
         )
 
@@ -332,60 +401,94 @@ class Simulation:
         except Crash:
             self.crashes += 1
             self._step("CRASH: the process dies; memory is lost")
-            self.in_flight, self.pending, self.picked = [], [], None
-            if self.records:
+            self.in_flight.clear()
+            self.late.clear()  # the calls still going on die with the process
+            self.picked = self.finished_work = None
+            if self.durable.rows:
                 self._step("RESUME: a new process loads the run from the store")
-            self.stage = "boot"
+            self.booting = True
             self.just_resumed = True
 
     def _apply(self, index: int) -> None:
-        core = self.core
         stage = self.stage
-        if stage == "boot":
+        if stage == "restart":
             self._boot()
+        elif stage == "end":
+            self._end()
         elif stage == "write":
             self._write(index)
-        elif stage == "round":
-            self._round()
+        elif stage == "take":
+            self.executor.room = self._count() - index if self.executor.slots else 0
+            step(self.loop, self.executor)
         elif stage == "suspend":
             if index == 1:
                 self.suspends += 1
                 self._step("suspend the run")
-                core.request_suspend()
-                self._drain("take")
-            else:
-                self.stage = "take"
-        elif stage == "take":
-            self.in_flight.extend(core.take_work(1_000_000))
-            self._drain("pick")
+                self.loop.suspend_requested = True
+            step(self.loop, self.executor)
         elif stage == "pick":
-            if not self.in_flight:
-                if not core.over:
-                    raise Broken(f"the run is stuck: flow {core.flow.state}, nothing in flight")
-                self.stage = "round"
-                return
-            self.picked = self.in_flight.pop(index)
-            self.stage = "outcome"
+            self._pick(index)
         elif stage == "outcome":
             self._outcome(index)
-        elif stage == "check":
-            assert self.finished_work is not None
-            self.invariants.outcome_recorded(self.finished_work)
-            self.finished_work = None
-            self.stage = "round"
+        elif stage == "finish":
+            completion = self.loop.completions[0]
+            self.finished_work = completion.work
+            step(self.loop, self.executor)
+            self.invariants.after_finish(completion.work, completion.result, completion.failure)
+            self.invariants.after_step()
+        elif stage == "submit":
+            self._submit()
+        else:
+            step(self.loop, self.executor)
 
-    def _round(self) -> None:
-        core = self.core
-        if core.over and not self.in_flight:
-            if core.flow.state == "SUSPENDED":
-                self._step("RESUME after the suspension")
-                self.stage = "boot"
-                self.just_resumed = True
-                return
-            self.invariants.at_end()
-            raise Finished(str(core.flow.state))
-        may_suspend = self.suspends < self.max_suspends and core.flow.state == "RUNNING"
-        self.stage = "suspend" if may_suspend else "take"
+    def _submit(self) -> None:
+        """The loop submits the work it took. A real executor may start it at once, so
+        write-ahead (and every rule of a side effect's start) must hold as soon as it is
+        submitted, not only when the path performs it."""
+        submitted = len(self.in_flight)
+        step(self.loop, self.executor)
+        for work in self.in_flight[submitted:]:
+            self.invariants.before_side_effect(work)
+
+    def _pick(self, index: int) -> None:
+        """At a wait: work in flight is picked to complete next (its outcome is the next
+        choice), or an abandoned call finishes; with nothing in flight the wait is over."""
+        in_flight = self.in_flight
+        if not in_flight:
+            self.loop.deliver(())
+        elif index >= len(in_flight):
+            self._lands(self.late.pop(index - len(in_flight)))
+        else:
+            self.picked = in_flight.pop(index)
+
+    def _end(self) -> None:
+        core = self.loop.core
+        while self.late:  # the run is over; the process lives until its calls are done
+            self._lands(self.late.pop(0))
+        if core.flow.state == "SUSPENDED":
+            self._step("RESUME after the suspension")
+            self.booting = True
+            self.just_resumed = True
+            return
+        self.invariants.at_end()
+        raise Finished(str(core.flow.state))
+
+    def _write(self, index: int) -> None:
+        durable = self.durable
+        if index == 1:  # the process dies before the loop's write reaches the store
+            what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in self.loop.core.unrecorded)
+            self._step(f"crash before writing [{what}]")
+            raise Crash
+        written = len(durable.rows)
+        step(self.loop, self.executor)
+        for transition in durable.transitions[written:]:
+            self.recorded[transition.atom] = transition.new_state
+            self._step(transition)
+            self.invariants.after_record(transition)
+        finished = self.finished_work
+        if finished is not None:
+            self.finished_work = None
+            self.invariants.outcome_recorded(finished)
 
     def _outcome(self, index: int) -> None:
         work = self.picked
@@ -395,9 +498,11 @@ class Simulation:
         self._step(("outcome", kind, work.action, work.node))
         if kind == "crash before":
             raise Crash
-        self.invariants.before_side_effect(work)
         if kind == "raises":
             result, failure = None, self._injected(work.node)
+        elif kind == "times out":  # as the engine's executor reports a call past its timeout
+            self.late.append(work)
+            result, failure = None, timed_out(work)
         else:
             try:
                 result, failure = perform(work), None
@@ -406,11 +511,7 @@ class Simulation:
             self.invariants.after_side_effect(work, failure, result)
             if kind == "crash after":
                 raise Crash
-        self.core.finish(work, result, failure)
-        self.invariants.after_finish(work, result, failure)
-        self.invariants.after_step()
-        self.finished_work = work
-        self._drain("check")
+        self.loop.deliver((Completion(work, result, failure),))
 
     def _injected(self, node: str) -> Failure:
         """The failure injected into `node`: the same (immutable) one every time it is."""
@@ -421,28 +522,37 @@ class Simulation:
 
     def _outcome_kind(self, index: int, work: Work | None = None) -> str:
         """What option `index` of the outcome stage does to `work` (the picked one)."""
-        work = work or self.picked
+        return self._outcome_kinds(work or self.picked)[index]
+
+    def _outcome_kinds(self, work: Work | None) -> tuple[str, ...]:
+        """The ways `work` can complete: it runs; it raises (an execute, or a revert with
+        `revert_failures`); it times out (an atom with a `timeout`); the process crashes before
+        or after it (while crashes are left)."""
         assert work is not None
-        raises = work.action == "execute" or self.revert_failures
-        kinds: tuple[str, ...] = ("runs", "raises") if raises else ("runs",)
-        kinds += ("crash before", "crash after")
-        return kinds[index]
+        kinds: tuple[str, ...] = ("runs",)
+        if work.action == "execute" or self.revert_failures:
+            kinds += ("raises",)
+        if work.atom.timeout is not None:
+            kinds += ("times out",)
+        if self._crashes_left():
+            kinds += ("crash before", "crash after")
+        return kinds
 
-    def _drain(self, after: str) -> None:
-        self.pending = self.core.drain()
-        self.after_write = after
-        self.stage = "write" if self.pending else after
+    def _lands(self, work: Work) -> None:
+        """An abandoned call finishes: the user's code runs now, and no one takes its outcome."""
+        self._step(("outcome", "lands", work.action, work.node))
+        try:
+            result, failure = perform(work), None
+        except Exception as exc:  # the user's code failed: ignored like its result
+            result, failure = None, Failure.from_exception(exc)
+        self.invariants.after_side_effect(work, failure, result)
 
-    def _write(self, index: int) -> None:
-        transitions, self.pending = self.pending, []
-        if index == 1:
-            what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in transitions)
-            self._step(f"crash before writing [{what}]")
-            raise Crash
-        for transition in transitions:
-            self.records.append(transition)
-            self.record_keys.append(record_key(transition))
-            self.recorded[transition.atom] = transition.new_state
-            self._step(transition)
-            self.invariants.after_record(transition)
-        self.stage = self.after_write
+
+def _completion_key(completion: Completion) -> tuple[Any, ...]:
+    result = completion.result
+    return (
+        completion.work.action,
+        completion.work.node,
+        result if result is None or type(result) is str else repr(result),
+        completion.failure,
+    )

@@ -20,8 +20,9 @@ nothing is left to a `repr` that may hide it:
   of its attributes, or its `snapshot()`). A world that cannot be captured by value gets a key
   equal to nothing else (`Uncaptured`): states are not merged on it, and the search's
   `KeyBook` notes it for the report;
-- where the path is: the stage, what follows a write, the batch to write, the crashes and
-  suspensions so far.
+- where the path is (`loop_key`): the stage, the engine loop's queued steps and next event,
+  the work it took, the completions it has not analysed, the work in flight and the one picked
+  to complete; and the crashes and suspensions so far.
 
 Values are keyed by `_value_key.value_key`. The large parts (the core's, the record's, the
 world's) are numbered in the search's `KeyBook`: many states share each, a key holds their
@@ -58,6 +59,7 @@ __all__ = [
     "MISSING",
     "KeyBook",
     "core_key",
+    "loop_key",
     "record_key",
     "state_key",
     "value_key",
@@ -101,69 +103,66 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     to be ignored, stays apart from the current attempt's).
     """
     core, book = simulation.core, simulation.shared
-    stage, finished = simulation.stage, simulation.finished_work
-    after = simulation.after_write if stage == "write" else None
-    if finished is not None and "check" not in (stage, after):
-        finished = None  # left over from before a crash: never checked
-    parts = _parts(simulation, book) if counters else _parts_without_counters(simulation)
+    names = simulation.names
+    atoms: Hashable
+    recorded: Hashable
+    where: Hashable
+    if counters:
+        intern = book.intern if isinstance(book, KeyBook) else None
+        atoms = book.setdefault(core_key(core, names, intern=intern), len(book))
+        recorded = book.setdefault(_recorded(simulation).key(names), len(book))
+        where = book.setdefault(loop_key(simulation), len(book))
+    else:  # attempts only relative to the atom's current one: stale work is not current work
+        part, now = _recorded(simulation), core.attempts
+        atoms = core_key(core, names, counters=False)
+        recorded = (
+            part.key(names, counters=False),
+            tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
+        )
+        where = loop_key(simulation, counters=False)
     return (
-        stage,
-        after,
+        where,
         core.flow.state,
-        *parts,
-        None if finished is None else (finished.action, finished.node),
+        atoms,
+        recorded,
         simulation.crashes,
         simulation.suspends,
         world_part(simulation.context, book),
     )
 
 
-def _parts(simulation: Simulation, book: dict[Hashable, int]) -> tuple[Hashable, ...]:
-    """The core's, the record's and the work's parts of a key, each numbered in `book` (the
-    work's None when there is none)."""
-    core, names = simulation.core, simulation.names
-    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
-    intern = book.intern if isinstance(book, KeyBook) else None
-    work: int | None = None
-    if in_flight or pending or picked is not None:
-        flying = (
-            frozenset(map(work_key, in_flight)) if in_flight else None,
-            None if picked is None else work_key(picked),
-            tuple(map(record_key, pending)) if pending else None,
-        )
-        work = book.setdefault(flying, len(book))
+def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
+    """Where the path is in the engine loop, and what the loop and the executor hold: the
+    stage, the steps queued and the event the loop goes by next, the work taken and not yet
+    submitted, the completions not yet analysed (with the result or failure each carries), the
+    work in flight (a set: every order of completion is tried), the work picked to complete,
+    the work whose outcome the next write must record, and the calls that timed out and are
+    still going on."""
+    loop, executor, picked = simulation.loop, simulation.executor, simulation.picked
+    finished = simulation.finished_work
+    now = loop.core.attempts
+
+    def keyed(work: Work) -> Hashable:
+        if counters:
+            return work_key(work)
+        return (work_key(work, counters=False), work.attempt - now[work.node])
+
     return (
-        book.setdefault(core_key(core, names, intern=intern), len(book)),
-        book.setdefault(_recorded(simulation).key(names), len(book)),
-        work,
+        simulation.stage,
+        tuple(loop.steps),
+        loop.event,
+        tuple(map(keyed, loop.works)) if loop.works else None,
+        tuple((keyed(c.work), value_key(c.result), c.failure) for c in loop.completions)
+        if loop.completions
+        else None,
+        frozenset(map(keyed, executor.in_flight)) if executor.in_flight else None,
+        None if picked is None else keyed(picked),
+        None if finished is None else (finished.action, finished.node),
+        tuple(map(keyed, simulation.late)) if simulation.late else None,
+        None
+        if counters
+        else tuple(t.attempt - now[t.atom] for t in loop.core.unrecorded if t.atom is not None),
     )
-
-
-def _parts_without_counters(simulation: Simulation) -> tuple[Hashable, ...]:
-    """`_parts` without attempt numbers and histories, not numbered. An attempt number held by
-    the record, the work or the batch is kept relative to the atom's current one: stale work
-    is not current work."""
-    core, names = simulation.core, simulation.names
-    in_flight, pending, picked = simulation.in_flight, simulation.pending, simulation.picked
-    part, now = _recorded(simulation), core.attempts
-    recorded = (
-        part.key(names, counters=False),
-        tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
-    )
-    works = ((work_key(w, counters=False), w.attempt - now[w.node]) for w in in_flight)
-    writes = (
-        (record_key(t, counters=False), None if t.atom is None else t.attempt - now[t.atom])
-        for t in pending
-    )
-    picked_key = None
-    if picked is not None:
-        picked_key = (work_key(picked, counters=False), picked.attempt - now[picked.node])
-    work = (
-        frozenset(works) if in_flight else None,
-        picked_key,
-        tuple(writes) if pending else None,
-    )
-    return (core_key(core, names, counters=False), recorded, work)
 
 
 def core_key(
@@ -178,16 +177,11 @@ def core_key(
     attempt numbers and retry histories are left out (see `state_key`). `intern` (a
     `KeyBook.intern`) keeps one copy of the pieces many keys share."""
     histories, unrecorded = core.histories if counters else None, core.unrecorded
-    atoms: tuple[Hashable, ...] = (
+    parts: tuple[Hashable, ...] = (
         EntityState.states_of(core.states.values()),
         tuple(core.attempts.values()) if counters else None,
         _values_key(core.outcomes, names),
         _provided_key(core.provided, core.outcomes, names) if core.provided else None,
-    )
-    if intern is not None:
-        atoms = tuple(map(intern, atoms))
-    return (
-        *atoms,
         frozenset(core.failures.items()) if core.failures else None,
         frozenset(core.revert_failures.items()) if core.revert_failures else None,
         tuple(map(history_key, histories.values())) if histories else None,
@@ -199,6 +193,7 @@ def core_key(
         tuple(record_key(t, counters=counters) for t in unrecorded) if unrecorded else None,
         _items_key(core.store) if core.store else None,
     )
+    return parts if intern is None else tuple(map(intern, parts))
 
 
 def work_key(work: Work, *, counters: bool = True) -> Hashable:

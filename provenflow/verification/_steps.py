@@ -40,29 +40,39 @@ def describe_options(
     in_flight: Sequence[Work],
     picked: Work | None,
     *,
+    late: Sequence[Work] = (),
+    count: int,
     crashes_left: bool,
     revert_failures: bool,
 ) -> tuple[str, ...]:
-    """What each option of a path's current choice does, in the options' order."""
+    """What each option of a path's current choice does, in the options' order (`count` of
+    them)."""
     if stage == "write":
         what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in pending)
-        if crashes_left:
+        if crashes_left and pending:
             return (f"write [{what}]", f"crash before writing [{what}]")
         return (f"write [{what}]",)
-    if stage == "suspend":
-        return ("go on", "suspend the run")
+    if stage == "take":
+        return tuple(f"the executor takes up to {count - index} work" for index in range(count))
     if stage == "pick":
-        return tuple(f"complete {w.action} of {w.node!r}" for w in in_flight)
+        return tuple(f"complete {w.action} of {w.node!r}" for w in in_flight) + tuple(
+            f"the abandoned {w.action} of {w.node!r} finishes late" for w in late
+        ) or ("wait",)
     if stage == "outcome":
         assert picked is not None
         return _outcomes(picked, crashes_left=crashes_left, revert_failures=revert_failures)
-    return ("continue",)
+    return _FIXED.get(stage, ("continue",))
+
+
+_FIXED = {"suspend": ("go on", "suspend the run")}
 
 
 def _outcomes(work: Work, *, crashes_left: bool, revert_failures: bool) -> tuple[str, ...]:
     options = [f"{work.action} {work.node!r} runs"]
     if work.action == "execute" or revert_failures:
         options.append(f"{work.action} {work.node!r} raises")
+    if work.atom.timeout is not None:
+        options.append(render(("outcome", "times out", work.action, work.node)))
     if crashes_left:
         options.append(f"crash before {work.action} {work.node!r} does anything")
         options.append(f"crash after {work.action} {work.node!r}, before its outcome is recorded")
@@ -116,13 +126,18 @@ def render(step: Any) -> str:
     if isinstance(step, Transition):
         return _record_line(step)
     _, kind, action, node = step
-    if kind == "runs":
-        return f"{action} {node!r} runs"
-    if kind == "raises":
-        return f"{action} {node!r} raises"
-    if kind == "crash before":
-        return f"crash before {action} {node!r} does anything"
-    return f"crash after {action} {node!r}, before its outcome is recorded"
+    return _CALL_LINES[kind].format(action=action, node=repr(node))
+
+
+_CALL_LINES = {
+    "runs": "{action} {node} runs",
+    "raises": "{action} {node} raises",
+    "times out": "{action} {node} times out: the engine stops waiting, the call goes on",
+    "lands": "the abandoned {action} of {node} finishes late; its outcome is ignored",
+    "crash before": "crash before {action} {node} does anything",
+    "crash after": "crash after {action} {node}, before its outcome is recorded",
+}
+"""How each outcome of an atom's call reads in a trace."""
 
 
 def _record_line(step: Transition) -> str:

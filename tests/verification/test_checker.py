@@ -149,7 +149,7 @@ def test_mutant_recorded_success_forgotten_on_resume(monkeypatch: pytest.MonkeyP
     def forget_successes(transitions: Any) -> Any:
         return original([t for t in transitions if t.event != "succeed"])
 
-    monkeypatch.setattr("provenflow.verification._simulation.records_from", forget_successes)
+    monkeypatch.setattr("provenflow.engine._loop.records_from", forget_successes)
     report = check(make_sound, crashes=1)
     assert not report.ok
     # the resumed run records a crash_recovered from RUNNING, where the record says SUCCESS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import pytest
@@ -98,10 +99,10 @@ def test_states_that_differ_only_in_the_failures_a_revert_sees_are_not_merged(
 def test_a_write_is_keyed_by_what_follows_it() -> None:
     # the same batch written before a side effect or after an outcome leads on differently
     path = Simulation(one_task, {}, [], max_crashes=1)
-    path.next_choice()  # the first write: [flow RUNNING], then a round
+    path.next_choice()  # the first write: [flow RUNNING], then the loop's route
     assert path.stage == "write"
     other = path.clone()
-    other.after_write = "check"
+    other.loop.steps = deque(["write", "honour", "write", "decide"])  # as after an outcome
     assert path.key() != other.key()
 
 

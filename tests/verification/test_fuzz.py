@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import provenflow as pf
-from provenflow.engine import Work, _runner
+from provenflow.engine import Work, _loop
 from provenflow.persistence import MemoryStorage, SqlStorage, Transition
 from provenflow.verification._fuzz import check_plan, fuzz
 from provenflow.verification._fuzz_run import DrawnFaults, FaultyRun
@@ -129,12 +129,8 @@ def test_bug_2_dependents_reached_through_an_ignored_atom_are_reverted_after_it(
 def test_the_checks_catch_an_engine_that_runs_work_before_recording_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def careless_schedule(self: Any, dispatcher: Any) -> None:
-        for work in self._core.take_work(dispatcher.free):
-            dispatcher.submit(work)
-        self._record()
-
-    monkeypatch.setattr(_runner.Engine, "_schedule", careless_schedule)
+    careless = {**_loop._QUEUED, "SCHEDULING": ("take", "submit", "write")}
+    monkeypatch.setattr(_loop, "_QUEUED", careless)  # submits work before recording it
     plan = FlowPlan("f1", "linear", (TaskPlan("t1"), TaskPlan("t2")))
     problems = check_plan(plan, MemoryStorage(), Scripted())[1]
     assert problems[0] == (
@@ -159,6 +155,7 @@ def test_the_checks_name_each_broken_rule_of_a_record() -> None:
     assert violations(run) == [
         "task 'b': recorded RUNNING --succeed--> REVERTED, but the table from RUNNING allows "
         "['crash_recovered', 'fail', 'revert', 'succeed']",
+        "'a' is recorded SUCCESS as attempt 1, but no execute of that attempt returned",
         *[
             "'a' is executed again after its success was recorded",
             "execute of 'a' (attempt 1) started while its record says SUCCESS (attempt 1): "
@@ -166,7 +163,7 @@ def test_the_checks_name_each_broken_rule_of_a_record() -> None:
         ]
         * 2,
         "attempt 1 of 'a' is executed twice",
-        "revert of 'a' started while its record says SUCCESS",
+        "revert of 'a' (attempt 1) started while its record says SUCCESS (attempt 1)",
         "the run ended SUCCESS with ['b'] not done",
     ]
 

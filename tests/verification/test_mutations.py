@@ -1,14 +1,20 @@
 """The model checker catches planted engine bugs with its built-in rules alone.
 
-Each mutant changes one thing in the engine (core, revert phases, resume) with `monkeypatch`,
-never by editing the package, and `check` on a small flow, without any user invariant, must
-report it; each test asserts which rule did (`Violation.rule`). The same flows with the same
-bounds check clean on the unmutated engine (`test_the_unmutated_engine_checks_clean`), so
-every catch is the mutant's doing.
+Each mutant changes one thing with `monkeypatch`, never by editing the package: in the core
+and its revert phases, in resume, in the runner's loop (which the checker drives itself) or in
+the stores' JSON codec (which the checker's store encodes and decodes with). `check` on a small
+flow, without any user invariant, must report it, and each test asserts which rule did
+(`Violation.rule`). The same flows with the same bounds check clean on the unmutated engine
+(`test_the_unmutated_engine_checks_clean`), so every catch is the mutant's doing.
+
+Not planted here, because `check` cannot see them: the version check of the package's own
+stores (the checker's store has its own compare-and-set, and one process writes at a time), and
+a late result applied by the engine's executor (the checker's executor does not apply one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +23,11 @@ from typing import Any
 import pytest
 
 import provenflow as pf
-from provenflow.engine import _core, _phases, _resume
+from provenflow.engine import _core, _loop, _phases, _resume
 from provenflow.failure import Failure
 from provenflow.fsm import task as task_fsm
-from provenflow.verification import check
+from provenflow.persistence import _json
+from provenflow.verification import check, fuzz
 from tests.helpers import consistent, make_careless, make_double_charge, make_forever
 
 # -- the flows -------------------------------------------------------------------------------
@@ -81,6 +88,14 @@ def parallel() -> pf.Flow:
     return pf.LinearFlow("parallel").add(both, pf.task(lambda: 3, name="after"))
 
 
+def unstorable() -> pf.Flow:
+    """A task returns a set, which a durable store cannot keep: the task fails."""
+    return pf.LinearFlow("unstorable").add(
+        pf.task(lambda: 1, name="first", revert=lambda **_: None),
+        pf.task(lambda: {1, 2}, name="odd", revert=lambda **_: None),
+    )
+
+
 # -- planting a mutant -----------------------------------------------------------------------
 
 
@@ -110,16 +125,21 @@ class Mutant:
     flow: Callable[[], pf.Flow]
     rule: str
     bounds: dict[str, Any] = field(default_factory=dict)
+    says: str = ""
+    """Words the violation's message must hold (for the rule `engine`, what it raised)."""
 
 
 MUTANTS: list[Mutant] = []
 
 
-def mutant(flow: Callable[[], pf.Flow], rule: str, **bounds: Any) -> Callable[[Plant], Plant]:
-    """Register the decorated function as a mutant, caught on `flow` by `rule`."""
+def mutant(
+    flow: Callable[[], pf.Flow], rule: str, *, says: str = "", **bounds: Any
+) -> Callable[[Plant], Plant]:
+    """Register the decorated function as a mutant, caught on `flow` by `rule` with a message
+    that `says` so."""
 
     def register(plant: Plant) -> Plant:
-        MUTANTS.append(Mutant(plant.__name__, plant, flow, rule, bounds))
+        MUTANTS.append(Mutant(plant.__name__, plant, flow, rule, bounds, says))
         return plant
 
     return register
@@ -373,7 +393,7 @@ def forget_recorded_successes_on_resume(monkeypatch: pytest.MonkeyPatch) -> None
     replace_everywhere(monkeypatch, _resume, "records_from", records_from)
 
 
-@mutant(retried, "engine", crashes=1)
+@mutant(retried, "engine", says="a history with no attempt cannot record failures", crashes=1)
 def lose_the_retry_history_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
     original = _resume.records_from
 
@@ -396,6 +416,106 @@ def forget_a_reverting_atom_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_phases, "TO_UNDO", _phases.TO_UNDO - {task_fsm.State.REVERTING})
 
 
+# -- the runner loop (the checker drives the engine's own loop: engine/_loop.py) -----------------
+
+
+def replace_step(monkeypatch: pytest.MonkeyPatch, name: str, function: Any) -> None:
+    """Make the engine loop's step `name` run `function(loop, executor)` instead."""
+    monkeypatch.setitem(_loop._STEPS, name, function)
+    monkeypatch.setattr(_loop.Loop, f"_{name}", function)
+
+
+@mutant(chain, "write-ahead", crashes=0)
+def submit_before_recording_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    scheduling = ("take", "submit", "write")
+    monkeypatch.setitem(_loop._QUEUED, _loop.LoopState.SCHEDULING, scheduling)
+
+
+@mutant(retried, "record-chain", crashes=0)
+def write_a_batch_in_reverse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def write(loop: Any, executor: Any) -> None:
+        transitions = loop.core.drain()[::-1]
+        if transitions:
+            loop.version = loop.storage.record(loop.flow_id, transitions, loop.version)
+
+    replace_step(monkeypatch, "write", write)
+
+
+@mutant(chain, "result-from-execute", crashes=0)
+def hand_the_core_a_success_for_a_call_that_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    def finish(loop: Any, executor: Any) -> None:
+        completion = loop.completions.popleft()
+        loop.core.finish(completion.work, completion.result, None)
+        loop.finished = completion.work
+
+    replace_step(monkeypatch, "finish", finish)
+
+
+@mutant(unstorable, "engine", says="UnstorableValue: run 'checked': atom 'odd'", crashes=0)
+def skip_the_check_of_a_result_the_store_cannot_keep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_loop.Loop, "_unstorable", lambda loop, atom, result: None)
+
+
+@mutant(chain, "engine", says="StaleVersion: run 'checked': expected version", crashes=0)
+def keep_the_old_version_after_a_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    def write(loop: Any, executor: Any) -> None:
+        transitions = loop.core.drain()
+        if transitions:
+            loop.storage.record(loop.flow_id, transitions, loop.version)
+
+    replace_step(monkeypatch, "write", write)
+
+
+# -- the store's codec (the checker's store encodes and decodes as the durable stores do) ------
+
+
+def change_what_is_read_back(monkeypatch: pytest.MonkeyPatch, change: Callable[[Any], Any]) -> None:
+    """Every transition a store reads back is passed through `change`."""
+    original = _json.transition_from_fields
+
+    def read(where: str, fields: Any, *decode: Any) -> Any:
+        return change(original(where, fields, *decode))
+
+    replace_everywhere(monkeypatch, _json, "transition_from_fields", read)
+
+
+@mutant(retried, "retry-history", crashes=0)
+def read_back_no_retry_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    change_what_is_read_back(monkeypatch, lambda t: t._replace(history=None) if t.history else t)
+
+
+@mutant(chain, "result-from-execute", crashes=0)
+def read_back_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    change_what_is_read_back(monkeypatch, lambda t: t._replace(result=None))
+
+
+@mutant(chain, "attempts", crashes=0)
+def read_back_no_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    change_what_is_read_back(monkeypatch, lambda t: t._replace(attempt=0))
+
+
+@mutant(chain, "record-values", crashes=0)
+def read_back_a_failure_without_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def without_message(t: Any) -> Any:
+        if t.failure is None:
+            return t
+        return t._replace(failure=dataclasses.replace(t.failure, message="", traceback=""))
+
+    change_what_is_read_back(monkeypatch, without_message)
+
+
+@mutant(chain, "result-from-execute", crashes=0)
+def decode_a_list_one_item_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _json.loads
+
+    def loads(text: Any, where: str) -> Any:
+        value = original(text, where)
+        short = isinstance(value, list) and value and not isinstance(value[0], dict)
+        return value[:-1] if short else value
+
+    replace_everywhere(monkeypatch, _json, "loads", loads)
+
+
 # -- the tests -------------------------------------------------------------------------------
 
 
@@ -413,6 +533,7 @@ def test_a_mutant_is_caught_by_its_rule(mutated: Mutant, monkeypatch: pytest.Mon
     assert report.violations, str(report)
     violation = report.violations[0]
     assert violation.rule == mutated.rule, str(violation)
+    assert mutated.says in violation.message
 
 
 def test_the_checks_without_a_mutant_name_their_rules_too() -> None:
@@ -438,3 +559,14 @@ def test_the_unmutated_engine_checks_clean(flow: Callable[[], pf.Flow], bounds: 
     report = check(flow, **dict(bounds))
     assert report.ok, str(report)
     assert report.incomplete is None
+
+
+def test_fuzzing_also_catches_a_running_atom_marked_succeeded_on_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same record rule holds in fuzzing, on the real engine and store."""
+    assert fuzz(chain, runs=60, seed=11, crashes=1).runs == 60
+    mark_a_running_atom_succeeded_without_running_it(monkeypatch)
+    with pytest.raises(AssertionError) as found:
+        fuzz(chain, runs=60, seed=11, crashes=1)
+    assert "is recorded SUCCESS as attempt" in str(found.value)

@@ -70,8 +70,9 @@ def test_a_choice_its_path_does_not_have_is_refused(double_charge: Violation) ->
     choices = [*double_charge.choices[:5], 0, 0, 0, 5]
     with pytest.raises(UsageError) as refused:
         replay(make_double_charge, choices, crashes=1, invariant=consistent)
-    assert "replay: choice 9 is 5, but with crashes=1, suspends=0, revert_failures=0 the path " in (
-        str(refused.value)
+    assert (
+        "replay: choice 9 is 5, but with crashes=1, suspends=0, revert_failures=0, workers=2 "
+        in (str(refused.value))
     )
 
 
@@ -81,7 +82,7 @@ def test_a_path_that_ends_before_its_last_choice_is_refused(double_charge: Viola
     with pytest.raises(UsageError) as refused:
         replay(make_double_charge, double_charge.choices, crashes=0, invariant=consistent)
     assert str(refused.value).startswith(
-        "replay: with crashes=0, suspends=0, revert_failures=0 the path ends (finished: "
+        "replay: with crashes=0, suspends=0, revert_failures=0, workers=2 the path ends (finished: "
         "SUCCESS) before choice "
     )
 
