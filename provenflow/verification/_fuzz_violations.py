@@ -95,6 +95,9 @@ def _check_timeline(run: FaultyRun) -> list[str]:
     return replay.problems
 
 
+_MISSING = "provenflow.errors.MissingValue"
+
+
 class _Replay:
     """The record as it stood at each side effect of a run, and what each effect broke."""
 
@@ -112,6 +115,11 @@ class _Replay:
         if t.atom is None:
             return
         self._told(t)
+        never_ran = t.new_state == "FAILURE" and (t.atom, t.attempt) not in self.executed
+        if never_ran and t.failure is not None and t.failure.type_name == _MISSING:
+            # an execute that never ran, for want of a value: nothing to undo, and the engine
+            # marks it REVERTED without calling its revert
+            self.returned[(t.atom, "revert", t.attempt)] = None
         self.recorded[t.atom] = t.new_state
         if t.new_state == "RUNNING":
             self.attempts[t.atom] = t.attempt

@@ -140,7 +140,11 @@ class RecordRules:
         self.returned: dict[tuple[str, int], Any] = {}
         """The result each (atom, attempt) whose execute returned returned, stored."""
         self.undone: set[tuple[str, int]] = set()
-        """The (atom, attempt)s whose revert returned."""
+        """The (atom, attempt)s whose revert returned, or with nothing to undo: an execute
+        that never ran because a value it needed was missing (recorded FAILURE with a
+        `MissingValue`), which the engine marks REVERTED without calling its revert."""
+        self.ran: set[tuple[str, int]] = set()
+        """The (atom, attempt)s whose execute started."""
 
     def clone(self, simulation: Simulation) -> RecordRules:
         """Return a copy of this bookkeeping for `simulation` (a snapshot of the path)."""
@@ -152,6 +156,7 @@ class RecordRules:
         other.history = dict(self.history)
         other.returned = dict(self.returned)
         other.undone = set(self.undone)
+        other.ran = set(self.ran)
         return other
 
     # -- the record ---------------------------------------------------------------------
@@ -208,6 +213,10 @@ class RecordRules:
             self.provides[atom] = result
         elif new == "FAILURE":
             self._missing_value(atom, transition.failure)
+            failure = transition.failure
+            never_ran = (atom, transition.attempt) not in self.ran
+            if never_ran and failure is not None and failure.type_name == _MISSING:
+                self.undone.add((atom, transition.attempt))  # nothing was done to undo
             self.outcome[atom] = ("failure", stored(transition.failure))
         elif new == "REVERTED" and (atom, transition.attempt) not in self.undone:
             raise Broken(
@@ -245,6 +254,8 @@ class RecordRules:
         """`attempts` / `revert-after-execute`, then `record-values`."""
         atom = work.node
         latest = self.started.get(atom, 0)
+        if work.action == "execute":
+            self.ran.add((atom, work.attempt))
         if work.action == "execute" and work.attempt != latest:
             raise Broken(
                 f"execute of {atom!r} runs as attempt {work.attempt}, but its latest RUNNING "

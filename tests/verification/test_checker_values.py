@@ -95,3 +95,17 @@ def test_a_resume_whose_lost_value_only_shows_at_the_revert_is_caught(
     crash = steps.index("CRASH: the process dies; memory is lost")
     assert steps[crash - 1] == "crash before writing [call REVERTING]"
     assert "record twice: SUCCESS --retry--> RETRYING" in steps[:crash]
+
+
+def test_an_atom_that_never_ran_for_want_of_an_ignored_value_is_reverted_without_a_call() -> None:
+    # `b` is ignored by its decider, so `c`, which needs what `b` provides, fails before its
+    # execute runs; the engine marks it REVERTED without calling a revert (nothing was done).
+    # The record rules take that for what it is, not for a REVERTED no revert returned.
+    def make() -> pf.Flow:
+        a = pf.task(lambda: 1, name="a", provides="x")
+        b = pf.task(lambda x: 2, name="b", provides="y")
+        inner = pf.GraphFlow("inner").add(a, b).link(a, b, decider=lambda _: False, depth="FLOW")
+        return pf.LinearFlow("g").add(inner, pf.task(lambda y: None, name="c"))
+
+    report = check(make, crashes=1)
+    assert report.ok, report.violations[:1]
