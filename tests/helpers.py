@@ -26,13 +26,18 @@ class CrashingStorage:
 
     A batch whose Nth transition is reached is cut there: the transitions before it are written
     (as if each had been its own transaction) and the process "dies" before the Nth, so every
-    prefix of a run is a crash point.
+    prefix of a run is a crash point. With `batches=True` a write is a whole batch (one
+    `record` call, one transaction in a real store): the process dies before its Nth batch,
+    which is where a real process can die.
     """
 
-    def __init__(self, inner: Storage | None = None, crash_at: int | None = None) -> None:
+    def __init__(
+        self, inner: Storage | None = None, crash_at: int | None = None, *, batches: bool = False
+    ) -> None:
         self.inner = inner or MemoryStorage()
         self.url = self.inner.url
         self.crash_at = crash_at
+        self.batches = batches
         self.writes = 0
 
     def create(self, run: RunInfo) -> int:
@@ -42,6 +47,11 @@ class CrashingStorage:
         return self.inner.load(flow_id)
 
     def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+        if self.batches:
+            self.writes += 1
+            if self.writes == self.crash_at:
+                raise Crash(f"crash before batch {self.writes}")
+            return self.inner.record(flow_id, transitions, expected_version)
         version = expected_version
         for transition in transitions:
             self.writes += 1

@@ -326,6 +326,22 @@ class Atom:
         """
         raise NotImplementedError
 
+    def revert_inputs(
+        self, args: Mapping[str, object], result: object, flow_failures: Mapping[str, object]
+    ) -> dict[str, object]:
+        """Return everything `call_revert` would hand the user's revert for these, by name: the
+        arguments and extras (result, flow_failures) it accepts, and a retry's `history`;
+        empty for the default revert, which is handed nothing. (A model checker keys a revert
+        about to run by this: two reverts handed the same run alike.)"""
+        if self._revert is None:
+            return {}
+        given = {"result": result, "flow_failures": flow_failures}
+        extras = {name: given[name] for name in self._revert_extras}
+        inputs = self._revert_keywords(args, extras) or {}
+        if "history" in args:
+            inputs["history"] = args["history"]
+        return inputs
+
     def provided(self, result: object) -> dict[str, object]:
         """Return the symbols `result` provides: {name: result}, or unpacked for a tuple.
 

@@ -331,8 +331,8 @@ class _Search:
         self.report.elapsed = time.perf_counter() - self.started
         self.report.unmerged = tuple(self.shared.uncaptured)
         if self.fingerprints and self.merge:
-            # each state stored, and the up to three parts its key numbers (`_state_key`)
-            stored = 4 * (len(self.seen) + len(self.passed)) + len(self.resumes)
+            # each state stored, and the up to four parts its key numbers (`_state_key`)
+            stored = 5 * (len(self.seen) + len(self.passed)) + len(self.resumes)
             self.report.collision_probability = collision_bound(stored)
         return self.report
 

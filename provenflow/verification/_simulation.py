@@ -303,24 +303,6 @@ class Simulation:
         key = state_key(self)
         return fingerprint(key) if getattr(self.shared, "fingerprints", False) else key
 
-    def loop_key(self) -> Any:
-        """The part of `key()` the loop and the executor hold: the steps queued, the event the
-        loop goes by next, the work taken and not submitted, the completions not analysed, the
-        work in flight (a set: every order is tried), the one picked, and what the core made
-        and the loop has not written."""
-        loop = self.loop
-        picked = self.picked
-        return (
-            self.stage,
-            tuple(loop.steps),
-            str(loop.event),
-            tuple((w.action, w.node) for w in loop.works) if loop.works else None,
-            tuple(map(_completion_key, loop.completions)) if loop.completions else None,
-            frozenset((w.action, w.node) for w in self.in_flight) if self.in_flight else None,
-            None if picked is None else (picked.action, picked.node),
-            tuple((t.atom, t.event) for t in loop.core.unrecorded) or None,
-        )
-
     # -- driving -------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -572,13 +554,3 @@ class Simulation:
                 f"{work.action} of {work.node!r} changed a value it was given, in place"
             )
         return result, failure
-
-
-def _completion_key(completion: Completion) -> tuple[Any, ...]:
-    result = completion.result
-    return (
-        completion.work.action,
-        completion.work.node,
-        result if result is None or type(result) is str else repr(result),
-        completion.failure,
-    )

@@ -32,7 +32,7 @@ or a set, so two paths that reach the same state in another order get the same k
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ from provenflow.verification._value_key import (
     OWN_KEY,
     Uncaptured,
     history_key,
+    plain_key,
     value_key,
 )
 from provenflow.verification._world import world_key
@@ -82,6 +83,13 @@ class KeyBook(dict[Hashable, int]):
         super().__init__()
         self.uncaptured: dict[str, None] = {}
         self.fingerprints = fingerprints
+        self.parts: dict[Hashable, Hashable] = {}
+        """Pieces of parts (an atoms' states, attempts, outcomes), each kept once: many parts
+        share each, and hold the one copy (`intern`)."""
+
+    def intern(self, piece: Hashable) -> Hashable:
+        """Return the copy of `piece` kept in this book (`piece` itself when it is new)."""
+        return self.parts.setdefault(piece, piece)
 
     def number(self, part: Hashable) -> int:
         """Return the number of `part`: its fingerprint, or (without `fingerprints`) the next
@@ -105,9 +113,13 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     names = simulation.names
     atoms: Hashable
     recorded: Hashable
+    where: Hashable
     if counters:
-        atoms = _number(book, core_key(core, names))
+        fingerprinted = isinstance(book, KeyBook) and book.fingerprints
+        intern = book.intern if isinstance(book, KeyBook) and not fingerprinted else None
+        atoms = _number(book, core_key(core, names, intern=intern))
         recorded = _number(book, _recorded(simulation).key(names))
+        where = _number(book, loop_key(simulation))
     else:  # attempts only relative to the atom's current one: stale work is not current work
         part, now = _recorded(simulation), core.attempts
         atoms = core_key(core, names, counters=False)
@@ -115,8 +127,9 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
             part.key(names, counters=False),
             tuple(None if (a := part.atoms.get(n)) is None else a[2] - now[n] for n in names),
         )
+        where = loop_key(simulation, counters=False)
     return (
-        loop_key(simulation, counters=counters),
+        where,
         core.flow.state,
         atoms,
         recorded,
@@ -167,12 +180,19 @@ def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     )
 
 
-def core_key(core: Core, names: Sequence[str], *, counters: bool = True) -> Hashable:
+def core_key(
+    core: Core,
+    names: Sequence[str],
+    *,
+    counters: bool = True,
+    intern: Callable[[Hashable], Hashable] | None = None,
+) -> Hashable:
     """Everything of `core` that can change what it does next (see the module docstring);
     `names` are its atoms in the flow's order (`tuple(core.states)`). Without `counters`,
-    attempt numbers and retry histories are left out (see `state_key`)."""
+    attempt numbers and retry histories are left out (see `state_key`). `intern` (a
+    `KeyBook.intern`) keeps one copy of the pieces many keys share."""
     histories, unrecorded = core.histories if counters else None, core.unrecorded
-    return (
+    parts: tuple[Hashable, ...] = (
         EntityState.states_of(core.states.values()),
         tuple(core.attempts.values()) if counters else None,
         _values_key(core.outcomes, names),
@@ -188,22 +208,30 @@ def core_key(core: Core, names: Sequence[str], *, counters: bool = True) -> Hash
         tuple(record_key(t, counters=counters) for t in unrecorded) if unrecorded else None,
         _items_key(core.store) if core.store else None,
     )
+    return parts if intern is None else tuple(map(intern, parts))
 
 
 def work_key(work: Work, *, counters: bool = True) -> Hashable:
-    """A piece of work by value: what it does, to which atom, in which attempt, and the
-    arguments, result and failures the user's code will be given. Without `counters`, the
-    attempt and a retry's history (among its arguments) are left out."""
-    flow_failures, args = work.flow_failures, work.args
+    """A piece of work by value: what it does, to which atom, in which attempt, and what the
+    user's code will be handed: an execute's arguments; for a revert, of its arguments, result
+    and the flow's failures, what that revert accepts (`Atom.revert_inputs`: the default revert
+    is handed nothing). Without `counters`, the attempt and a retry's history are left out."""
+    if work.action == "revert":
+        args = work.atom.revert_inputs(work.args, work.result, work.flow_failures)
+    else:
+        args = work.args
     if not counters:
         args = {name: value for name, value in args.items() if not isinstance(value, History)}
-    return (
-        work.action,
-        work.node,
-        work.attempt if counters else None,
-        _items_key(args) if args else None,
-        value_key(work.result),
-        frozenset(flow_failures.items()) if flow_failures else None,
+    return (work.action, work.node, work.attempt if counters else None, _arguments_key(args))
+
+
+def _arguments_key(args: Mapping[str, Any]) -> Hashable:
+    """What a piece of work hands the user's code, by name (the flow's failures as a set)."""
+    if not args:
+        return None
+    return tuple(
+        (name, frozenset(value.items()) if name == "flow_failures" else value_key(value))
+        for name, value in args.items()
     )
 
 
@@ -213,7 +241,8 @@ def world_part(context: object, book: Mapping[Hashable, int]) -> Hashable:
     `Uncaptured` marker (equal only to itself) when it cannot be captured by value."""
     if context is None:
         return None
-    key, complete = world_key(context)
+    plain = plain_key(context)  # a world of plain data: its repr, at C speed
+    key, complete = (plain, True) if plain is not None else world_key(context)
     if not complete:
         what = f"the world (a {type(context).__qualname__}) cannot be captured by value"
         if isinstance(book, KeyBook):

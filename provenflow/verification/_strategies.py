@@ -54,24 +54,34 @@ def _values() -> SearchStrategy[Json]:
     return values
 
 
-def behaviours(*, faults: bool = True) -> SearchStrategy[Behaviour]:
+def behaviours(
+    *, faults: bool = True, crashes: bool = True, strict_reverts: bool = False
+) -> SearchStrategy[Behaviour]:
     """A strategy of task behaviours; without `faults`, every one succeeds.
 
-    Faults are drawn rarely (most attempts succeed), and shrink towards none.
+    Faults are drawn rarely (most attempts succeed), and shrink towards none. Without `crashes`
+    no process dies in a task (for a model checker, which crashes the process itself).
+    `strict_reverts`: every revert takes its task's inputs by name (see `Behaviour`).
     """
     st = _strategies()
     strategy: SearchStrategy[Behaviour]
     if not faults:
-        strategy = st.builds(Behaviour, value=_values(), work=st.sampled_from([0, 0, 50]))
+        strategy = st.builds(
+            Behaviour,
+            value=_values(),
+            work=st.sampled_from([0, 0, 50]),
+            strict_revert=st.just(strict_reverts),
+        )
         return strategy
     strategy = st.builds(
         Behaviour,
         value=_values(),
         raise_on=st.sampled_from([(), (), (), (), (), (), (1,), (2,), (1, 2)]),
-        crash_on=st.sampled_from([(), (), (), (), (), (1,), (2,)]),
+        crash_on=st.sampled_from([(), (), (), (), (), (1,), (2,)] if crashes else [()]),
         crash_before_effect=st.booleans(),
         revert_raises=st.sampled_from([False] * 24 + [True]),
         work=st.sampled_from([0, 0, 0, 50, 500]),
+        strict_revert=st.just(strict_reverts),
     )
     return strategy
 
@@ -87,11 +97,14 @@ def flows(
     max_depth: int = 3,
     retries: bool = True,
     deciders: bool = True,
+    retry_values: bool = False,
 ) -> SearchStrategy[FlowPlan]:
     """A strategy of `FlowPlan`s: nested linear, unordered and graph flows of up to `max_tasks`
     tasks, `max_depth` levels deep, with data links (a task needs symbols of tasks that surely
     ran before it), graph links with and without deciders (any depth) and, with `retries`,
-    Times / ForEach / AlwaysRevert / AlwaysRevertAll at random scopes.
+    Times / ForEach / AlwaysRevert / AlwaysRevertAll at random scopes. With `retry_values`,
+    a retry often provides a symbol (its attempt number, its round's value), which the tasks
+    of its subflow may need.
 
     Build a drawn plan with `plan.build(journal)`. Raises `UsageError` when hypothesis is
     missing or a bound is below 1.
@@ -103,6 +116,7 @@ def flows(
 
     def plan(draw: DrawFn) -> FlowPlan:
         drawer = _Drawer(draw, st, tasks, budget=max_tasks, retries=retries, deciders=deciders)
+        drawer.retry_values = retry_values
         return drawer.flow(max_depth, ())
 
     strategy: SearchStrategy[FlowPlan] = st.composite(plan)()
@@ -124,6 +138,7 @@ class _Drawer:
     ) -> None:
         self.draw, self.st, self.tasks = draw, st, tasks
         self.budget, self.retries, self.deciders = budget, retries, deciders
+        self.retry_values = False
         self.numbers = {kind: itertools.count(1) for kind in ("t", "f", "r")}
 
     def name(self, kind: str) -> str:
@@ -134,6 +149,8 @@ class _Drawer:
         pattern = draw(st.sampled_from(["linear", "graph", "unordered"]))
         name = self.name("f")
         retry = self.retry() if self.retries and draw(st.integers(0, 3)) == 3 else None
+        if retry is not None and retry.provides:
+            visible += (retry.provides,)
         members: list[TaskPlan | FlowPlan] = []
         for _ in range(draw(st.integers(1, 4))):
             if self.budget <= 0:
@@ -163,7 +180,9 @@ class _Drawer:
         kind = draw(st.sampled_from(["times", "always_revert", "always_revert_all", "for_each"]))
         attempts = draw(st.integers(1, 3)) if kind in ("times", "for_each") else 1
         revert_all = kind in ("times", "for_each") and draw(st.booleans())
-        return RetryPlan(self.name("r"), kind, attempts, revert_all)
+        name = self.name("r")
+        provides = f"v_{name}" if self.retry_values and draw(st.booleans()) else None
+        return RetryPlan(name, kind, attempts, revert_all, provides)
 
     def links(self, members: list[TaskPlan | FlowPlan]) -> tuple[LinkPlan, ...]:
         draw, st = self.draw, self.st

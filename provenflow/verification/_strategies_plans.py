@@ -36,6 +36,7 @@ __all__ = [
     "Behaviour",
     "FlowPlan",
     "LinkPlan",
+    "OneOf",
     "RetryPlan",
     "TaskPlan",
     "Verdict",
@@ -62,7 +63,8 @@ class Behaviour:
     `value`: what execute returns. `raise_on`: attempts that raise `PlannedFailure` (after
     the side effect). `crash_on`: attempts on which the process dies, after the side effect or,
     with `crash_before_effect`, before it. `revert_raises`: revert raises (its effect stays).
-    `work`: iterations of busy work in execute.
+    `work`: iterations of busy work in execute. `strict_revert`: revert takes the task's inputs
+    by name, so called without one it raises `TypeError`, as such a revert would.
     """
 
     value: Json = None
@@ -71,6 +73,7 @@ class Behaviour:
     crash_before_effect: bool = False
     revert_raises: bool = False
     work: int = 0
+    strict_revert: bool = False
 
     __repr__ = _short
 
@@ -89,25 +92,47 @@ class TaskPlan:
 
 @dataclass(frozen=True, repr=False)
 class RetryPlan:
-    """A retry controller: `Times(attempts, revert_all=)`, `ForEach(range(attempts))`, ...."""
+    """A retry controller: `Times(attempts, revert_all=)`, `ForEach(range(attempts))`, ....
+
+    `provides`: the symbol it provides its subflow (None: none): the attempt number for
+    `Times`, the value of the round for `ForEach`, None for the others (`values()`).
+    """
 
     name: str
     kind: Literal["times", "for_each", "always_revert", "always_revert_all"] = "times"
     attempts: int = 1
     revert_all: bool = False
+    provides: str | None = None
 
     __repr__ = _short
 
     def build(self) -> Retry:
         """Return the controller this plan describes."""
+        name, provides = self.name, self.provides
         if self.kind == "times":
-            return Times(self.attempts, revert_all=self.revert_all, name=self.name)
+            return Times(self.attempts, revert_all=self.revert_all, name=name, provides=provides)
         if self.kind == "for_each":
             values = list(range(self.attempts))
-            return ForEach(values, revert_all=self.revert_all, name=self.name)
+            return ForEach(values, revert_all=self.revert_all, name=name, provides=provides)
         if self.kind == "always_revert":
-            return AlwaysRevert(name=self.name)
-        return AlwaysRevertAll(name=self.name)
+            return AlwaysRevert(name=name, provides=provides)
+        return AlwaysRevertAll(name=name, provides=provides)
+
+    def values(self) -> OneOf:
+        """Return the values it may provide, one per round."""
+        if self.kind == "times":
+            return OneOf(tuple(range(1, self.attempts + 1)))
+        if self.kind == "for_each":
+            return OneOf(tuple(range(self.attempts)))
+        return OneOf((None,))
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """What a task expects of a symbol whose value changes from round to round (a retry's):
+    any of `options`."""
+
+    options: tuple[Json, ...]
 
 
 @dataclass(frozen=True, repr=False)
@@ -157,10 +182,21 @@ class FlowPlan:
         """Return the flow this plan describes, its tasks writing to `journal` (a new one if
         None). Raises what the flows API raises for a plan it refuses."""
         journal = journal if journal is not None else Journal()
-        values = {t.provides: t.behaviour.value for t in self.tasks() if t.provides}
+        values: dict[str, Json | OneOf] = {
+            t.provides: t.behaviour.value for t in self.tasks() if t.provides
+        }
+        values.update((r.provides, r.values()) for r in self.retries() if r.provides)
         return self._build(journal, values)
 
-    def _build(self, journal: Journal, values: Mapping[str, Json]) -> Flow:
+    def retries(self) -> Iterator[RetryPlan]:
+        """Yield every retry of the plan, nested ones included, outermost first."""
+        if self.retry is not None:
+            yield self.retry
+        for member in self.members:
+            if isinstance(member, FlowPlan):
+                yield from member.retries()
+
+    def _build(self, journal: Journal, values: Mapping[str, Json | OneOf]) -> Flow:
         kinds = {"linear": LinearFlow, "unordered": UnorderedFlow, "graph": GraphFlow}
         retry = self.retry.build() if self.retry is not None else None
         flow = kinds[self.pattern](self.name, retry=retry)

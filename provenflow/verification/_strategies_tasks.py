@@ -19,7 +19,7 @@ from provenflow.failure import Failure
 from provenflow.flows import Task
 
 if TYPE_CHECKING:
-    from provenflow.verification._strategies_plans import FlowPlan, Json, TaskPlan
+    from provenflow.verification._strategies_plans import FlowPlan, Json, OneOf, TaskPlan
 
 __all__ = [
     "FuzzTask",
@@ -49,6 +49,15 @@ class Journal:
     effects: dict[str, bool] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def snapshot(self) -> dict[str, Any]:
+        """What of the journal can change what the tasks do next, for a model checker's key:
+        how many times each task's execute and revert ran (not in which order: a task goes by
+        its count), which effects are in place, and the problems seen."""
+        counts: dict[str, int] = {}
+        for action, task, _ in self.entries:
+            counts[f"{action} {task}"] = counts.get(f"{action} {task}", 0) + 1
+        return {"calls": counts, "effects": self.effects, "problems": self.problems}
+
     def count(self, action: str, task: str) -> int:
         """Return how many times `task`'s `action` (execute or revert) was called."""
         return sum(1 for done, name, _ in self.entries if done == action and name == task)
@@ -77,10 +86,13 @@ class Journal:
 class FuzzTask(Task):
     """A task that does what its `TaskPlan` says, writing each call to the journal."""
 
-    def __init__(self, plan: TaskPlan, journal: Journal, values: Mapping[str, Json]) -> None:
+    def __init__(
+        self, plan: TaskPlan, journal: Journal, values: Mapping[str, Json | OneOf]
+    ) -> None:
         self.plan = plan
         self.journal = journal
         self.expected = {symbol: values.get(symbol) for symbol in plan.requires}
+        """Symbol -> its provider's planned value, or `OneOf` its values (a retry's)."""
         rebind = {symbol: symbol for symbol in plan.requires}
         super().__init__(plan.name, provides=plan.provides, rebind=rebind or None)
 
@@ -89,7 +101,7 @@ class FuzzTask(Task):
         plan, behaviour = self.plan, self.plan.behaviour
         attempt = self.journal.count("execute", plan.name) + 1
         self.journal.entries.append(("execute", plan.name, attempt))
-        if inputs != self.expected:
+        if not self._expected(inputs):
             self.journal.problems.append(
                 f"task {plan.name!r} attempt {attempt} got {inputs!r}, expected {self.expected!r}"
             )
@@ -104,9 +116,31 @@ class FuzzTask(Task):
             raise PlannedFailure(f"{plan.name} fails on attempt {attempt}")
         return behaviour.value
 
+    def _expected(self, inputs: Mapping[str, Any]) -> bool:
+        """Whether `inputs` are exactly the symbols expected, each with a value expected."""
+        if inputs.keys() != self.expected.keys():
+            return False
+        for symbol, expected in self.expected.items():
+            options = getattr(expected, "options", None)
+            if options is None and inputs[symbol] != expected:
+                return False
+            if options is not None and inputs[symbol] not in options:
+                return False
+        return True
+
     def revert(self, **arguments: Any) -> None:
-        """Undo the side effect, unless the behaviour says revert raises."""
+        """Undo the side effect, unless the behaviour says revert raises. A strict revert
+        raises `TypeError` when an input is missing, as one taking them by name would."""
         plan = self.plan
+        if plan.behaviour.strict_revert:
+            missing = sorted(set(plan.requires) - set(arguments))
+            if missing:
+                raise TypeError(f"revert() of {plan.name!r} missing required arguments {missing}")
+            given = {symbol: arguments[symbol] for symbol in plan.requires}
+            if not self._expected(given):
+                self.journal.problems.append(
+                    f"task {plan.name!r}: revert got {given!r}, expected {self.expected!r}"
+                )
         attempt = self.journal.count("revert", plan.name) + 1
         self.journal.entries.append(("revert", plan.name, attempt))
         result = arguments.get("result")

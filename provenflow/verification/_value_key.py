@@ -27,7 +27,7 @@ from provenflow.failure import Failure
 from provenflow.flows import History
 from provenflow.verification._world import world_key
 
-__all__ = ["MISSING", "OWN_KEY", "Uncaptured", "history_key", "value_key"]
+__all__ = ["MISSING", "OWN_KEY", "Uncaptured", "history_key", "plain_key", "value_key"]
 
 
 class _Missing:
@@ -78,6 +78,12 @@ def value_key(value: Any) -> Hashable:
     if kind in _SCALARS or (kind in _CONTAINERS and _plain(value)):
         return repr(value)
     return _structured(value)
+
+
+def plain_key(value: Any) -> str | None:
+    """The repr of a plain value (None, a bool, int, float or str, or lists, tuples and dicts
+    of them to any depth), which tells it from any other value; None for any other value."""
+    return repr(value) if _plain(value) else None
 
 
 def history_key(history: History) -> Hashable:

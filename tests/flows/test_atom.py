@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from provenflow.errors import AtomDefinitionError, BadResult, UsageError
-from provenflow.flows import Task, task
+from provenflow.flows import History, Task, Times, task
 
 
 class Add(Task):
@@ -390,6 +390,33 @@ def test_call_revert_passes_what_revert_accepts() -> None:
 
 def test_the_default_revert_does_nothing() -> None:
     assert Add().call_revert({"a": 1, "b": 2}, 3, {}) is None
+
+
+def test_revert_inputs_are_exactly_what_call_revert_hands_revert() -> None:
+    seen: list[dict[str, object]] = []
+
+    class Picky(Task):
+        def execute(self, a: int, b: int) -> int:
+            return a + b
+
+        def revert(self, b: int, flow_failures: object) -> None:
+            seen.append({"b": b, "flow_failures": flow_failures})
+
+    args, failures = {"a": 1, "b": 2}, {"x": "failure"}
+    Picky().call_revert(args, 3, failures)
+    assert (
+        Picky().revert_inputs(args, 3, failures) == seen[0] == {"b": 2, "flow_failures": failures}
+    )
+    assert Add().revert_inputs(args, 3, failures) == {}  # the default revert is handed nothing
+    again = Times(2, name="again")
+    assert again.revert_inputs({"history": History()}, None, failures) == {}
+
+    class Undoes(Times):
+        def revert(self, history: History, **rest: object) -> None:
+            del history, rest
+
+    inputs = Undoes(2, name="undoes").revert_inputs({"history": History()}, None, failures)
+    assert inputs == {"history": History(), "flow_failures": failures}
 
 
 # copy().

@@ -34,7 +34,7 @@ def test_a_search_keeps_only_ints_and_states_the_chance_of_a_collision() -> None
     assert search.seen and search.passed and search.resumes
     assert all(type(key) is int for key in (*search.seen, *search.passed, *search.resumes))
     assert not search.shared  # the book numbers parts by fingerprint and keeps none
-    stored = 4 * (len(search.seen) + len(search.passed)) + len(search.resumes)
+    stored = 5 * (len(search.seen) + len(search.passed)) + len(search.resumes)
     assert report.collision_probability == collision_bound(stored)
     assert 0 < report.collision_probability < 1e-9
     assert "states kept as 64-bit fingerprints (probability of a collision at most" in str(report)

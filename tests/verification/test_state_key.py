@@ -95,7 +95,10 @@ def test_cores_that_differ_only_in_a_provided_value_have_different_keys() -> Non
 
 
 def test_work_is_keyed_by_the_values_it_hands_the_users_code() -> None:
-    atom = pf.task(lambda: None, name="t")
+    def undo(token: str, result: Any, flow_failures: Any) -> None:
+        del token, result, flow_failures
+
+    atom = pf.task(lambda token: None, name="t", revert=undo)
     failure = Failure.from_exception(ValueError("x"))
     base = Work("revert", "t", atom, 1, {"token": "tok"}, None, {"a": failure})
     variants = [
@@ -104,12 +107,26 @@ def test_work_is_keyed_by_the_values_it_hands_the_users_code() -> None:
         Work("revert", "t", atom, 1, {"token": "tok"}, failure, {"a": failure}),  # result
         Work("revert", "t", atom, 1, {"token": "tok"}, None, {"b": failure}),  # failures seen
         Work("revert", "t", atom, 2, {"token": "tok"}, None, {"a": failure}),
+        Work("execute", "t", atom, 1, {"token": "tok"}),
     ]
     for variant in variants:
         assert work_key(variant) != work_key(base)
     assert work_key(Work("revert", "t", atom, 1, {"token": "tok"}, None, {"a": failure})) == (
         work_key(base)
     )
+
+
+def test_a_revert_is_keyed_by_what_it_accepts_only() -> None:
+    failure = Failure.from_exception(ValueError("x"))
+    nothing = pf.task(lambda token: None, name="t")  # the default revert is handed nothing
+    takes_token = pf.task(lambda token: None, name="t", revert=lambda token: None)
+    for atom, apart in ((nothing, False), (takes_token, True)):
+        first = Work("revert", "t", atom, 1, {"token": "a"}, None, {"a": failure})
+        second = Work("revert", "t", atom, 1, {"token": "b"}, failure, {"b": failure})
+        assert (work_key(first) != work_key(second)) is apart
+        # what this revert does not accept is never part of its key
+        third = Work("revert", "t", atom, 1, {"token": "a"}, failure, {"b": failure})
+        assert work_key(first) == work_key(third)
 
 
 def test_the_record_part_holds_what_records_from_rebuilds() -> None:
