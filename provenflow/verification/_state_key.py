@@ -8,26 +8,31 @@ nothing is left to a `repr` that may hide it:
   values it provides (by value: what the atoms after it will receive), its failure and failed
   revert (what a `revert` is given), every retry's history (what it decides from and hands its
   subflow), failures of deciders and retry controllers, the decisions deciders made, what is
-  ready and what waits for how many, the revert phases and their queue, the transitions not yet
-  handed over, and the run's store. Arguments are a function of these (an atom's `inject`,
-  the values its providers provide, the store, its retry's history): equal cores give every
-  atom the same arguments, for `execute` and for `revert`;
-- the work taken and not finished, each with the arguments, result and failures it carries
-  (`work_key`): resolved when taken, they are what the user's code will get;
+  ready, the revert phases and their queue, the transitions not yet handed over, and the run's
+  store. Arguments are a function of these (an atom's `inject`, the values its providers
+  provide, the store, its retry's history): equal cores give every atom the same arguments,
+  for `execute` and for `revert`. (How many predecessors each atom still waits for follows
+  from the states while the run goes forward, and is recounted before it goes forward again
+  after a revert phase, so it is left out: it would only tell apart states that go on alike.);
+- the work taken and not finished (`work_key`), each with what it will hand the user's code,
+  resolved when it was taken: an execute's arguments; of a revert's arguments, result and the
+  flow's failures, those that revert accepts (`Atom.revert_inputs`);
 - the durable record, as far as a resume reads it (`_record_part.RecordPart`): what a crash
   would leave;
-- the user's world (`world_part`): its full value (`_world.world_key`: a canonical description
-  of its attributes, or its `snapshot()`). A world that cannot be captured by value gets a key
-  equal to nothing else (`Uncaptured`): states are not merged on it, and the search's
-  `KeyBook` notes it for the report;
+- the user's world (`world_part`): its full value (plain data by its repr; anything else by
+  `_world.world_key`: a canonical description of its attributes, or its `snapshot()`). A world
+  that cannot be captured by value gets a key equal to nothing else (`Uncaptured`): states are
+  not merged on it, and the search's `KeyBook` notes it for the report;
 - where the path is (`loop_key`): the stage, the engine loop's queued steps and next event,
   the work it took, the completions it has not analysed, the work in flight and the one picked
   to complete; and the crashes and suspensions so far.
 
 Values are keyed by `_value_key.value_key`. The large parts (the core's, the record's, the
-world's) are numbered in the search's `KeyBook`: many states share each, a key holds their
-numbers, and each is stored once. Every part is in the flow's order (the same for every path)
-or a set, so two paths that reach the same state in another order get the same key.
+loop's, the world's) are numbered in the search's `KeyBook`: many states share each, a key
+holds their numbers, and each is stored once; the pieces of the core's part are kept once too
+(`KeyBook.intern`), so a part costs little more than its tuple. Every part is in the flow's
+order (the same for every path) or a set, so two paths that reach the same state in another
+order get the same key.
 """
 
 from __future__ import annotations
