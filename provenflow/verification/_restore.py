@@ -250,7 +250,7 @@ def _save_object(value: Any, entries: list[Any], stack: list[Any]) -> None:
     attributes = _attributes(value)
     if attributes is not None:
         entries.append((value, "attributes", attributes))
-        stack.extend(attributes[1].values())
+        stack.extend(held for held in attributes[1].values() if held is not _EMPTY)
         stack.extend(attributes[0].values())
 
 
@@ -306,13 +306,14 @@ _DEFINITION = frozenset(vars(_Probe())) | {"_on_failure_signature"}
 
 
 def _attributes(value: object) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """An object's `__dict__` (copied) and its set `__slots__`; None when it has neither."""
+    """An object's `__dict__` (copied) and its `__slots__` (`_EMPTY` for one not set); None
+    when it has neither."""
     instance = getattr(value, "__dict__", None)
     kind = type(value)
     names = _SLOTS.get(kind)
     if names is None:
         names = _SLOTS[kind] = _slot_names(kind)
-    slots = {name: getattr(value, name) for name in names if hasattr(value, name)}
+    slots = {name: getattr(value, name, _EMPTY) for name in names}
     if instance is None and not slots:
         return None
     return (dict(instance) if instance is not None else {}, slots)
@@ -370,7 +371,10 @@ def _object(target: Any, held: tuple[dict[str, Any], dict[str, Any]]) -> None:
         state.clear()
         state.update(instance)
     for name, value in slots.items():
-        object.__setattr__(target, name, value)
+        if value is not _EMPTY:
+            object.__setattr__(target, name, value)
+        elif hasattr(target, name):  # set since: unset again
+            object.__delattr__(target, name)
 
 
 def _class(target: type, held: dict[str, Any]) -> None:

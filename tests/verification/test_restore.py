@@ -41,6 +41,23 @@ def test_restore_puts_every_object_back_in_place() -> None:
     assert "new" not in inner and not hasattr(box, "extra")
 
 
+class Slotted:
+    __slots__ = ("count", "later")
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def test_slots_are_put_back_and_one_set_since_is_unset_again() -> None:
+    slotted = Slotted()
+    saved = capture([slotted])
+    slotted.count = 3
+    slotted.later = [1]
+    restore(saved)
+    assert slotted.count == 0
+    assert not hasattr(slotted, "later")
+
+
 def test_a_closure_cell_is_put_back_too() -> None:
     def counter() -> Any:
         calls = 0
