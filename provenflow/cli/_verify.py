@@ -136,6 +136,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "incomplete": report.incomplete,
             "unmerged": list(report.unmerged),
             "collision_probability": report.collision_probability,
+            "replayed": report.replayed,
             "fault_level": report.fault_level,
             "complete_up_to": report.complete_up_to,
             "fault_level_explored": report.fault_level_explored,

@@ -217,6 +217,8 @@ class Report:
         lines += [
             f"not merged: {what}, so no state holding it was merged" for what in self.unmerged
         ]
+        if self.replayed:
+            lines.append(f"replayed every path from the start: {self.replayed}")
         level = self.describe_level()
         if level:
             lines.append(level)

@@ -5,11 +5,15 @@ keys, on random flows and on every planted bug."""
 from __future__ import annotations
 
 import gc
+import json
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
 import provenflow as pf
+from provenflow.cli import main
 from provenflow.verification import behaviours, check, flows
 from provenflow.verification._checker import _Search
 from provenflow.verification._fingerprint import collision_bound, fingerprint
@@ -102,3 +106,12 @@ def test_every_planted_bug_is_caught_alike_with_fingerprints_and_whole_keys(
     assert [v.rule for v in printed.violations] == [v.rule for v in whole.violations]
     assert printed.violations and printed.violations[0].choices == whole.violations[0].choices
     assert printed.states_explored == whole.states_explored
+
+
+def test_verify_json_gives_the_collision_bound_and_how_the_search_branched() -> None:
+    saga = Path(__file__).resolve().parents[2] / "examples" / "flawed_saga.py"
+    args = ["verify", f"{saga}:make_fixed", "--invariant", f"{saga}:consistent", "--json"]
+    document = json.loads(CliRunner().invoke(main, args).output)
+    assert document["ok"] is True
+    assert 0 < document["collision_probability"] < 1e-9
+    assert document["replayed"] is None  # branched from snapshots, the world put back

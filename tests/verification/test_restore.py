@@ -218,6 +218,7 @@ def test_a_world_that_cannot_be_saved_is_replayed_and_the_report_says_why() -> N
     assert report.replayed == (
         "the world holds a lock, which keeps state that cannot be saved by value"
     )
+    assert f"replayed every path from the start: {report.replayed}" in str(report)
     replayed = check(locked, crashes=1, snapshots=False)
     assert replayed.replayed is None  # told to: nothing to explain
     assert report.states_explored == replayed.states_explored
