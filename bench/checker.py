@@ -1,10 +1,19 @@
 """The model checker's speed: states per second and time to exhaust, written into bench/RESULTS.md.
 
-Run by hand from the repository root: `python3 bench/checker.py [--max-seconds S]`. Each case
-checks a flow of no-op tasks (`check(..., snapshots=True)`, the fast mode, valid here because the
-tasks keep no state) with 0, 1 or 2 crashes per path: linear flows of 4 to 14 tasks and
-unordered flows of 3 to 7. A case stopped by the time bound says so ("incomplete"): its states
-per second still count, its time to exhaust does not exist.
+Run by hand from the repository root: `python3 bench/checker.py [--max-seconds S] [--before
+CHECKOUT]`. Each case checks a flow of no-op tasks (`check(..., snapshots=True)`) with 0, 1 or 2
+crashes per path: linear flows of 4 to 14 tasks and unordered flows of 3 to 7. A case stopped by
+the time bound says so ("incomplete"): its states per second still count, its time to exhaust
+does not exist.
+
+Then a summary (`summary()`): the three ways a search branches (snapshots, the default, replay)
+on a linear flow of 10 tasks whose factory returns a context, 2 crashes; the bytes per stored
+state (tracemalloc: what the search's seen / passed / part-number / resume structures retain
+after an unordered flow of 6 tasks with 1 crash, divided by its states); and the time to
+exhaust an unordered flow of 7 tasks with 1 crash. With `--before CHECKOUT` (a directory
+holding another checkout of the repository, e.g. `git worktree add /tmp/before <commit>`), the
+summary is also measured there, in a subprocess run right before this one's, and shown beside
+it.
 
 The results replace the section between `BEGIN` and `END` of RESULTS.md (appended when there is
 none); `bench/run.py`, which writes the rest of that file, keeps the section as it is.
@@ -14,15 +23,21 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import deque
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(
+    0, os.environ.get("PROVENFLOW_BENCH_REPO", str(Path(__file__).resolve().parent.parent))
+)
 
 import provenflow as pf
 from provenflow.verification import check
@@ -105,10 +120,113 @@ def toy_rate(tasks: int = 10, crashes: int = 2, seconds: float = 2.0) -> float:
     return explored / (time.perf_counter() - started)
 
 
+START_LOAD = ""
+NOTE = ""
+
+
+def load_average() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def rate_of(report: Any) -> float:
+    return report.states_explored / report.elapsed if report.elapsed else 0.0
+
+
+def timed(report: Any) -> dict[str, Any]:
+    """A report's numbers, as the summary keeps them."""
+    return {
+        "states": report.states_explored,
+        "rate": rate_of(report),
+        "seconds": None if report.incomplete else report.elapsed,
+        "result": "ok" if report.ok else (report.incomplete or "VIOLATION"),
+        "replayed": getattr(report, "replayed", None),
+    }
+
+
+def memory_per_state(size: int = 6, crashes: int = 1, **options: Any) -> dict[str, float]:
+    """Bytes retained by a search's stored states (seen, passed, the part numbers, resumes),
+    per state, after a search of an unordered flow of `size` no-op tasks with snapshots
+    (tracemalloc: the traced memory freed when those structures are dropped)."""
+    from provenflow._gc import collector_paused  # noqa: PLC0415 (the checkout measured)
+    from provenflow.verification._checker import _Search  # noqa: PLC0415
+
+    tracemalloc.start()
+    search = _Search(
+        factory("unordered", size), {}, crashes, 0, [], None, 10**7, 600.0, False, **options
+    )
+    with collector_paused():
+        report = search.with_snapshots()
+    search.queue = deque()
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    for name in ("seen", "passed", "shared", "resumes"):
+        setattr(search, name, None)
+    gc.collect()
+    freed = before - tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return {"states": report.states_explored, "bytes_per_state": freed / report.states_explored}
+
+
+def summary(max_seconds: float) -> dict[str, Any]:
+    """The numbers of the before / after table (see the module docstring)."""
+    found: dict[str, Any] = {}
+    modes = {"snapshots": {"snapshots": True}, "default": {}, "replay": {"snapshots": False}}
+    for name, options in modes.items():
+        context = in_a_world(10) if name != "snapshots" else factory("linear", 10)
+        report = check(context, crashes=2, max_seconds=max_seconds, **options)
+        found[f"linear10_{name}"] = timed(report)
+        print(f"summary: linear 10, {name}: {rate_of(report):,.0f}/s", file=sys.stderr)
+    found["memory"] = memory_per_state()
+    print(f"summary: memory {found['memory']}", file=sys.stderr)
+    for name, options in (("snapshots", {"snapshots": True}), ("default", {})):
+        report = check(factory("unordered", 7), crashes=1, max_seconds=max_seconds, **options)
+        found[f"unordered7_{name}"] = timed(report)
+        print(f"summary: unordered 7 (1 crash), {name}: {timed(report)}", file=sys.stderr)
+    return found
+
+
+def commit_of(checkout: str) -> str:
+    """The short commit of a git checkout, or "commit unknown"."""
+    found = subprocess.run(
+        ["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return found or "commit unknown"
+
+
+def summary_of(checkout: str, max_seconds: float) -> dict[str, Any]:
+    """`summary()` measured on another checkout, in a subprocess."""
+    environment = {**os.environ, "PROVENFLOW_BENCH_REPO": str(Path(checkout).resolve())}
+    ran = subprocess.run(
+        [sys.executable, __file__, "--summary-only", "--max-seconds", str(max_seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    )
+    return json.loads(ran.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-seconds", type=float, default=20.0, help="bound per case")
+    parser.add_argument(
+        "--summary-max-seconds", type=float, default=120.0, help="bound per summary case"
+    )
+    parser.add_argument("--before", help="another checkout to measure the summary on")
+    parser.add_argument("--before-commit", help="its commit, when it is not a git checkout")
+    parser.add_argument("--summary-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--note", default="", help="a sentence on the machine, for the report")
     args = parser.parse_args()
+    global START_LOAD, NOTE  # what the report says of the run as a whole
+    START_LOAD, NOTE = load_average(), args.note
+    if args.summary_only:
+        print(json.dumps(summary(args.max_seconds)))
+        return
+    before = summary_of(args.before, args.summary_max_seconds) if args.before else None
+    after = summary(args.summary_max_seconds)
     cases = [("linear", n) for n in (4, 6, 8, 10, 12, 14)] + [
         ("unordered", n) for n in (3, 4, 5, 6, 7)
     ]
@@ -142,25 +260,84 @@ def main() -> None:
             )
     with_context = []
     for size in (4, 6, 8, 10):
-        report = check(in_a_world(size), crashes=2, max_seconds=args.max_seconds)
-        rate = report.states_explored / report.elapsed if report.elapsed else 0.0
-        exhausted = "—" if report.incomplete else f"{report.elapsed:.2f} s"
-        with_context.append((size, report.states_explored, rate, exhausted))
-        print(f"linear {size} with a context: {rate:,.0f}/s, {exhausted}", file=sys.stderr)
+        default = check(in_a_world(size), crashes=2, max_seconds=args.max_seconds)
+        replayed = check(in_a_world(size), crashes=2, max_seconds=args.max_seconds, snapshots=False)
+        exhausted = "—" if default.incomplete else f"{default.elapsed:.2f} s"
+        with_context.append(
+            (size, default.states_explored, rate_of(default), exhausted, rate_of(replayed))
+        )
+        print(
+            f"linear {size} with a context: {rate_of(default):,.0f}/s, {exhausted}", file=sys.stderr
+        )
     toy = toy_rate()
     print(f"toy model BFS: {toy:,.0f} states/s", file=sys.stderr)
-    write(rows, args.max_seconds, toy, with_context)
+    label = args.before and f"{args.before} ({args.before_commit or commit_of(args.before)})"
+    write(rows, args.max_seconds, toy, with_context, (before, after, label))
 
 
 def in_a_world(size: int) -> object:
-    """A factory of a linear flow of `size` no-op tasks with a context: checked without
-    snapshots, each path that leaves the normal course replayed from the start."""
+    """A factory of a linear flow of `size` no-op tasks with a context (a dict the tasks leave
+    alone): by default checked from snapshots with the world put back in place; with
+    `snapshots=False`, each path that leaves the normal course replayed from the start."""
 
     def make() -> tuple[pf.Flow, dict[str, str]]:
         tasks = [pf.task(noop, name=f"t{i}") for i in range(size)]
         return pf.LinearFlow("linear").add(*tasks), {"world": "untouched"}
 
     return make
+
+
+def summary_lines(
+    before: dict[str, Any] | None, after: dict[str, Any], checkout: str | None
+) -> list[str]:
+    """The before / after table of the summary (`summary()`)."""
+
+    def rate(found: dict[str, Any] | None, key: str) -> str:
+        return "—" if found is None else f"{found[key]['rate']:,.0f}"
+
+    def seconds(found: dict[str, Any] | None, key: str) -> str:
+        if found is None:
+            return "—"
+        value = found[key]
+        if value["seconds"] is None:
+            return f"not exhausted ({value['result']}; {value['states']:,} states)"
+        return f"{value['seconds']:.1f} s ({value['states']:,} states)"
+
+    def memory(found: dict[str, Any] | None, key: str) -> str:
+        return "—" if found is None else f"{found[key]['bytes_per_state']:,.0f}"
+
+    where = "not measured (no `--before`)"
+    if checkout is not None:
+        where = f"the checkout at {checkout}, measured just before"
+    ratio = after["linear10_snapshots"]["rate"] / max(after["linear10_default"]["rate"], 1e-9)
+    lines = [
+        "",
+        "### Before and after: modes, memory, unordered 7",
+        "",
+        f"Before: {where}. Linear flow of 10 no-op tasks, 2 crashes (snapshots: no context, "
+        "`snapshots=True`; default and replay: a factory returning a context, `check(...)` and "
+        "`check(..., snapshots=False)`; before this change the default was replay). Memory: "
+        "bytes retained by the search's stored states per state (unordered flow of 6 tasks, 1 "
+        "crash, with snapshots; tracemalloc). Unordered 7: no-op tasks, 1 crash, default "
+        "workers (2).",
+        "",
+        "| measure | before | after |",
+        "|---|---:|---:|",
+    ]
+    for label, show, key in (
+        ("states/s, snapshots", rate, "linear10_snapshots"),
+        ("states/s, default (with a context)", rate, "linear10_default"),
+        ("states/s, replay (with a context)", rate, "linear10_replay"),
+        ("bytes per stored state", memory, "memory"),
+        ("unordered 7, 1 crash, snapshots", seconds, "unordered7_snapshots"),
+        ("unordered 7, 1 crash, default", seconds, "unordered7_default"),
+    ):
+        lines.append(f"| {label} | {show(before, key)} | {show(after, key)} |")
+    lines += [
+        "",
+        f"After: the snapshot mode's rate is {ratio:.2f}x the default mode's (target: at most 2x).",
+    ]
+    return lines
 
 
 def verdict(rate: float) -> str:
@@ -175,7 +352,8 @@ def write(
     rows: list[tuple[object, ...]],
     bound: float,
     toy: float,
-    with_context: list[tuple[int, int, float, str]],
+    with_context: list[tuple[int, int, float, str, float]],
+    summaries: tuple[dict[str, Any] | None, dict[str, Any], str | None],
 ) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -189,14 +367,15 @@ def write(
         platform.processor(),
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    load = f"{START_LOAD} at the start, {load_average()}"
     lines = [
         BEGIN,
         "## Model checker",
         "",
         f"Written by `python3 bench/checker.py` on {now}; do not edit by hand. Machine: {cpu}, "
         f"Python {platform.python_version()}, provenflow checkout {commit}; load average "
-        f"(1 / 5 / 15 min) at the end: {load}. Mode: `check(..., snapshots=True)`; bound "
+        f"(1 / 5 / 15 min): {load} at the end. {NOTE + ' ' if NOTE else ''}"
+        "Mode: `check(..., snapshots=True)`; bound "
         f"{bound:g} s per case. A state is a distinct (hashed) state of the search: every "
         "write and every outcome, `Report.states_explored`; a choice is one with more than one "
         "option (`Report.choices`; where the bounds leave one option, no crash left or a "
@@ -215,16 +394,19 @@ def write(
     exhausted = ten[5] != "—" and float(str(ten[5]).split()[0]) < TARGET_SECONDS
     lines += [
         "",
-        "### With a context (no snapshots)",
+        "### With a context",
         "",
-        "A factory that returns a context (the usual way with invariants of your own) is checked "
-        "without snapshots: a path goes on in place with the run's normal course and is replayed "
-        "from the start for every other option. Linear flows of no-op tasks, 2 crashes:",
+        "A factory that returns a context (the usual way with invariants of your own), checked "
+        "the default way (branching from snapshots, the world saved by value and put back in "
+        "place before a copy goes on) and with `snapshots=False` (a path goes on in place with "
+        "the run's normal course and is replayed from the start for every other option). "
+        "Linear flows of no-op tasks, 2 crashes:",
         "",
-        "| tasks | states | states/s | time to exhaust |",
-        "|---:|---:|---:|---:|",
+        "| tasks | states | default: states/s | default: time to exhaust | replay: states/s |",
+        "|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {n} | {s:,} | {r:,.0f} | {t} |" for n, s, r, t in with_context]
+    lines += [f"| {n} | {s:,} | {r:,.0f} | {t} | {rr:,.0f} |" for n, s, r, t, rr in with_context]
+    lines += summary_lines(*summaries)
     lines += [
         "",
         "### Targets",

@@ -135,6 +135,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "states_per_second": rate,
             "incomplete": report.incomplete,
             "unmerged": list(report.unmerged),
+            "collision_probability": report.collision_probability,
             "fault_level": report.fault_level,
             "complete_up_to": report.complete_up_to,
             "fault_level_explored": report.fault_level_explored,

@@ -33,11 +33,18 @@ search's own structures hold no reference cycle (a core's phases and a simulatio
 refer back to their owner weakly), so everything a dropped state held is freed at once, and
 the collector would only walk the ever-growing set of explored states again and again.
 
-Without snapshots, a path goes on in place with the first option of each choice (the run's
-normal course, never a fault), and every other option is a path replayed from the start (the
-factory builds a fresh flow and context for it), so such a path costs time linear in its
-length; the factory must build the same flow every time. With `snapshots=True`, every option
-branches from a copy of its parent instead.
+By default every option branches from a copy of its parent (`with_snapshots`). The copies
+share the flow and the context the factory built once, so the world (the context, the atoms
+and what their code closes over) is saved by value after user code ran (`keep`) and put back
+in place before another copy goes on (`enter`, `_restore`). A world that cannot be saved
+(`Unsaveable`) makes the search start again by replay (`by_replay`, also `snapshots=False`):
+a path goes on in place with the first option of each choice (the run's normal course, never a
+fault), and every other option is a path replayed from the start (the factory builds a fresh
+flow and context for it), so such a path costs time linear in its length; the factory must
+build the same flow every time.
+
+The states seen are kept as 64-bit fingerprints of their keys (`_fingerprint`), not whole;
+the report states the probability of a collision.
 """
 
 from __future__ import annotations
@@ -53,9 +60,11 @@ from provenflow._gc import collector_paused
 from provenflow.engine import factory_spec
 from provenflow.errors import IllegalTransition, ProvenflowError, UsageError
 from provenflow.flows import Flow
+from provenflow.verification._fingerprint import collision_bound, fingerprint
 from provenflow.verification._lasso import Lineage, Looped, follow, looped
 from provenflow.verification._levels import Levels
 from provenflow.verification._report import Report, Violation
+from provenflow.verification._restore import Saved, Unsaveable, capture, restore
 from provenflow.verification._signals import Branch, Broken, Finished, Merged
 from provenflow.verification._simulation import Simulation
 from provenflow.verification._state_key import KeyBook, world_part
@@ -100,11 +109,12 @@ def check(
     always: Check | None = None,
     eventually: Check | None = None,
     all_violations: bool = False,
-    snapshots: bool = False,
+    snapshots: bool | None = None,
     revert_failures: bool = False,
     workers: int = 2,
     world_at_each_step: bool = False,
     _merge: bool = True,
+    _fingerprints: bool = True,
 ) -> Report:
     """Explore every run of a flow and return a `Report`; see the module docstring.
 
@@ -124,12 +134,15 @@ def check(
     search tries every amount of room from 1 to the workers not busy (so every batch the
     loop can write, and every crash point between batches); 1 is the serial engine.
 
+    How the search branches (`snapshots`): by default (None) from copies of each explored
+    state, with the world (the context, and the atoms with the functions they call) saved by
+    value and put back in place before a copy goes on (`_restore`), or, when the world cannot
+    be saved by value (something in it keeps state in C), by replaying every other option from
+    the start. `snapshots=True` insists on copies (`UsageError` for a world that cannot be
+    saved); `snapshots=False` always replays.
+
     `world_at_each_step=True` gives each violation the world after each of its steps
     (`Violation.worlds`, printed where it changed): its path is played once more to note them.
-
-    `snapshots=True` branches from copies of each explored state instead of replaying every
-    path from the start: much faster, and sound only when the flow's code keeps no state of its
-    own (the copies share the flow's atoms), so it refuses a factory that returns a context.
     """
     if crashes < 0 or suspends < 0:
         raise UsageError(f"crashes={crashes}, suspends={suspends}: must be 0 or more")
@@ -150,10 +163,11 @@ def check(
         revert_failures,
         workers,
         merge=_merge,
+        fingerprints=_fingerprints,
         world_steps=world_at_each_step,
     )
     with collector_paused():
-        report = search.with_snapshots() if snapshots else search.by_replay()
+        report = search.run(snapshots)
         del search  # freed now, so the collector does not walk it when it resumes
     return report
 
@@ -176,9 +190,15 @@ class _Search:
         workers: int = 2,
         *,
         merge: bool = True,
+        fingerprints: bool = True,
         world_steps: bool = False,
     ) -> None:
+        self.arguments: tuple[Any, ...] = (factory, store, crashes, suspends, checks, spec)
+        self.arguments += (max_states, max_seconds, all_violations, revert_failures, workers)
         self.workers = workers
+        self.fingerprints = fingerprints
+        """Whether the states seen are kept as 64-bit fingerprints (`_fingerprint`), not
+        whole."""
         self.world_steps = world_steps
         self.factory, self.store, self.crashes, self.suspends = factory, store, crashes, suspends
         self.checks, self.spec = checks, spec
@@ -197,7 +217,7 @@ class _Search:
         """Without `merge`: the choices expanded (each counted every time it is reached)."""
         self.passed: dict[Any, int] = {}
         """The keys of the states passed through with one option (see `Simulation.passed`)."""
-        self.shared = KeyBook()
+        self.shared = KeyBook(fingerprints=fingerprints)
         """The numbers of the keys' large parts, and what could not be keyed (`_state_key`)."""
         self.resumes: set[Any] = set()
         """`resume_key()`s of the paths that crashed or resumed: a path reaching one again
@@ -211,6 +231,40 @@ class _Search:
         """The numbers of the states' keys apart from counters (see `_lasso.follow`)."""
         self.cut = False
         """Whether a bound stopped the search in the middle of a path (`by_replay`)."""
+        self.performed = [0]
+        """How many times user code ran, on any path (`Simulation.performed`)."""
+        self.roots: tuple[object, ...] = ()
+        """With snapshots: what the world is saved from (the context and the atoms)."""
+        self.live: Saved | None = None
+        """With snapshots: the saved world the objects hold now, as long as no user code
+        ran since `live_at` (a count of `performed`)."""
+        self.live_at = -1
+
+    def run(self, snapshots: bool | None) -> Report:
+        """Search with snapshots (restoring the world in place), or by replay (`check`'s
+        `snapshots`); return the report. Raises `UsageError` for `snapshots=True` and a world
+        that cannot be saved by value."""
+        if snapshots is False:
+            return self.by_replay()
+        try:
+            return self.with_snapshots()
+        except Unsaveable as error:
+            if snapshots:
+                raise UsageError(
+                    f"snapshots=True: {error}, so it cannot be put back in place before a copy "
+                    "goes on; leave snapshots to the default (it replays then)"
+                ) from None
+            why = str(error)
+        started = self.started
+        self.__init__(  # type: ignore[misc]
+            *self.arguments,
+            merge=self.merge,
+            fingerprints=self.fingerprints,
+            world_steps=self.world_steps,
+        )
+        self.started = started  # the time bound counts the first try too
+        self.report.replayed = why
+        return self.by_replay()
 
     def simulation(self, path: Sequence[int], faults: int = 0) -> Simulation:
         simulation = Simulation(
@@ -226,6 +280,7 @@ class _Search:
         simulation.passed = self.passed if self.merge else None
         simulation.faults = faults
         simulation.shared = self.shared  # one numbering for every path's keys
+        simulation.performed = self.performed  # user code run by any path changes the world
         return simulation
 
     @property
@@ -236,7 +291,10 @@ class _Search:
     def resume_key(self, key: Any, context: object) -> Any:
         """A `resume_key()` or a `crash_key()` with the world's full value (`world_part`:
         never equal to another when the world cannot be captured by value)."""
-        return None if key is None else (key, world_part(context, self.shared))
+        if key is None:
+            return None
+        key = (key, world_part(context, self.shared))
+        return fingerprint(key) if self.fingerprints else key
 
     def repeats_a_resume(self, simulation: Simulation) -> bool:
         """Whether `simulation` has just crashed or resumed into a state explored before."""
@@ -272,6 +330,10 @@ class _Search:
         self.report.transitions += len(self.passed)  # one way on from each
         self.report.elapsed = time.perf_counter() - self.started
         self.report.unmerged = tuple(self.shared.uncaptured)
+        if self.fingerprints and self.merge:
+            # each state stored, and the up to four parts its key numbers (`_state_key`)
+            stored = 5 * (len(self.seen) + len(self.passed)) + len(self.resumes)
+            self.report.collision_probability = collision_bound(stored)
         return self.report
 
     def broken(self, error: Exception, path: Sequence[int], simulation: Simulation) -> bool:
@@ -382,12 +444,20 @@ class _Search:
         return False
 
     def with_snapshots(self) -> Report:
+        """Branch from copies of each explored state, the world put back in place before a
+        copy goes on; raises `Unsaveable` (before or during the search) when the world
+        cannot be saved by value."""
         root = self.simulation(())
-        if root.context is not None:
-            raise UsageError(
-                "snapshots=True shares the flow's code between explored states, so it cannot "
-                "check a factory that returns a context; leave snapshots off"
-            )
+        atoms = (node.atom for node in root.compiled.nodes.values() if node.atom is not None)
+        self.roots = (root.context, *atoms)
+        self.keep(root)
+        initial = root.saved_world
+        try:
+            return self._snapshots(root)
+        finally:
+            restore(initial)  # the flow's objects as the search found them
+
+    def _snapshots(self, root: Simulation) -> Report:
         self.queue: deque[_Entry] = deque()
         self.pending: tuple[int, Exception, tuple[int, ...], Simulation] | None = None
         self.loops = bool(root.core.histories)
@@ -404,8 +474,24 @@ class _Search:
             self.levels.stopped(self.report, self.queue[0][0], self.queue)
         if self.pending is not None:
             _, error, path, simulation = self.pending
+            self.enter(simulation)  # the world as it was at the violation
             self.broken(error, path, simulation)
         return self.done()
+
+    def keep(self, simulation: Simulation) -> None:
+        """Save the world as `simulation` leaves it (with snapshots, before it waits in the
+        queue): saved again only when user code ran since it was last saved or put back.
+        Raises `Unsaveable` when it cannot be saved by value."""
+        if self.performed[0] != self.live_at or self.live is None:
+            self.live, self.live_at = capture(self.roots), self.performed[0]
+        simulation.saved_world = self.live
+
+    def enter(self, simulation: Simulation) -> None:
+        """Put the world back as `simulation` left it (`keep`), unless it is so already."""
+        saved = simulation.saved_world
+        if saved is not None and (self.live is not saved or self.performed[0] != self.live_at):
+            restore(saved)
+            self.live, self.live_at = saved, self.performed[0]
 
     def _expand(
         self,
@@ -419,6 +505,7 @@ class _Search:
         whether the search stops."""
         stage = parent.stage
         for choice in range(options):
+            self.enter(parent)
             crash = self.resume_key(parent.crash_key(choice), parent.context)
             if self.merge and crash is not None and crash in self.resumes:
                 continue  # a crash into a state explored before: not even taken
@@ -430,6 +517,7 @@ class _Search:
                 if self.repeats_a_resume(child):
                     continue
             except (Broken, ProvenflowError) as error:
+                self.keep(child)
                 if self.found(error, (*path, choice), child, cost, faults):
                     return True
                 continue
@@ -471,7 +559,9 @@ class _Search:
         except Merged:
             return False
         except (Broken, ProvenflowError) as error:
+            self.keep(simulation)  # a violation held back shows the world it broke in
             return self.found(error, path, simulation, cost, now)
+        self.keep(simulation)
         node = self.follow(parent, simulation, path)
         if isinstance(node, Looped):
             return self.found(node, path, simulation, cost, now)

@@ -172,6 +172,13 @@ class Report:
     unmerged: tuple[str, ...] = ()
     """What the search could not capture by value (a world that is not plain data), so did
     not merge states on: each such state was explored on its own (sound, only slower)."""
+    replayed: str | None = None
+    """Why the search replayed every path from the start instead of branching from snapshots
+    (the world could not be saved by value); None when it did not (or was told to)."""
+    collision_probability: float | None = None
+    """When the search kept its states as 64-bit fingerprints (the default): an upper bound on
+    the probability that two different states had the same one, so that one was taken for the
+    other (`_fingerprint`); None when it kept them whole."""
     fault_level: int | None = None
     """When a bound stopped the search: the number of faults (crashes, injected failures,
     suspensions) of the runs it was exploring. Every run with fewer faults was explored (the
@@ -200,6 +207,11 @@ class Report:
             f"transitions: {self.transitions}, "
             f"complete paths: {self.paths}, time: {self.elapsed:.2f} s ({rate:,.0f} states/s)",
         ]
+        if self.collision_probability is not None:
+            lines[0] += (
+                "; states kept as 64-bit fingerprints "
+                f"(probability of a collision at most {self.collision_probability:.1g})"
+            )
         if self.incomplete:
             lines.append(f"INCOMPLETE: {self.incomplete}")
         lines += [

@@ -37,11 +37,14 @@ from provenflow.errors import ProvenflowError
 from provenflow.failure import Failure
 from provenflow.flows import Flow, compile_flow
 from provenflow.persistence import Transition
+from provenflow.verification._fingerprint import fingerprint
 from provenflow.verification._invariants import Invariants
+from provenflow.verification._restore import Unsaveable
 from provenflow.verification._signals import Branch, Broken, Crash, Finished, Merged
 from provenflow.verification._simulated import SimulatedExecutor, SimulatedStore
-from provenflow.verification._state_key import state_key
+from provenflow.verification._state_key import KeyBook, state_key
 from provenflow.verification._steps import describe_options, event_of, render, unwound
+from provenflow.verification._value_key import value_key
 from provenflow.verification._world import describe_world
 
 __all__ = ["Branch", "Broken", "Finished", "InjectedFailure", "Merged", "Simulation"]
@@ -100,7 +103,7 @@ class Simulation:
         self.compiled = compile_flow(self.flow, store_keys=store)
         self.dependents: dict[str, tuple[str, ...]] = {}  # a cache, shared by clones
         self.injected: dict[str, Failure] = {}  # a cache, shared by clones (see `_injected`)
-        self.shared: dict[Any, int] = {}
+        self.shared: dict[Any, int] = KeyBook()
         """The atoms' parts of `key()`s met so far, each with its number, which the keys hold:
         keys compare only under one numbering, so a search gives all its paths the same (and
         clones share it)."""
@@ -116,6 +119,11 @@ class Simulation:
         self.just_resumed = False
         """Whether the last `apply` crashed or resumed: the path's state is then `resume_key()`."""
         self._trail: tuple[Any, ...] | None = None  # (previous trail, step): shared by clones
+        self.performed = [0]
+        """How many times user code ran (`execute`, `revert`): one count shared by clones, and
+        by every path of a search that restores the world in place (`_restore`)."""
+        self.saved_world: Any = None
+        """The world as this path left it (`_restore.Saved`), when a search restores it."""
         self.worlds: list[object] | None = None
         """When a list (set by whoever wants it, on a path that is not cloned): the world as
         it is after each step, described by value (`describe_world`), one per step."""
@@ -291,8 +299,10 @@ class Simulation:
 
     def key(self) -> Any:
         """A hashable summary of everything that can influence what happens next
-        (`_state_key.state_key`)."""
-        return state_key(self)
+        (`_state_key.state_key`), or its fingerprint when the search keeps fingerprints
+        (`shared.fingerprints`: see `_fingerprint`)."""
+        key = state_key(self)
+        return fingerprint(key) if getattr(self.shared, "fingerprints", False) else key
 
     # -- driving -------------------------------------------------------------------------
 
@@ -484,16 +494,14 @@ class Simulation:
         self._step(("outcome", kind, work.action, work.node))
         if kind == "crash before":
             raise Crash
+        failure: Failure | None
         if kind == "raises":
             result, failure = None, self._injected(work.node)
         elif kind == "times out":  # as the engine's executor reports a call past its timeout
             self.late.append(work)
             result, failure = None, timed_out(work)
         else:
-            try:
-                result, failure = perform(work), None
-            except Exception as exc:  # the user's own code failed: an outcome like any other
-                result, failure = None, Failure.from_exception(exc)
+            result, failure = self._perform(work)
             self.invariants.after_side_effect(work, failure, result)
             if kind == "crash after":
                 raise Crash
@@ -527,8 +535,26 @@ class Simulation:
     def _lands(self, work: Work) -> None:
         """An abandoned call finishes: the user's code runs now, and no one takes its outcome."""
         self._step(("outcome", "lands", work.action, work.node))
+        result, failure = self._perform(work)  # no one takes its outcome
+        self.invariants.after_side_effect(work, failure, result)
+
+    def _perform(self, work: Work) -> tuple[Any, Failure | None]:
+        """Run the user's code of `work`; return its result, or the failure it raised.
+
+        With `saved_world` kept (a search restores the world in place), a call that changes a
+        value it was given (an argument, or the result a revert is handed) raises `Unsaveable`:
+        those values are shared by the copies of a path, which a path replayed from the start
+        would have had to itself.
+        """
+        self.performed[0] += 1
+        guarded = self.saved_world is not None and (work.args or work.result is not None)
+        given = value_key((work.args, work.result)) if guarded else None
         try:
             result, failure = perform(work), None
-        except Exception as exc:  # the user's code failed: ignored like its result
+        except Exception as exc:  # the user's own code failed: an outcome like any other
             result, failure = None, Failure.from_exception(exc)
-        self.invariants.after_side_effect(work, failure, result)
+        if guarded and value_key((work.args, work.result)) != given:
+            raise Unsaveable(
+                f"{work.action} of {work.node!r} changed a value it was given, in place"
+            )
+        return result, failure

@@ -46,6 +46,7 @@ from provenflow.engine import Core, Work
 from provenflow.flows import History
 from provenflow.fsm import EntityState
 from provenflow.persistence import Transition
+from provenflow.verification._fingerprint import fingerprint
 from provenflow.verification._record_part import RecordPart
 from provenflow.verification._value_key import (
     MISSING,
@@ -78,12 +79,15 @@ class KeyBook(dict[Hashable, int]):
 
     Keys compare only under one numbering, so a search gives all its paths the same book.
     `uncaptured` lists, once each, what was keyed by an `Uncaptured` marker (the report says
-    states were not merged on it).
+    states were not merged on it). With `fingerprints` (a search's default), a part's number is
+    its 64-bit fingerprint (`_fingerprint`) and the book stores nothing: equal parts get equal
+    numbers without being kept.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, fingerprints: bool = False) -> None:
         super().__init__()
         self.uncaptured: dict[str, None] = {}
+        self.fingerprints = fingerprints
         self.parts: dict[Hashable, Hashable] = {}
         """Pieces of parts (an atoms' states, attempts, outcomes), each kept once: many parts
         share each, and hold the one copy (`intern`)."""
@@ -93,7 +97,10 @@ class KeyBook(dict[Hashable, int]):
         return self.parts.setdefault(piece, piece)
 
     def number(self, part: Hashable) -> int:
-        """Return the number of `part`, giving it the next one when it is new."""
+        """Return the number of `part`: its fingerprint, or (without `fingerprints`) the next
+        number when it is new."""
+        if self.fingerprints:
+            return fingerprint(part)
         return self.setdefault(part, len(self))
 
 
@@ -113,10 +120,11 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
     recorded: Hashable
     where: Hashable
     if counters:
-        intern = book.intern if isinstance(book, KeyBook) else None
-        atoms = book.setdefault(core_key(core, names, intern=intern), len(book))
-        recorded = book.setdefault(_recorded(simulation).key(names), len(book))
-        where = book.setdefault(loop_key(simulation), len(book))
+        fingerprinted = isinstance(book, KeyBook) and book.fingerprints
+        intern = book.intern if isinstance(book, KeyBook) and not fingerprinted else None
+        atoms = _number(book, core_key(core, names, intern=intern))
+        recorded = _number(book, _recorded(simulation).key(names))
+        where = _number(book, loop_key(simulation))
     else:  # attempts only relative to the atom's current one: stale work is not current work
         part, now = _recorded(simulation), core.attempts
         atoms = core_key(core, names, counters=False)
@@ -134,6 +142,13 @@ def state_key(simulation: Simulation, *, counters: bool = True) -> Hashable:
         simulation.suspends,
         world_part(simulation.context, book),
     )
+
+
+def _number(book: Mapping[Hashable, int], part: Hashable) -> int:
+    """The number of `part` in `book`: a `KeyBook`'s, or the next of a plain dict's."""
+    if isinstance(book, KeyBook):
+        return book.number(part)
+    return book.setdefault(part, len(book))  # type: ignore[attr-defined, no-any-return]
 
 
 def loop_key(simulation: Simulation, *, counters: bool = True) -> Hashable:

@@ -20,6 +20,7 @@ never be equal for values that can lead on differently. `value_key(value)`:
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from itertools import count
 from typing import Any
 
 from provenflow.failure import Failure
@@ -38,6 +39,8 @@ class _Missing:
 
 MISSING = _Missing()
 
+_SERIALS = count()
+
 
 class Uncaptured:
     """The key of a value that cannot be captured by value: equal only to itself.
@@ -45,10 +48,16 @@ class Uncaptured:
     `what` says what it was (for the report: states were not merged on it).
     """
 
-    __slots__ = ("what",)
+    __slots__ = ("serial", "what")
 
     def __init__(self, what: str) -> None:
         self.what = what
+        self.serial = next(_SERIALS)
+
+    def __hash__(self) -> int:
+        # from a serial number, not the id: a search that keeps only fingerprints of keys
+        # (`_fingerprint`) frees the marker, and a new one could be given the same id
+        return hash(("uncaptured", self.serial))
 
     def __repr__(self) -> str:
         return f"<not captured: {self.what}>"

@@ -288,7 +288,7 @@ def test_snapshots_explore_exactly_what_replay_explores(pattern: type, crashes: 
         )
         return pattern("p").add(*tasks, sub)
 
-    replayed = check(make, crashes=crashes)
+    replayed = check(make, crashes=crashes, snapshots=False)
     snapshotted = check(make, crashes=crashes, snapshots=True)
     assert replayed.ok and snapshotted.ok
     assert (snapshotted.states_explored, snapshotted.transitions) == (
@@ -306,16 +306,23 @@ def test_snapshots_find_the_same_shortest_violation(monkeypatch: pytest.MonkeyPa
     def make() -> pf.Flow:
         return pf.LinearFlow("f").add(pf.task(lambda: None, name="a"), pf.task(lambda: 1, name="b"))
 
-    replayed = check(make, crashes=1)
+    replayed = check(make, crashes=1, snapshots=False)
     snapshotted = check(make, crashes=1, snapshots=True)
     assert not replayed.ok
     assert snapshotted.violations[0].choices == replayed.violations[0].choices
     assert snapshotted.violations[0].steps == replayed.violations[0].steps
 
 
-def test_snapshots_refuse_a_factory_with_a_context() -> None:
-    with pytest.raises(pf.UsageError, match="cannot check a factory that returns a context"):
-        check(make_sound, snapshots=True)
+def test_snapshots_with_a_context_find_what_replay_finds() -> None:
+    """The world is put back in place before each copy goes on (`_restore`)."""
+    replayed = check(make_double_charge, crashes=1, invariant=consistent, snapshots=False)
+    snapshotted = check(make_double_charge, crashes=1, invariant=consistent, snapshots=True)
+    assert [v.rule for v in snapshotted.violations] == ["invariant"]
+    assert snapshotted.violations[0].choices == replayed.violations[0].choices
+    assert snapshotted.violations[0].world == replayed.violations[0].world
+    sound = check(make_sound, crashes=2, invariant=consistent, snapshots=True)
+    assert sound.ok
+    assert sound.states_explored == check(make_sound, crashes=2, snapshots=False).states_explored
 
 
 def test_a_violation_carries_its_steps_as_data_for_diagrams() -> None:
