@@ -258,9 +258,10 @@ class Simulation:
         """Everything that decides the path's future right after a crash or a resume.
 
         Memory is gone then: what is left is the record, the counts of crashes and suspensions
-        and the user's context. Two paths with equal keys here go on alike.
+        and the user's context, which the search adds by its full value (`world_part`). Two
+        paths with equal keys there go on alike.
         """
-        return (self.stage, self.record_key(), self.crashes, self.suspends, repr(self.context))
+        return (self.stage, self.record_key(), self.crashes, self.suspends)
 
     def crash_key(self, index: int) -> Any:
         """The `resume_key()` that option `index` leads to when it is a crash that leaves the
@@ -283,7 +284,7 @@ class Simulation:
             crash = False
         if not crash:
             return None
-        return ("restart", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))
+        return ("restart", self.record_key(), self.crashes + 1, self.suspends)
 
     def _boot(self) -> None:
         """Start a new process on the run the store holds, as a restarted process does: a core
