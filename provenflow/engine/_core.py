@@ -142,6 +142,11 @@ class Core:
         """The transitions made since the last `drain`, not yet handed to the runner."""
         return tuple(self._out)
 
+    @property
+    def has_unrecorded(self) -> bool:
+        """Whether transitions were made since the last `drain`."""
+        return bool(self._out)
+
     def drain(self) -> list[Transition]:
         """Return the transitions made since the last call, oldest first, and forget them."""
         out = self._out

@@ -205,12 +205,13 @@ class Simulation:
             return "restart"
         if self.picked is not None:
             return "outcome"
-        name = self.loop.next
-        if name is None:
+        steps = self.loop.steps
+        if not steps:
             return "end"
+        name = steps[0]
         if name == "wait":
             return "pick"
-        if name == "enter" and self._may_suspend():
+        if name == "enter" and self.max_suspends and self._may_suspend():
             return "suspend"
         return name
 
@@ -257,9 +258,10 @@ class Simulation:
         """Everything that decides the path's future right after a crash or a resume.
 
         Memory is gone then: what is left is the record, the counts of crashes and suspensions
-        and the user's context. Two paths with equal keys here go on alike.
+        and the user's context, which the search adds by its full value (`world_part`). Two
+        paths with equal keys there go on alike.
         """
-        return (self.stage, self.record_key(), self.crashes, self.suspends, repr(self.context))
+        return (self.stage, self.record_key(), self.crashes, self.suspends)
 
     def crash_key(self, index: int) -> Any:
         """The `resume_key()` that option `index` leads to when it is a crash that leaves the
@@ -282,7 +284,7 @@ class Simulation:
             crash = False
         if not crash:
             return None
-        return ("restart", self.record_key(), self.crashes + 1, self.suspends, repr(self.context))
+        return ("restart", self.record_key(), self.crashes + 1, self.suspends)
 
     def _boot(self) -> None:
         """Start a new process on the run the store holds, as a restarted process does: a core
@@ -338,13 +340,13 @@ class Simulation:
         """
         # one option is taken at once: never a crash, so nothing to catch
         while True:
-            count = self._count()
+            stage = self.stage
+            count = self._count(stage)
             if count > 1:
                 return count
-            stage = self.stage
-            if stage == "outcome" or (stage == "write" and self.loop.core.unrecorded):
+            if stage == "outcome" or (stage == "write" and self.loop.core.has_unrecorded):
                 self._pass()
-            self._apply(0)
+            self._apply(0, stage)
 
     def _pass(self) -> None:
         """Note the state passed through (a write or an outcome with one option) in `passed`;
@@ -358,11 +360,13 @@ class Simulation:
             raise Merged
         passed[key] = self.faults
 
-    def _count(self) -> int:
-        """How many options the current stage has (without describing them)."""
-        stage = self.stage
+    def _count(self, stage: str | None = None) -> int:
+        """How many options the current stage (or `stage`, when the caller knows it) has,
+        without describing them."""
+        if stage is None:
+            stage = self.stage
         if stage == "write":
-            return 2 if self.loop.core.unrecorded and self._crashes_left() else 1
+            return 2 if self.loop.core.has_unrecorded and self._crashes_left() else 1
         if stage == "take":
             return max(min(self.executor.slots, self.loop.core.work_bound()), 1)
         if stage == "suspend":
@@ -401,8 +405,9 @@ class Simulation:
             self.booting = True
             self.just_resumed = True
 
-    def _apply(self, index: int) -> None:
-        stage = self.stage
+    def _apply(self, index: int, stage: str | None = None) -> None:
+        if stage is None:
+            stage = self.stage
         if stage == "restart":
             self._boot()
         elif stage == "end":
@@ -410,7 +415,7 @@ class Simulation:
         elif stage == "write":
             self._write(index)
         elif stage == "take":
-            self.executor.room = self._count() - index if self.executor.slots else 0
+            self.executor.room = self._count(stage) - index if self.executor.slots else 0
             step(self.loop, self.executor)
         elif stage == "suspend":
             if index == 1:
