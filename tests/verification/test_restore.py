@@ -14,6 +14,7 @@ import provenflow as pf
 from provenflow.verification import check
 from provenflow.verification._restore import Unsaveable, capture, restore
 from tests.helpers import consistent, make_careless, make_double_charge, make_sound
+from tests.verification.test_mutations import MUTANTS, Mutant
 
 
 class Box:
@@ -246,3 +247,25 @@ def test_a_task_that_changes_what_it_is_given_is_replayed() -> None:
     assert report.replayed == "execute of 'consume' changed a value it was given, in place"
     assert report.ok
     assert report.states_explored == check(make, crashes=1, snapshots=False).states_explored
+
+
+@pytest.mark.parametrize("mutated", MUTANTS, ids=lambda m: m.name)
+def test_every_planted_bug_is_found_alike_from_snapshots_and_by_replay(
+    mutated: Mutant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of branching find a violation, with the same fewest faults."""
+    mutated.plant(monkeypatch)
+    default = check(mutated.flow, **mutated.bounds)
+    replayed = check(mutated.flow, **mutated.bounds, snapshots=False)
+    assert default.violations and replayed.violations
+    assert default.replayed is None
+    faults = [_faults(report.violations[0].steps) for report in (default, replayed)]
+    assert faults[0] == faults[1]
+
+
+def _faults(steps: tuple[str, ...]) -> int:
+    """The faults a violation's path took: crashes, injected failures, suspensions."""
+    return sum(
+        step.startswith("CRASH") or step.endswith(" raises") or step == "suspend the run"
+        for step in steps
+    )
