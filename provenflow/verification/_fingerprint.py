@@ -1,6 +1,6 @@
 """64-bit fingerprints of state keys: what a search stores of each state it has seen.
 
-A search remembers every state it reached (`_Search.seen`, `passed`, `resumes`) and the large
+A search remembers every state it reached (`Search.seen`, `passed`, `resumes`) and the large
 parts its keys are made of (`_state_key.KeyBook`). Kept whole, those keys cost about 2 KB per
 state; so by default a search keeps only a 64-bit fingerprint of each, as TLC does: an int,
 about 100 bytes per state with the set or dict that holds it.

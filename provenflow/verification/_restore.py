@@ -1,7 +1,7 @@
 """The user's world saved by value and put back in place: what lets a search branch from
 snapshots when the flow's code keeps state.
 
-A search with snapshots (`_checker._Search.with_snapshots`) builds the flow and its context
+A search with snapshots (`_search.Search.with_snapshots`) builds the flow and its context
 once and lets every explored state go on from a copy of the path, so all paths share the same
 atoms and the same context: the objects the user's code changes. Before a path goes on, the
 world must be as that path left it. `capture(roots)` saves it: every mutable object reachable

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 import provenflow as pf
 from provenflow.cli import main
 from provenflow.verification import behaviours, check, flows
-from provenflow.verification._checker import _Search
 from provenflow.verification._fingerprint import collision_bound, fingerprint
+from provenflow.verification._search import Search as _Search
 from provenflow.verification._strategies_plans import FlowPlan
 from provenflow.verification._strategies_tasks import Journal
 from provenflow.verification._value_key import Uncaptured
