@@ -148,7 +148,11 @@ def memory_per_state(size: int = 6, crashes: int = 1, **options: Any) -> dict[st
     per state, after a search of an unordered flow of `size` no-op tasks with snapshots
     (tracemalloc: the traced memory freed when those structures are dropped)."""
     from provenflow._gc import collector_paused  # noqa: PLC0415 (the checkout measured)
-    from provenflow.verification._search import Search as _Search  # noqa: PLC0415
+
+    try:  # the search has its own module since 3a8c273; before, it lived in _checker
+        from provenflow.verification._search import Search as _Search  # noqa: PLC0415
+    except ImportError:
+        from provenflow.verification._checker import _Search  # type: ignore[attr-defined,no-redef]  # noqa: PLC0415
 
     tracemalloc.start()
     search = _Search(
