@@ -64,6 +64,12 @@ def replay(
         "workers": workers,
     }
     path, bounds, store = _bounds_of(choices, given, store)
+    low = {name: value for name, value in bounds.items() if value < (name == "workers")}
+    if low:
+        named = ", ".join(f"{name}={value}" for name, value in low.items())
+        raise UsageError(
+            f"replay: {named}: crashes and suspends must be 0 or more, workers 1 or more"
+        )
     checks = user_checks(
         *(
             _loaded(c, k)

@@ -90,3 +90,10 @@ def test_a_path_that_ends_before_its_last_choice_is_refused(double_charge: Viola
 def test_choices_alone_take_checks_defaults() -> None:
     text = replay(make_sound, [], invariant=consistent)
     assert text.splitlines()[-1].startswith("next choice: write [flow RUNNING], crash before")
+
+
+def test_bounds_out_of_range_are_refused() -> None:
+    with pytest.raises(UsageError, match=r"replay: workers=0: .* workers 1 or more"):
+        replay(make_double_charge, [0], workers=0)
+    with pytest.raises(UsageError, match=r"replay: crashes=-1"):
+        replay(make_double_charge, [0], crashes=-1)
