@@ -14,7 +14,7 @@ from typing import Any
 
 import provenflow as pf
 from provenflow.engine import Core, _resume
-from provenflow.persistence import MemoryStorage, RunInfo, Storage, Transition
+from provenflow.persistence import MemoryStorage, RunInfo, RunListing, Storage, Transition
 
 
 class Crash(BaseException):
@@ -63,8 +63,14 @@ class CrashingStorage:
     def runs(self) -> list[tuple[RunInfo, str]]:
         return self.inner.runs()
 
+    def list_runs(self) -> RunListing:
+        return self.inner.list_runs()
+
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        return self.inner.stored_value(flow_id, atom, field, value)
 
 
 def keep_only_successes_values(monkeypatch: Any) -> None:

@@ -3,7 +3,11 @@
 `run` builds a flow from a factory (`FILE_OR_MODULE:NAME`) and runs it, recording the factory
 with the run so that `resume FLOW_ID` can rebuild the flow and continue after a crash or a
 suspension with nothing else. `history` shows a run step by step from its record, `runs` lists
-the runs a store holds. The default store is the SQLite file `./provenflow.db`.
+the runs a store holds (a run that cannot be read back is listed as CORRUPT, with what is
+wrong). The default store is the SQLite file `./provenflow.db`. Only `run` makes a store where
+there is none (or, with `--init-store`, in a database or directory holding other data);
+`resume` needs one, and `history`, `runs` and `diagram --run` only read it: a missing store is
+"no store at ...", exit 2, and a read-only store can be read.
 
 `run` and `resume` print each transition to stdout as it is recorded and, on stderr, a bar of
 the atoms done out of the atoms to do (`_progress`): shown when stderr is a terminal, or
@@ -111,6 +115,11 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
 @click.argument("factory")
 @click.option("--store", "store_json", metavar="JSON", help="Values for the flow's inputs.")
 @backend_option
+@click.option(
+    "--init-store",
+    is_flag=True,
+    help="Keep runs in a database or directory that holds other data too (refused otherwise).",
+)
 @executor_option
 @quiet_option
 @json_option
@@ -119,6 +128,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
     store_json: str | None,
     backend: str,
+    init_store: bool,
     executor: str,
     quiet: bool,
     as_json: bool,
@@ -136,8 +146,9 @@ def run(  # noqa: PLR0917 (click passes every option by name)
       provenflow run mypackage.flows:make_order -b postgresql://app@db/flows -e threads
     """
     store = _parse_store(store_json)
+    storage = open_storage(backend, initialise=init_store)
     engine = Engine.from_factory(
-        factory, store, backend, executor, listeners=_listeners(quiet, as_json)
+        factory, store, storage, executor, listeners=_listeners(quiet, as_json)
     )
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
@@ -167,7 +178,7 @@ def resume(  # noqa: PLR0917 (click passes every option by name)
 
 
 def _latest(url: str) -> str:
-    found = open_storage(url).runs()
+    found = open_storage(url, read_only=True).runs()
     if not found:
         raise UsageError(f"no runs recorded in {url}")
     return found[-1][0].flow_id
@@ -211,7 +222,7 @@ def history(flow_id: str | None, backend: str, as_json: bool) -> None:
       provenflow history 3f2a9c... --json
     """
     flow_id = flow_id or _latest(backend)
-    info, steps, _ = open_storage(backend).load(flow_id)
+    info, steps, _ = open_storage(backend, read_only=True).load(flow_id)
     if as_json:
         document = {
             "flow_id": flow_id,
@@ -250,12 +261,17 @@ def runs(backend: str, as_json: bool) -> None:
       provenflow runs
       provenflow runs -b postgresql://app@db/flows --json
     """
-    found = open_storage(backend).runs()
+    found, corrupt = open_storage(backend, read_only=True).list_runs()
     if as_json:
         document = [
             {"flow_id": i.flow_id, "flow": i.flow_name, "state": str(s), "factory": i.factory}
             for i, s in found
         ]
+        document += [
+            {"flow_id": c.flow_id, "flow": None, "state": "CORRUPT", "factory": None,
+             "problem": str(c.error)}
+            for c in corrupt
+        ]  # fmt: skip
         click.echo(json.dumps(document, indent=2))
         return
     table = Table(title=f"runs in {backend}")
@@ -264,7 +280,11 @@ def runs(backend: str, as_json: bool) -> None:
     for info, state in found:
         style = OUTCOME_STYLE.get(str(state), "red" if state in ("REVERTED", "FAILURE") else "")
         table.add_row(info.flow_id, info.flow_name, Text(str(state), style=style), info.factory)
+    for bad in corrupt:
+        table.add_row(bad.flow_id, "", Text("CORRUPT", style="bold red"), "")
     console = Console(highlight=False)
     if not console.is_terminal:  # piped: no terminal width to fit, so cut nothing (ids whole)
         console = Console(highlight=False, width=10_000)
     console.print(table)
+    for bad in corrupt:
+        console.print(Text(f"run {bad.flow_id} is corrupt: {bad.error}", style="red"))

@@ -111,10 +111,11 @@ class Engine:
         """Return an engine that continues run `flow_id`, rebuilding its flow from the factory
         recorded with it (see `from_factory`).
 
-        Raises `UnknownRun` for an unknown id and `UsageError` when the run recorded no factory
-        (then rebuild the flow yourself and use `Engine.load`).
+        Raises `UnknownRun` for an unknown id, `StoreNotFound` when there is no store at the
+        URL (none is made), and `UsageError` when the run recorded no factory (then rebuild the
+        flow yourself and use `Engine.load`).
         """
-        storage = open_storage(backend)
+        storage = open_storage(backend, create=False)  # a missing store is not made
         info = storage.load(flow_id)[0]
         if info.factory is None:
             raise UsageError(
@@ -139,9 +140,10 @@ class Engine:
 
         `flow` must be the same flow rebuilt (atoms are matched by name). Raises `UnknownRun`
         when the store has no such run, and `RecordError` when a recorded atom's kind or version
-        differs from the flow's, naming both.
+        differs from the flow's, naming both; `StoreNotFound` when there is no store at the
+        URL (none is made).
         """
-        storage = open_storage(backend)
+        storage = open_storage(backend, create=False)  # a missing store is not made
         info, transitions, version = storage.load(flow_id)
         compiled = compile_flow(flow, store_keys=info.store)
         core = resumed_core(compiled, info, transitions, clock=time.time)
