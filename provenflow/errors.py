@@ -201,11 +201,11 @@ class EngineStopped(UsageError):
         return str(self.args[2])
 
     def __str__(self) -> str:
-        flow_id, url, reason = self.args
+        flow_id, _, reason = self.args
         return (
             f"run {flow_id!r}: {reason}; this engine is stopped, since what it holds may "
-            f"differ from the store: load the run again from {url} with Engine.load(flow, "
-            "backend, flow_id) or Engine.resume(backend, flow_id), and run that engine"
+            "differ from the store: load the run again (Engine.load(flow, backend, flow_id) "
+            "or Engine.resume(backend, flow_id)) and run that engine"
         )
 
 
