@@ -1,6 +1,6 @@
 """Exit statuses a script can trust, and how an error that ends a command is reported.
 
-Theory of operation. Every subcommand ends one of three ways, and its exit status says which:
+Theory of operation. Every subcommand ends in one of four ways, and its exit status says which:
 
 - `OK` (0): it did what was asked; a run ended SUCCESS or SUSPENDED; a check was sound.
 - `FLOW_FAILED` (1): a run ended REVERTED or FAILURE because its own atoms failed (the
@@ -11,6 +11,8 @@ Theory of operation. Every subcommand ends one of three ways, and its exit statu
   an unreachable server), an engine refused by the store (`StaleVersion`, a run owned by
   another engine, any `StorageError`), a record that cannot be read back (any `RecordError`),
   a recorded sequence that the lifecycle tables forbid (`IllegalTransition`), or a bug.
+- `INTERRUPTED` (130, the shell's 128 + SIGINT): interrupted (Ctrl-C) before it was done; a run
+  is left as recorded, to be resumed.
 
 A status-2 error is one line on stderr, `provenflow: error: ...`, with every user-supplied
 string in it escaped (`_output.printable`), and no traceback (except for an exception that is
@@ -44,6 +46,7 @@ from provenflow.failure import RecordedFailure
 __all__ = [
     "ERROR",
     "FLOW_FAILED",
+    "INTERRUPTED",
     "JSON_REQUESTED",
     "OK",
     "describe",
@@ -61,6 +64,9 @@ FLOW_FAILED = 1
 
 ERROR = 2
 """Bad usage, a storage fault, a refused engine, a bad record or a bug: one line on stderr."""
+
+INTERRUPTED = 130
+"""Interrupted (Ctrl-C) before it was done: 128 + SIGINT, as the shell reports it."""
 
 JSON_REQUESTED = "provenflow.json"
 """The key of `click.Context.meta` that `json_option` sets when `--json` is given."""
@@ -92,29 +98,40 @@ def _lead(error: BaseException) -> str:
 
 def describe(error: BaseException | str) -> str:
     """Return the message the error line gives for `error` (not yet escaped)."""
-    return error if isinstance(error, str) else _lead(error) + str(error)
+    if isinstance(error, str):
+        return error
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return _lead(error) + str(error)
 
 
 def fail(
-    error: BaseException | str, *, where: str = "", extra: dict[str, Any] | None = None
+    error: BaseException | str,
+    *,
+    where: str = "",
+    hint: str = "",
+    extra: dict[str, Any] | None = None,
+    status: int = ERROR,
 ) -> NoReturn:
-    """Report `error` as one line on stderr (and, after `--json`, as JSON on stdout); exit 2.
+    """Report `error` as one line on stderr (and, after `--json`, as JSON on stdout); exit with
+    `status` (2 unless told).
 
-    `where` is put before the message (e.g. the run that stopped), `extra` adds fields to the
-    JSON object. An exception that is not provenflow's own (a bug) gets its traceback printed
-    above the line. Raises `click.exceptions.Exit(2)`.
+    `where` is put before the message (e.g. the run that stopped), `hint` after it (what to
+    do), `extra` adds fields to the JSON object. An exception that is not provenflow's own (a
+    bug) gets its traceback printed above the line, unless it is an interruption. Raises
+    `click.exceptions.Exit(status)`.
     """
-    message = where + describe(error)
+    message = where + describe(error) + hint
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.meta.get(JSON_REQUESTED):
         kind = "UsageError" if isinstance(error, str) else type(error).__name__
         document = {"error": {"type": kind, "message": message}, **(extra or {})}
         click.echo(json.dumps(document, indent=2, sort_keys=True, default=repr))
-    if isinstance(error, BaseException) and not isinstance(error, ProvenflowError):
+    if isinstance(error, Exception) and not isinstance(error, ProvenflowError):
         traceback.print_exception(error, file=sys.stderr)
     line = Text(f"provenflow: error: {printable(message)}", style="bold red")
     console(stderr=True).print(line, soft_wrap=True)
-    raise click.exceptions.Exit(ERROR)
+    raise click.exceptions.Exit(status)
 
 
 def is_flow_failure(engine: Engine, error: BaseException) -> bool:
@@ -133,14 +150,18 @@ def is_flow_failure(engine: Engine, error: BaseException) -> bool:
 
 
 def fail_run(engine: Engine, error: BaseException | str) -> NoReturn:
-    """Report `error`, which stopped `engine`'s run, as one line naming the run; exit 2.
+    """Report `error`, which stopped `engine`'s run, as one line naming the run; exit 2, or
+    130 for an interruption (which the line says how to resume).
 
     The line says which run stopped and where it is recorded, so it can be inspected with
     `provenflow history` once the store is healthy again; nothing claims how the run ended.
     """
     name, flow_id, url = engine.compiled.name, engine.flow_id, engine.storage.url
+    stop = isinstance(error, KeyboardInterrupt)
     fail(
         error,
         where=f"run {flow_id} of flow {name!r} in {url} stopped: ",
+        hint=f"; resume it with `provenflow resume {flow_id}`" if stop else "",
         extra={"flow": name, "flow_id": flow_id, "backend": url},
+        status=INTERRUPTED if stop else ERROR,
     )

@@ -19,7 +19,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from provenflow import __version__
-from provenflow.cli._exits import ERROR, fail
+from provenflow.cli._exits import ERROR, INTERRUPTED, fail
 
 __all__ = ["USAGE_EXIT", "ProvenflowGroup", "fail_click_usage", "fail_usage", "main"]
 
@@ -75,7 +75,8 @@ class ProvenflowGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the chosen subcommand; a click usage error (in the subcommand's arguments, or an
         unknown subcommand) becomes `fail_click_usage(error)`, click's own exits and aborts
-        pass, and any other exception becomes `fail(error)`: one line, exit 2."""
+        pass, and any other exception becomes `fail(error)`: one line, exit 2 (130 for an
+        interruption, Ctrl-C)."""
         try:
             return super().invoke(ctx)
         except NoArgsIsHelpError:
@@ -86,6 +87,8 @@ class ProvenflowGroup(click.Group):
             raise
         except Exception as error:  # every other error becomes one line and exit 2
             fail(error)
+        except KeyboardInterrupt as error:  # one line too, and the shell's 130, not 1
+            fail(error, status=INTERRUPTED)
 
 
 @click.group(cls=ProvenflowGroup)

@@ -104,6 +104,8 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
             engine.run()
     except Exception as exc:  # reported below (exit 1), or by fail_run (exit 2)
         error = exc
+    except KeyboardInterrupt as exc:  # left as recorded, to be resumed (exit 130)
+        fail_run(engine, exc)
     if error is not None and not is_flow_failure(engine, error):
         fail_run(engine, error)
     state = str(engine.state)

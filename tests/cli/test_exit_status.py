@@ -169,6 +169,31 @@ def test_a_bug_prints_its_traceback_then_the_line_and_exits_2(
     assert "ended" not in result.stdout
 
 
+def test_an_interrupted_run_exits_130_and_says_how_to_resume_it(
+    faults: list[Callable[[], None]], db: str
+) -> None:
+    def interrupt() -> None:
+        if not resumed:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the engine's thread
+
+    resumed: list[bool] = []
+    faults.append(interrupt)
+    result = invoke("run", FAULTY, "-b", db, "--json")
+    assert result.exit_code == 130, result.output
+    lines = plain(result.stderr).splitlines()
+    assert len(lines) == 2, lines
+    assert STOPPED.match(lines[1]), lines[1]
+    document = json.loads(result.stdout)
+    assert document["error"]["type"] == "KeyboardInterrupt"
+    assert lines[1].endswith(
+        f"interrupted (Ctrl-C); resume it with `provenflow resume {document['flow_id']}`"
+    )
+    resumed.append(True)
+    again = invoke("resume", document["flow_id"], "-b", db)
+    assert again.exit_code == 0, again.output
+    assert "flow 'faulty' ended SUCCESS" in again.stdout
+
+
 def test_a_task_raising_a_storage_error_is_the_flows_own_failure(
     faults: list[Callable[[], None]], db: str
 ) -> None:
