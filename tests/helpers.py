@@ -94,12 +94,12 @@ class FaultyStorage:
     def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
         return self.inner.load(flow_id)
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        self.writes += 1
+    def record(self, flow_id: str, transitions: Sequence[Transition], *version: Any) -> int:
+        self.writes += 1  # `version`: the expected version, and whatever else the store takes
         if self.writes != self.fail_at:
-            return self.inner.record(flow_id, transitions, expected_version)
+            return self.inner.record(flow_id, transitions, *version)
         if self.landed:
-            self.inner.record(flow_id, transitions, expected_version)
+            self.inner.record(flow_id, transitions, *version)
         raise self.fault
 
     def runs(self) -> list[tuple[RunInfo, str]]:
