@@ -11,8 +11,8 @@ after every write too (what the engine did before it stopped differs, not what a
 Then:
 
 1. the call raises that very fault, and the engine is stopped: `state` and `atom_state()`
-   answer UNKNOWN (never SUCCESS), and `run()`, `run_iter()` and `run_async()` each raise
-   `EngineStopped` without calling the store's `record()` or any task;
+   answer UNKNOWN (never SUCCESS), and `run()`, `run_iter()`, `run_async()` and `results()`
+   each raise `EngineStopped` without using the store in any way or running any task;
 2. the run is loaded again through a new store object, as a new process would, and run to its
    end, which must be the flow's own outcome;
 3. the whole record and the tasks' journal of side effects pass every invariant of
@@ -48,7 +48,7 @@ from tests.crash.conftest import sqlite_url
 from tests.crash.flows import CASES, HARNESS, AttemptTracker, Case, Step, read_journal
 from tests.crash.harness import Round, Run, close
 from tests.crash.invariants import assert_consistent
-from tests.helpers import FaultyStorage
+from tests.helpers import FaultyStorage, Untouchable
 
 FLOWS = ["retry", "retry_gives_up", "revert_all"]
 """A retry that recovers; a linear flow whose retry gives up and is reverted; two unordered
@@ -128,12 +128,15 @@ def assert_stopped(fault: Fault, reader: Storage, storage: FaultyStorage) -> Non
     assert isinstance(engine.stopped, EngineStopped), fault.where
     assert f"a write to {engine.storage.url} failed" in engine.stopped.reason, fault.where
     history, journal = reader.load(fault.flow_id), read_journal(fault.journal)
-    writes = storage.writes
-    for go_on in (engine.run, lambda: next(engine.run_iter()), engine.results):
-        with pytest.raises(EngineStopped, match="this engine is stopped"):
-            go_on()
-    with pytest.raises(EngineStopped):
-        asyncio.run(engine.run_async())
+    writes, inner, storage.inner = storage.writes, storage.inner, Untouchable()
+    try:
+        for go_on in (engine.run, lambda: next(engine.run_iter()), engine.results):
+            with pytest.raises(EngineStopped, match="this engine is stopped"):
+                go_on()
+        with pytest.raises(EngineStopped):
+            asyncio.run(engine.run_async())
+    finally:
+        storage.inner = inner
     assert storage.writes == writes, f"{fault.where}: a stopped engine wrote"
     assert reader.load(fault.flow_id) == history, fault.where
     assert read_journal(fault.journal) == journal, f"{fault.where}: a stopped engine ran a task"

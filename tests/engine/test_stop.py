@@ -17,7 +17,7 @@ import pytest
 import provenflow as pf
 from provenflow.errors import EngineStopped, StaleVersion, StorageUnavailable
 from provenflow.persistence import MemoryStorage, Transition
-from tests.helpers import FaultyStorage, Journal, make_task
+from tests.helpers import FaultyStorage, Journal, Untouchable, make_task
 
 
 def three_steps(journal: Journal) -> pf.Flow:
@@ -91,9 +91,11 @@ def test_every_way_of_going_on_is_refused(go_on: Callable[[pf.Engine], Any]) -> 
     engine, storage, journal = cut_engine(2, RuntimeError("the store's own bug"))
     assert isinstance(engine.stopped, EngineStopped)
     assert "a write to memory:// failed (RuntimeError: the store's own bug)" in str(engine.stopped)
+    inner, storage.inner = storage.inner, Untouchable()  # not even read
     for _ in range(2):
         with pytest.raises(EngineStopped, match="this engine is stopped"):
             go_on(engine)
+    storage.inner = inner
     assert storage.writes == 2
     assert journal.entries == []  # the fault came before a's execute
 
