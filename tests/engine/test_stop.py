@@ -189,3 +189,35 @@ def test_a_second_call_refused_while_running_does_not_stop_the_engine() -> None:
     ]
     assert engines[0].stopped is None
     assert engines[0].state == "SUCCESS"
+
+
+def test_an_interrupted_task_stops_the_engine_and_the_reload_runs_it_again() -> None:
+    journal = Journal()
+    interrupted: list[bool] = []
+
+    @pf.task
+    def b() -> None:
+        journal("execute", "b")
+        if not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+    def flow() -> pf.Flow:
+        return pf.LinearFlow("f").add(make_task(journal, "a"), b)
+
+    storage = MemoryStorage()
+    engine = pf.Engine(flow(), backend=storage)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    assert engine.state == "UNKNOWN"
+    with pytest.raises(EngineStopped, match=r"cut short in the middle \(KeyboardInterrupt\)"):
+        engine.run()
+    assert steps(storage, engine.flow_id)[-1] == ("b", "start", "RUNNING")
+    loaded = pf.Engine.load(flow(), storage, engine.flow_id)
+    loaded.run()
+    assert journal.actions("execute") == ["a", "b", "b"]
+    assert steps(storage, engine.flow_id)[-3:] == [
+        ("b", "crash_recovered", "RUNNING"),
+        ("b", "succeed", "SUCCESS"),
+        (None, "succeed", "SUCCESS"),
+    ]
