@@ -4,6 +4,7 @@
   write, leaving the wrapped store exactly as a crashed process would.
 - `FaultyStorage` wraps a real store whose Nth `record()` raises a given exception, before
   writing anything or after its write landed, in a process that lives on.
+- `Untouchable` stands in for a store that nothing may use (put it in a wrapper's `inner`).
 - `Journal` records the side effects tasks perform, in order, across engines.
 - `make_task` builds a task whose execute and revert write to a journal.
 - `keep_only_successes_values` plants issue 13's resume bug (for tests that must catch it).
@@ -94,12 +95,12 @@ class FaultyStorage:
     def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
         return self.inner.load(flow_id)
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        self.writes += 1
+    def record(self, flow_id: str, transitions: Sequence[Transition], *version: Any) -> int:
+        self.writes += 1  # `version`: the expected version, and whatever else the store takes
         if self.writes != self.fail_at:
-            return self.inner.record(flow_id, transitions, expected_version)
+            return self.inner.record(flow_id, transitions, *version)
         if self.landed:
-            self.inner.record(flow_id, transitions, expected_version)
+            self.inner.record(flow_id, transitions, *version)
         raise self.fault
 
     def runs(self) -> list[tuple[RunInfo, str]]:
@@ -110,6 +111,13 @@ class FaultyStorage:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # the rest of the store's interface, unchanged
+
+
+class Untouchable:
+    """Stands for a store that must not be used: any use of it fails the test."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the store was used ({name}) where nothing may touch it")
 
 
 def keep_only_successes_values(monkeypatch: Any) -> None:

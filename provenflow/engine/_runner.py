@@ -264,8 +264,8 @@ class Engine:
 
         Each state is yielded as the loop enters it, before its work is done (so at ANALYZING
         a just-finished atom still shows RUNNING). The engine counts as running until the
-        generator is exhausted or closed: after breaking out of the loop, call `close()` on it
-        before running the engine again.
+        generator is exhausted or closed: after breaking out of the loop, call `close()` on it.
+        Closed before the loop's outcome, it leaves the engine stopped (`stopped`).
         """
         with self._running():
             dispatcher = make_dispatcher(self._executor, self._max_workers)
