@@ -6,7 +6,8 @@ SCHEDULING (take work from the core, record its transitions, submit it), WAITING
 completion) and ANALYZING (hand outcomes to the core, record what it decided), until the run is
 over. Every transition the core makes is recorded through the store (a compare-and-set) before
 the runner performs the next side effect, then announced to the listeners. `run_iter()` yields
-the loop's states; sending it `True` asks for suspension, as `suspend()` does.
+the loop's states; sending it `True` asks for suspension, as `suspend()` does. A call cut
+short in the middle of the run stops the engine (`provenflow.engine._stop`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from provenflow.engine._core import Core
 from provenflow.engine._executors import Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._loop import Loop, resumed_core, run_info, step
+from provenflow.engine._stop import UNKNOWN, Stop
 from provenflow.errors import (
+    EngineStopped,
     MultipleFailures,
     UsageError,
 )
@@ -158,6 +161,7 @@ class Engine:
         self._loop = Loop(core, self.storage, self.flow_id, version)
         self._lock = threading.Lock()
         self._loop_state: Any = LoopState.PENDING
+        self._stop = Stop(self.flow_id, self.storage.url)
 
     def _configure(
         self, executor: str | cf.Executor, max_workers: int | None, listeners: Iterable[Any]
@@ -171,8 +175,15 @@ class Engine:
 
     @property
     def state(self) -> str:
-        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ..."""
-        return self._core.flow.state
+        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ...;
+        UNKNOWN once the engine is stopped (load the run again to read the store's)."""
+        return UNKNOWN if self._stop.error is not None else self._core.flow.state
+
+    @property
+    def stopped(self) -> EngineStopped | None:
+        """Why this engine refuses to go on (what its next `run()` raises), or None: set when
+        a call was cut short in the middle of the run, by a failed write or otherwise."""
+        return self._stop.error
 
     @property
     def loop_state(self) -> str:
@@ -184,10 +195,14 @@ class Engine:
         if name not in self._core.states:
             known = ", ".join(sorted(self._core.states))
             raise UsageError(f"flow {self.compiled.name!r} has no atom {name!r} (atoms: {known})")
-        return self._core.state_of(name)
+        return UNKNOWN if self._stop.error is not None else self._core.state_of(name)
 
     def results(self) -> dict[str, Any]:
-        """Return every symbol provided by an atom that succeeded and was not reverted."""
+        """Return every symbol provided by an atom that succeeded and was not reverted.
+
+        Raises `EngineStopped` once the engine is stopped (a result it holds may be unrecorded).
+        """
+        self._stop.refuse()
         return self._core.results()
 
     def history(self) -> list[Transition]:
@@ -241,8 +256,8 @@ class Engine:
 
         Each state is yielded as the loop enters it, before its work is done (so at ANALYZING
         a just-finished atom still shows RUNNING). The engine counts as running until the
-        generator is exhausted or closed: after breaking out of the loop, call `close()` on it
-        before running the engine again.
+        generator is exhausted or closed: after breaking out of the loop, call `close()` on it.
+        Closed before the loop's outcome, it leaves the engine stopped (`stopped`).
         """
         with self._running():
             dispatcher = make_dispatcher(self._executor, self._max_workers)
@@ -287,10 +302,12 @@ class Engine:
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
+        """Hold the engine for one call: refused when it is stopped or already running."""
         if not self._lock.acquire(blocking=False):
             raise UsageError(f"engine for run {self.flow_id!r} is already running")
         try:
-            yield
+            with self._stop.watch(self._loop):
+                yield
         finally:
             self._lock.release()
 
@@ -303,6 +320,7 @@ class Engine:
         completions, which the driver sends back."""
         loop = self._loop
         loop.restart()
+        self._stop.driving = True
         loop.listeners = self.listeners
         while loop.steps:
             if loop.steps[0] == "wait":
