@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
+import shutil
 import signal
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -55,13 +58,29 @@ FLOWS = ["retry", "retry_gives_up", "revert_all"]
 branches, one failing, reverted whole."""
 
 
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """A directory for the stores and journals of the exhaustive test: on a memory file system
+    where there is one (/dev/shm), since its faults are raised, not suffered, and a disk's
+    flushes would only cost time; `tmp_path` otherwise."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    directory = Path(tempfile.mkdtemp(prefix="provenflow-faults-", dir=shm))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(params=["sqlite", "dir", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, workdir: Path) -> str:
     """A URL to an empty store: an SQLite file, a directory, or a private PostgreSQL schema."""
     if request.param == "sqlite":
-        return sqlite_url(tmp_path)
+        return sqlite_url(workdir)
     if request.param == "dir":
-        return f"dir://{tmp_path.resolve() / 'runs'}"
+        return f"dir://{workdir.resolve() / 'runs'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
@@ -160,17 +179,17 @@ def finish_and_check(fault: Fault, storage: Storage) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("case_name", FLOWS)
 def test_a_fault_at_any_write_stops_the_engine_and_a_reload_ends_the_run_consistently(
-    case_name: str, store_url: str, tmp_path: Path
+    case_name: str, store_url: str, workdir: Path
 ) -> None:
     case = CASES[case_name]
-    writes = writes_of(case, tmp_path)
+    writes = writes_of(case, workdir)
     with opened(store_url) as first, opened(store_url) as second:  # two processes' stores
         for n in range(1, writes + 1):
             after = n == writes or store_url.startswith("sqlite:")
             for exception, landed in faults(store_url, n, after):
                 where = f"write {n} of {case_name}: {type(exception).__name__}, landed={landed}"
                 storage = FaultyStorage(first, n, exception, landed=landed)
-                fault, raised = start_with_fault(case, tmp_path, storage, where)
+                fault, raised = start_with_fault(case, workdir, storage, where)
                 assert raised is exception, f"{where}: run() raised {raised!r}"
                 assert_stopped(fault, second, storage)
                 finish_and_check(fault, second)
