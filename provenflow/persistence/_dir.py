@@ -343,8 +343,8 @@ class DirStorage:
             others = sorted(
                 name
                 for name in os.listdir(self.root)
-                if name != "runs" and not name.startswith(".tmp-")
-            )
+                if name not in ("runs", MARKER) and not name.startswith(".tmp-")
+            )  # the marker itself: made meanwhile by a concurrent opener
             if others and not (initialise and create):
                 raise ForeignStore(str(self.root), [f"file {name}" for name in others])
             if not create:
