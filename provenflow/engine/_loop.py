@@ -108,6 +108,8 @@ class Loop:
         self.finished: Work | None = None
         """The work whose outcome the last `finish` took (its record is the next `write`)."""
         self.entered: str | None = None
+        self.token: int | None = None
+        """The token of the run's lease that every write carries (None: no lease)."""
 
     def restart(self) -> None:
         """Begin a new `run()` of the loop (PENDING again) over the same core and store."""
@@ -175,7 +177,7 @@ class Loop:
         transitions = self.core.drain()
         if not transitions:
             return
-        self.version = self.storage.record(self.flow_id, transitions, self.version)
+        self.version = self.storage.record(self.flow_id, transitions, self.version, self.token)
         if self.listeners:
             for transition in transitions:
                 announce(self.listeners, transition)
