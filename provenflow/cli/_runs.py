@@ -22,8 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from provenflow.cli._group import main
+from provenflow.cli._leases import engine_json, engine_text
 from provenflow.cli._progress import RunProgress, attach
 from provenflow.engine import Engine, PrintingListener
+from provenflow.engine._lease import DEFAULT_LEASE_TTL
 from provenflow.errors import UsageError
 from provenflow.persistence import Transition, open_storage
 
@@ -48,6 +50,15 @@ quiet_option = click.option(
     "--quiet", is_flag=True, help="Print only the outcome, not each transition."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+lease_ttl_option = click.option(
+    "--lease-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_LEASE_TTL,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the engine's lease on the run lasts unless renewed (renewed every third); "
+    "once it expired, another engine may take the run over.",
+)
 progress_option = click.option(
     "--progress/--no-progress",
     default=None,
@@ -115,6 +126,7 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
 @quiet_option
 @json_option
 @progress_option
+@lease_ttl_option
 def run(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
     store_json: str | None,
@@ -123,6 +135,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     quiet: bool,
     as_json: bool,
     progress: bool | None,
+    lease_ttl: float,
 ) -> None:
     """Run the flow a factory builds, printing each transition; exit 1 if it fails.
 
@@ -137,7 +150,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     """
     store = _parse_store(store_json)
     engine = Engine.from_factory(
-        factory, store, backend, executor, listeners=_listeners(quiet, as_json)
+        factory, store, backend, executor, listeners=_listeners(quiet, as_json), lease_ttl=lease_ttl
     )
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
@@ -149,20 +162,30 @@ def run(  # noqa: PLR0917 (click passes every option by name)
 @quiet_option
 @json_option
 @progress_option
+@lease_ttl_option
 def resume(  # noqa: PLR0917 (click passes every option by name)
-    flow_id: str, backend: str, executor: str, quiet: bool, as_json: bool, progress: bool | None
+    flow_id: str,
+    backend: str,
+    executor: str,
+    quiet: bool,
+    as_json: bool,
+    progress: bool | None,
+    lease_ttl: float,
 ) -> None:
     """Continue a recorded run (crashed or suspended) to its end; exit 1 if it fails.
 
     The flow is rebuilt from the factory recorded with the run. Recorded successes are never
     executed again; a task that was running when the process died runs again as a new attempt.
+    A run whose engine is alive (its lease holds) is refused before anything runs; one whose
+    engine's lease expired is taken over (recorded as `taken_over`).
 
     \b
     Examples:
       provenflow resume 3f2a9c...            # the id `provenflow run` and `runs` print
       provenflow resume 3f2a9c... -b sqlite:///other.db
     """
-    engine = Engine.resume(backend, flow_id, executor, listeners=_listeners(quiet, as_json))
+    listeners = _listeners(quiet, as_json)
+    engine = Engine.resume(backend, flow_id, executor, listeners=listeners, lease_ttl=lease_ttl)
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
 
@@ -243,27 +266,42 @@ def history(flow_id: str | None, backend: str, as_json: bool) -> None:
 @backend_option
 @json_option
 def runs(backend: str, as_json: bool) -> None:
-    """List the runs a store holds, oldest first, with their flow's state.
+    """List the runs a store holds, oldest first, with their flow's state and engine.
+
+    The engine column says whether an engine is live on the run (its lease holds: resuming is
+    refused), or whether the run is abandoned (its engine's lease expired) or otherwise
+    resumable; `--json` gives it as `engine: {status, lease}`.
 
     \b
     Examples:
       provenflow runs
       provenflow runs -b postgresql://app@db/flows --json
     """
-    found = open_storage(backend).runs()
+    storage = open_storage(backend)
+    found = storage.runs()
+    leases, now = storage.leases()
     if as_json:
         document = [
-            {"flow_id": i.flow_id, "flow": i.flow_name, "state": str(s), "factory": i.factory}
+            {
+                "flow_id": i.flow_id,
+                "flow": i.flow_name,
+                "state": str(s),
+                "factory": i.factory,
+                "engine": engine_json(str(s), leases.get(i.flow_id), now),
+            }
             for i, s in found
         ]
         click.echo(json.dumps(document, indent=2))
         return
     table = Table(title=f"runs in {backend}")
-    for header in ("flow id", "flow", "state", "factory"):
+    for header in ("flow id", "flow", "state", "engine", "factory"):
         table.add_column(header, no_wrap=True)
     for info, state in found:
         style = OUTCOME_STYLE.get(str(state), "red" if state in ("REVERTED", "FAILURE") else "")
-        table.add_row(info.flow_id, info.flow_name, Text(str(state), style=style), info.factory)
+        engine = engine_text(str(state), leases.get(info.flow_id), now)
+        table.add_row(
+            info.flow_id, info.flow_name, Text(str(state), style=style), engine, info.factory
+        )
     console = Console(highlight=False)
     if not console.is_terminal:  # piped: no terminal width to fit, so cut nothing (ids whole)
         console = Console(highlight=False, width=10_000)
