@@ -2,7 +2,8 @@
 
 A run whose lease is held and not expired has a live engine: resuming it is refused. A run that
 has not ended and whose lease expired (its engine died, or is paused and will be refused at its
-next write) is abandoned: `provenflow resume` takes it over. A run that has not ended and that
+next write), or whose engine's process on this host is gone, is abandoned: `provenflow resume`
+takes it over. A run that has not ended and that
 no engine holds (suspended, or given back after an error) is resumable too.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from provenflow.persistence import Lease
+from provenflow.persistence._lease import owner_gone
 
 __all__ = ["ENDED", "engine_json", "engine_text"]
 
@@ -18,7 +20,7 @@ ENDED = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 
 
 def _status(state: str, lease: Lease | None, now: float) -> str:
-    if lease is not None and lease.live(now):
+    if lease is not None and lease.live(now) and not owner_gone(lease.owner):
         return "live"
     if state in ENDED:
         return "ended"
@@ -33,7 +35,8 @@ def engine_text(state: str, lease: Lease | None, now: float) -> str:
     if status == "live" and lease is not None:
         return f"live: {lease.owner}, lease {lease.expires_at - now:.0f} s left"
     if status == "abandoned" and lease is not None:
-        return f"abandoned (lease of {lease.owner} expired): resumable"
+        why = "expired" if not lease.live(now) else "process gone"
+        return f"abandoned (lease of {lease.owner} {why}): resumable"
     return "" if status == "ended" else status
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import time
 
 import provenflow as pf
@@ -26,6 +29,10 @@ def test_runs_shows_live_abandoned_resumable_and_ended_runs(db: str) -> None:
     pf.Engine(one(), backend=storage, flow_id="abandoned")
     storage.take_lease("abandoned", DEAD, 0.05)
     pf.Engine(one(), backend=storage, flow_id="fresh")
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    pf.Engine(one(), backend=storage, flow_id="gone")
+    storage.take_lease("gone", Owner(socket.gethostname(), exited.pid, "3" * 32), 600.0)
     deadline = time.monotonic() + 20
     while storage.leases()[0]["abandoned"].live(storage.leases()[1]):
         assert time.monotonic() < deadline, "the short lease never expired"
@@ -39,6 +46,7 @@ def test_runs_shows_live_abandoned_resumable_and_ended_runs(db: str) -> None:
         "live": "live",
         "abandoned": "abandoned",
         "fresh": "resumable",
+        "gone": "abandoned",  # its lease holds, but its process on this host is gone
     }
     assert listed["ended"]["lease"] is None and listed["fresh"]["lease"] is None
     live = listed["live"]["lease"]
@@ -56,3 +64,6 @@ def test_runs_shows_live_abandoned_resumable_and_ended_runs(db: str) -> None:
         in (lines["abandoned"])
     )
     assert "resumable" in lines["fresh"] and "live" not in lines["ended"]
+    assert (
+        f"(pid {exited.pid} on {socket.gethostname()}) process gone): resumable" in (lines["gone"])
+    )
