@@ -19,6 +19,7 @@ from provenflow.engine import (
     run,
 )
 from provenflow.errors import (
+    EngineStopped,
     FlowDefinitionError,
     IllegalTransition,
     InternalError,
@@ -60,6 +61,7 @@ __all__ = [
     "Decision",
     "Depth",
     "Engine",
+    "EngineStopped",
     "Failure",
     "Flow",
     "FlowDefinitionError",

@@ -32,6 +32,7 @@ __all__ = [
     "CorruptRecord",
     "DependencyCycle",
     "DuplicateName",
+    "EngineStopped",
     "FlowDefinitionError",
     "IllegalTransition",
     "InternalError",
@@ -219,6 +220,36 @@ class RunOwned(StorageError):
             f"run {flow_id!r} is owned by engine {owner}, whose lease expires at {when} "
             f"(in {max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was run. Wait "
             "until that engine ends, or stop it and resume once its lease expired"
+        )
+
+
+class EngineStopped(UsageError):
+    """An engine whose run was cut short (a failed write, an interruption) was asked to go on."""
+
+    def __init__(self, flow_id: str, url: str, reason: str) -> None:
+        super().__init__(flow_id, url, reason)
+
+    @property
+    def flow_id(self) -> str:
+        """The id of the run the stopped engine was running."""
+        return str(self.args[0])
+
+    @property
+    def url(self) -> str:
+        """The URL of the store that holds the run."""
+        return str(self.args[1])
+
+    @property
+    def reason(self) -> str:
+        """What cut the run short: the failed write and its cause, or the interruption."""
+        return str(self.args[2])
+
+    def __str__(self) -> str:
+        flow_id, _, reason = self.args
+        return (
+            f"run {flow_id!r}: {reason}; this engine is stopped, since what it holds may "
+            "differ from the store: load the run again (Engine.load(flow, backend, flow_id) "
+            "or Engine.resume(backend, flow_id)) and run that engine"
         )
 
 

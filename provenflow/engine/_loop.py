@@ -80,7 +80,8 @@ class Loop:
     `next` names the step to take; `step(loop, executor)` takes it (`wait` is taken by
     `deliver`, with the completions the driver collected). `entered` is the loop state the last
     step entered, or None. A step that raises (a store error, a crash) leaves the loop where it
-    was in the middle of that step: the run must be loaded again from the store.
+    was in the middle of that step: the run must be loaded again from the store (a write that
+    raised leaves its transitions in `failed_write`).
     """
 
     def __init__(
@@ -110,6 +111,9 @@ class Loop:
         self.entered: str | None = None
         self.token: int | None = None
         """The token of the run's lease that every write carries (None: no lease)."""
+        self.failed_write: list[Transition] | None = None
+        """The transitions of the write that raised, which the store may or may not hold
+        (None while no write failed): after it, the run must be loaded again from the store."""
 
     def restart(self) -> None:
         """Begin a new `run()` of the loop (PENDING again) over the same core and store."""
@@ -117,6 +121,7 @@ class Loop:
         self.event = LoopEvent.START
         self.steps = deque(("enter",))
         self.works, self.completions, self.finished = [], deque(), None
+        self.failed_write = None
 
     def clone(self, core: Core, storage: Storage) -> Loop:
         """Return a copy of this loop, between two steps, over `core` and `storage` (copies
@@ -177,7 +182,11 @@ class Loop:
         transitions = self.core.drain()
         if not transitions:
             return
-        self.version = self.storage.record(self.flow_id, transitions, self.version, self.token)
+        try:
+            self.version = self.storage.record(self.flow_id, transitions, self.version, self.token)
+        except BaseException:
+            self.failed_write = transitions
+            raise
         if self.listeners:
             for transition in transitions:
                 announce(self.listeners, transition)

@@ -6,7 +6,8 @@ SCHEDULING (take work from the core, record its transitions, submit it), WAITING
 completion) and ANALYZING (hand outcomes to the core, record what it decided), until the run is
 over. Every transition the core makes is recorded through the store (a compare-and-set) before
 the runner performs the next side effect, then announced to the listeners. `run_iter()` yields
-the loop's states; sending it `True` asks for suspension, as `suspend()` does.
+the loop's states; sending it `True` asks for suspension, as `suspend()` does. A call cut
+short in the middle of the run stops the engine (`provenflow.engine._stop`).
 
 Each `run()` first takes the run's lease in the store (`_lease.RunLease`), so that a second
 engine on a live run is refused with `RunOwned` before it runs anything; every write carries the
@@ -31,7 +32,9 @@ from provenflow.engine._executors import Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._lease import DEFAULT_LEASE_TTL, RunLease, check_ttl
 from provenflow.engine._loop import Loop, resumed_core, run_info, step
+from provenflow.engine._stop import UNKNOWN, Stop
 from provenflow.errors import (
+    EngineStopped,
     MultipleFailures,
     UsageError,
 )
@@ -170,6 +173,7 @@ class Engine:
         self._loop = Loop(core, self.storage, self.flow_id, version)
         self._lock = threading.Lock()
         self._loop_state: Any = LoopState.PENDING
+        self._stop = Stop(self.flow_id, self.storage.url)
 
     def _configure(
         self,
@@ -190,8 +194,15 @@ class Engine:
 
     @property
     def state(self) -> str:
-        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ..."""
-        return self._core.flow.state
+        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ...;
+        UNKNOWN once the engine is stopped (load the run again to read the store's)."""
+        return UNKNOWN if self._stop.error is not None else self._core.flow.state
+
+    @property
+    def stopped(self) -> EngineStopped | None:
+        """Why this engine refuses to go on (what its next `run()` raises), or None: set when
+        a call was cut short in the middle of the run, by a failed write or otherwise."""
+        return self._stop.error
 
     @property
     def loop_state(self) -> str:
@@ -203,10 +214,14 @@ class Engine:
         if name not in self._core.states:
             known = ", ".join(sorted(self._core.states))
             raise UsageError(f"flow {self.compiled.name!r} has no atom {name!r} (atoms: {known})")
-        return self._core.state_of(name)
+        return UNKNOWN if self._stop.error is not None else self._core.state_of(name)
 
     def results(self) -> dict[str, Any]:
-        """Return every symbol provided by an atom that succeeded and was not reverted."""
+        """Return every symbol provided by an atom that succeeded and was not reverted.
+
+        Raises `EngineStopped` once the engine is stopped (a result it holds may be unrecorded).
+        """
+        self._stop.refuse()
         return self._core.results()
 
     def history(self) -> list[Transition]:
@@ -306,19 +321,21 @@ class Engine:
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
+        """Hold the engine for one call: refused when it is stopped or already running."""
         if not self._lock.acquire(blocking=False):
             raise UsageError(f"engine for run {self.flow_id!r} is already running")
         try:
-            lease = RunLease.take(self.storage, self.flow_id, self.owner, self.lease_ttl)
-            try:
-                self._lease, self._loop.token = lease, lease.token
-                previous = lease.previous()
-                if previous is not None:
-                    self._core.take_over(previous)
-                yield
-            finally:
-                self._lease = None
-                lease.release()
+            with self._stop.watch(self._loop):
+                lease = RunLease.take(self.storage, self.flow_id, self.owner, self.lease_ttl)
+                try:
+                    self._lease, self._loop.token = lease, lease.token
+                    previous = lease.previous()
+                    if previous is not None:
+                        self._core.take_over(previous)
+                    yield
+                finally:
+                    self._lease = None
+                    lease.release()
         finally:
             self._lock.release()
 
@@ -331,6 +348,7 @@ class Engine:
         completions, which the driver sends back."""
         loop = self._loop
         loop.restart()
+        self._stop.driving = True
         loop.listeners = self.listeners
         while loop.steps:
             if self._lease is not None:
