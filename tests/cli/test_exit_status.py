@@ -126,7 +126,7 @@ def write_counts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
         counts = {"run": writes[0]}
         flow_id = suspended_run(url)
         writes[0] = 0
-        pf.Engine.resume(url, flow_id).run()
+        pf.Engine.resume(url, flow_id, factory=FAULTY).run()
         counts["resume"] = writes[0]
     finally:
         monkeypatch.undo()
