@@ -203,6 +203,20 @@ def test_a_run_cut_by_a_crash_shows_the_atom_still_running() -> None:
     assert "    class n_reserve,legend_RUNNING state_RUNNING\n" in text
 
 
+def test_an_atom_added_where_the_run_has_not_reached_is_drawn_pending() -> None:
+    storage = CrashingStorage(MemoryStorage(), crash_at=6)
+    engine = pf.Engine(order(), store={"order_id": 7}, backend=storage, flow_id=RUN_ID)
+    with pytest.raises(Crash):
+        engine.run()
+    grown = pf.LinearFlow("order").add(*order(), step("thank", "parcel"))
+    text = flow(grown, run=RUN_ID, backend=storage.inner)
+    assert '("thank<br/>PENDING<br/>attempts: 0")' in text
+    assert '("reserve<br/>RUNNING<br/>attempts: 1")' in text
+    early = pf.LinearFlow("order").add(step("greet"), *order())  # before what already ran
+    with pytest.raises(FlowMismatch, match="new atom 'greet': the run already recorded"):
+        flow(early, run=RUN_ID, backend=storage.inner)
+
+
 def test_every_atom_state_has_a_style() -> None:
     states = {str(state) for name in ("task", "retry") for state in LIFECYCLES[name].states}
     assert states <= set(STATE_STYLES)
