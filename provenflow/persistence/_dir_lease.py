@@ -137,15 +137,17 @@ class DirRunLeases:
         self._change(flow_id, token, "release a lease", decide)
 
     def leases(self) -> tuple[dict[str, Lease], float]:
-        """Return the lease of every run that ever had one, by flow id, and now."""
+        """Return the lease of every run that ever had one, by flow id, and now (a run whose
+        lease file is damaged is left out)."""
         found: dict[str, Lease] = {}
         with self._os_errors("read leases"):
             for directory in sorted(self._runs.iterdir()):
                 if directory.name.startswith(".") or not directory.is_dir():
                     continue
-                lease = read_lease(directory)
-                if lease is not None:
-                    found[unquote(directory.name)] = lease
+                with contextlib.suppress(CorruptRecord):  # a listing shows the healthy ones
+                    lease = read_lease(directory)
+                    if lease is not None:
+                        found[unquote(directory.name)] = lease
         return found, time.time()
 
     def check_write(self, directory: Path, flow_id: str, token: int | None) -> None:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from provenflow.errors import UnknownRun
+from provenflow.errors import CorruptRecord, UnknownRun
 from provenflow.persistence import _lease
 from provenflow.persistence._lease import Grant, Lease, Owner, Refusal
 
@@ -54,13 +54,18 @@ def lease_columns() -> list[sa.Column[Any]]:
     ]
 
 
-def lease_from_row(values: Sequence[Any]) -> Lease | None:
+def lease_from_row(values: Sequence[Any], where: str = "provenflow_runs") -> Lease | None:
     """Return the lease in the lease columns' `values` (in `LEASE_COLUMNS` order), or None for
-    a row never leased."""
+    a row never leased. Raises `CorruptRecord` naming `where` for values that are no lease."""
     host, pid, owner, token, expires, held = values
-    if not token or owner is None:
+    if token == 0 and owner is None:
         return None
-    return Lease(Owner(host, pid, owner), int(token), float(expires), bool(held))
+    kinds = ((host, str), (pid, int), (owner, str), (token, int), (expires, int | float))
+    if any(isinstance(value, bool) or not isinstance(value, kind) for value, kind in kinds):
+        raise CorruptRecord(where, f"the lease columns hold no lease: {tuple(values)!r}")
+    if token < 1 or held not in (0, 1):
+        raise CorruptRecord(where, f"the lease columns hold no lease: {tuple(values)!r}")
+    return Lease(Owner(host, pid, owner), token, float(expires), bool(held))
 
 
 def server_now(conn: sa.Connection) -> float:
@@ -148,15 +153,21 @@ class SqlRunLeases:
         self._change_lease(flow_id, token, "release a lease", decide)
 
     def leases(self) -> tuple[dict[str, Lease], float]:
-        """Return the lease of every run that ever had one, by flow id, and the store's now."""
+        """Return the lease of every run that ever had one, by flow id, and the store's now
+        (a run whose lease columns are damaged is left out)."""
         runs = self._leased
         columns = [runs.c[name] for name in LEASE_COLUMNS]
         query = sa.select(runs.c.flow_id, *columns).where(runs.c.lease_token > 0)
         with self._guard("read leases"), self._engine.connect() as conn:
             rows = conn.execute(query).all()
             now = server_now(conn)
-        found = {row[0]: lease_from_row(tuple(row[1:])) for row in rows}
-        return {flow_id: lease for flow_id, lease in found.items() if lease is not None}, now
+        found: dict[str, Lease] = {}
+        for row in rows:
+            with contextlib.suppress(CorruptRecord):  # a listing shows the healthy leases
+                lease = lease_from_row(tuple(row[1:]), f"{self.url}: run {row[0]!r}")
+                if lease is not None:
+                    found[row[0]] = lease
+        return found, now
 
     def _change_lease(
         self,
