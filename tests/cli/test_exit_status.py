@@ -287,6 +287,31 @@ def test_a_full_or_read_only_file_system_is_one_line_and_exit_2(
     assert_stopped(result, "starting", message)
 
 
+def test_read_only_files_are_one_line_and_exit_2(
+    faults: list[Callable[[], None]], tmp_path: Path
+) -> None:
+    store = tmp_path / "runs"
+
+    def make_read_only() -> None:  # immutable: even root cannot write them
+        subprocess.run(["chattr", "-R", "+i", str(store)], check=True)
+
+    probe = tmp_path / "probe"
+    probe.touch()
+    done = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True, check=False)
+    subprocess.run(["chattr", "-i", str(probe)], capture_output=True, check=False)
+    if done.returncode != 0:
+        problem = f"cannot make a file immutable here: {done.stderr.strip()} (needs root, ext4)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{problem} (CI=true: the read-only file test must run)")
+        pytest.skip(problem)
+    faults.append(make_read_only)
+    try:
+        result = invoke("run", FAULTY, "-b", f"dir://{store}")
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(store)], check=True)
+    assert_stopped(result, "starting", "Operation not permitted")
+
+
 @pytest.mark.parametrize(
     ("fault", "message"),
     [(damage, "not an SQLite database, or a damaged one"), (advance_the_run, "another engine")],
