@@ -9,8 +9,9 @@ with `--json`, stdout holds `{"error": {...}}` and no state.
 Two kinds of faults: each error class injected by a store whose Nth write raises it, at the
 first, a middle and the last write (the one that would record SUCCESS), for `run` and
 `resume`; and real faults, caused by the flow's middle task (`make_faulty`) to its own store:
-a full disk and a read-only file system (a small tmpfs), a damaged SQLite file, another engine
-advancing the run, a PostgreSQL server that becomes unreachable.
+a full disk and a read-only file system (a small tmpfs), read-only (immutable) files, a
+damaged SQLite file, another engine advancing the run, a PostgreSQL server that becomes
+unreachable. Ctrl-C exits 130, and a task that raises a storage error is its flow's failure.
 """
 
 from __future__ import annotations
