@@ -19,6 +19,12 @@ key on `(flow_id, seq)` would refuse a duplicate even if that were bypassed. The
 driver's cursor (the sqlite3 module caches them prepared, psycopg prepares them after a few
 uses), which skips SQLAlchemy's per-statement work: about two thirds of the time of a record.
 
+Leases. A run's lease lives in the lease columns of its `provenflow_runs` row (`_sql_lease`),
+changed in a write transaction like every other write. `record` is fenced in the same `UPDATE`
+as its compare-and-set: `... AND lease_token = ? AND lease_held = 1` (or, for a write without a
+token, `AND lease_held = 0`), so a write with a stale token changes no row, and the reason is
+read back in the same transaction (`LeaseLost`, `RunOwned` or `StaleVersion`).
+
 Errors: rows that do not decode give `CorruptRecord` naming the store, the run and the row; a
 database that cannot be reached or opened gives `StorageUnavailable` (see `_sql_engine`).
 Neither writes anything.
@@ -28,8 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -37,6 +43,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from provenflow.errors import CorruptRecord, RunExists, StaleVersion, UnknownRun
 from provenflow.fsm import LIFECYCLES
+from provenflow.persistence import _lease
 from provenflow.persistence._json import (
     atoms_from_json,
     atoms_to_json,
@@ -48,11 +55,20 @@ from provenflow.persistence._json import (
     store_from_json,
     transition_from_fields,
 )
+from provenflow.persistence._lease import Grant, Lease, Owner
 from provenflow.persistence._records import RunInfo, Transition
 from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors
+from provenflow.persistence._sql_lease import (
+    LEASE_COLUMNS,
+    change_lease,
+    lease_from_row,
+    server_now,
+)
 from provenflow.persistence._sql_schema import DETAILS, RUNS, TRANSITIONS, prepare_schema
 
 __all__ = ["SqlStorage"]
+
+_Decided = TypeVar("_Decided", Grant, Lease)
 
 _FLOW_STATES = frozenset(str(state) for state in LIFECYCLES["flow"].states)
 _TRANSITION_FIELDS = [
@@ -66,7 +82,9 @@ _RUN_WITH_DETAILS = sa.select(RUNS, DETAILS.c.atoms, DETAILS.c.store).join(
     DETAILS, DETAILS.c.flow_id == RUNS.c.flow_id
 )
 _SELECT_RUN = _RUN_WITH_DETAILS.where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
-_SELECT_VERSION = sa.select(RUNS.c.version).where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
+_SELECT_VERSION = sa.select(RUNS.c.version, *(RUNS.c[name] for name in LEASE_COLUMNS)).where(
+    RUNS.c.flow_id == sa.bindparam("b_flow_id")
+)
 _SELECT_TRANSITIONS = (
     sa.select(*_TRANSITION_FIELDS)
     .where(TRANSITIONS.c.flow_id == sa.bindparam("b_flow_id"))
@@ -79,11 +97,17 @@ _ADVANCE = (
     .where(RUNS.c.version == sa.bindparam("b_expected"))
     .values(version=sa.bindparam("b_version"), updated_at=sa.bindparam("b_now"))
 )
-_ADVANCE_WITH_STATE = _ADVANCE.values(state=sa.bindparam("b_state"))
+_FENCED = (
+    RUNS.c.lease_token == sa.bindparam("b_token"),
+    RUNS.c.lease_held == sa.literal_column("1"),
+)
+_UNFENCED = (RUNS.c.lease_held == sa.literal_column("0"),)
 _HOT_STATEMENTS: dict[str, sa.ClauseElement] = {
     "insert": TRANSITIONS.insert(),
-    "advance": _ADVANCE,
-    "advance_with_state": _ADVANCE_WITH_STATE,
+    "advance": _ADVANCE.where(*_UNFENCED),
+    "advance_with_state": _ADVANCE.values(state=sa.bindparam("b_state")).where(*_UNFENCED),
+    "advance_fenced": _ADVANCE.where(*_FENCED),
+    "advance_with_state_fenced": _ADVANCE.values(state=sa.bindparam("b_state")).where(*_FENCED),
     "version": _SELECT_VERSION,
 }
 
@@ -206,11 +230,19 @@ class SqlStorage:
             raise CorruptRecord(where, problem)
         return info, transitions, version
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        """Append `transitions` in one transaction if the run is at `expected_version`.
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
+        """Append `transitions` in one transaction if the run is at `expected_version` and
+        `token` is its lease's (see `Storage.record`).
 
-        Returns the new version. Raises `StaleVersion` naming the version found, `UnknownRun`,
-        `UnrecordableTransition` or `UnstorableValue`; nothing is written in every case.
+        Returns the new version. Raises `StaleVersion` naming the version found, `LeaseLost`,
+        `RunOwned`, `UnknownRun`, `UnrecordableTransition` or `UnstorableValue`; nothing is
+        written in every case.
         """
         insert = self._statements["insert"]
         rows = []
@@ -218,22 +250,54 @@ class SqlStorage:
             check_transition(flow_id, index, transition)
             rows.append(insert.params(self._row(flow_id, expected_version + index, transition)))
         version = expected_version + len(rows)
-        params = {"b_flow_id": flow_id, "b_expected": expected_version}
+        params = {"b_flow_id": flow_id, "b_expected": expected_version, "b_token": token}
         with self._guard("record transitions"), self._write() as cursor:
             if not rows:
-                found = self._version_of(cursor, flow_id)
-                if found != expected_version:
-                    raise StaleVersion(flow_id, expected_version, found)
+                self._refuse(cursor, flow_id, expected_version, token, always=False)
                 return version
             state = _flow_state(transitions)
-            advance = self._statements["advance" if state is None else "advance_with_state"]
+            name = "advance" if state is None else "advance_with_state"
+            advance = self._statements[name if token is None else f"{name}_fenced"]
             params.update(b_version=version, b_now=time.time(), b_state=state)
             cursor.execute(advance.sql, advance.params(params))
             if cursor.rowcount != 1:
-                found = self._version_of(cursor, flow_id)
-                raise StaleVersion(flow_id, expected_version, found)
+                self._refuse(cursor, flow_id, expected_version, token, always=True)
             cursor.executemany(insert.sql, rows)
         return version
+
+    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
+        """Give `owner` the run's lease (see `Storage.take_lease`); `RunOwned` if held."""
+
+        def decide(current: Lease | None, now: float) -> Grant | _lease.Refusal:
+            return _lease.acquire(current, owner, now, ttl, _lease.owner_gone)
+
+        return self._change_lease(flow_id, None, "take a lease", decide)
+
+    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
+        """Extend the holder's lease (see `Storage.renew_lease`); `LeaseLost` if not held."""
+
+        def decide(current: Lease | None, now: float) -> Lease | _lease.Refusal:
+            return _lease.renew(current, owner, token, now, ttl)
+
+        return self._change_lease(flow_id, token, "renew a lease", decide)
+
+    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
+        """Let the holder's lease go (see `Storage.release_lease`); `LeaseLost` if not held."""
+
+        def decide(current: Lease | None, now: float) -> Lease | _lease.Refusal:
+            return _lease.release(current, owner, token)
+
+        self._change_lease(flow_id, token, "release a lease", decide)
+
+    def leases(self) -> tuple[dict[str, Lease], float]:
+        """Return the lease of every run that ever had one, by flow id, and the store's now."""
+        columns = [RUNS.c[name] for name in LEASE_COLUMNS]
+        query = sa.select(RUNS.c.flow_id, *columns).where(RUNS.c.lease_token > 0)
+        with self._guard("read leases"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+            now = server_now(conn)
+        found = {row[0]: lease_from_row(tuple(row[1:])) for row in rows}
+        return {flow_id: lease for flow_id, lease in found.items() if lease is not None}, now
 
     def runs(self) -> list[tuple[RunInfo, str]]:
         """Return every run with its flow's state, oldest first (by creation time, then id).
@@ -264,15 +328,44 @@ class SqlStorage:
             "history": None if history is None else dumps(list(history)),
         }
 
-    def _version_of(self, cursor: Any, flow_id: str) -> int:
-        """Return the run's version as the open transaction sees it; `UnknownRun` if absent."""
+    def _refuse(
+        self, cursor: Any, flow_id: str, expected: int, token: int | None, *, always: bool
+    ) -> None:
+        """Raise why a write at `expected` with `token` cannot land, as the open transaction
+        sees the run (`UnknownRun`, `LeaseLost`, `RunOwned`, `StaleVersion`); return when it
+        can and `always` is False."""
         select = self._statements["version"]
         cursor.execute(select.sql, select.params({"b_flow_id": flow_id}))
         row = cursor.fetchone()
         if row is None:
             raise UnknownRun(flow_id, self.url)
-        version: int = row[0]
-        return version
+        refusal = _lease.check_write(lease_from_row(tuple(row[1:])), token)
+        if refusal is not None:
+            raise _lease.run_refused(flow_id, refusal, self._now(cursor), token)
+        if always or row[0] != expected:
+            raise StaleVersion(flow_id, expected, row[0])
+
+    def _now(self, cursor: Any) -> float:
+        if self._dialect != "postgresql":
+            return time.time()
+        cursor.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+        return float(cursor.fetchone()[0])
+
+    def _change_lease(
+        self,
+        flow_id: str,
+        token: int | None,
+        action: str,
+        decide: Callable[[Lease | None, float], _Decided | _lease.Refusal],
+    ) -> _Decided:
+        with self._guard(action), self._writer.begin() as conn:
+            key = RUNS.c.flow_id == flow_id
+            decided, now = change_lease(conn, RUNS, key, decide)
+        if decided is None:
+            raise UnknownRun(flow_id, self.url)
+        if isinstance(decided, _lease.Refusal):
+            raise _lease.run_refused(flow_id, decided, now, token)
+        return decided
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:

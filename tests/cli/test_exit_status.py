@@ -90,11 +90,11 @@ def failing_write(monkeypatch: pytest.MonkeyPatch, at: int, error: BaseException
     original = SqlStorage.record
     writes = [0]
 
-    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], version: int) -> int:
-        writes[0] += 1
+    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], *version: Any) -> int:
+        writes[0] += 1  # `version`: the expected version, and the lease's token
         if writes[0] == at:
             raise error
-        return original(self, flow_id, steps, version)
+        return original(self, flow_id, steps, *version)
 
     monkeypatch.setattr(SqlStorage, "record", record)
 
@@ -116,9 +116,9 @@ def write_counts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     writes = [0]
     original = SqlStorage.record
 
-    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], version: int) -> int:
-        writes[0] += 1
-        return original(self, flow_id, steps, version)
+    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], *version: Any) -> int:
+        writes[0] += 1  # `version`: the expected version, and the lease's token
+        return original(self, flow_id, steps, *version)
 
     monkeypatch.setattr(SqlStorage, "record", record)
     try:
