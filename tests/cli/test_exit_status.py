@@ -21,6 +21,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,10 @@ from provenflow.errors import (
     CorruptRecord,
     IllegalTransition,
     InternalError,
+    LeaseLost,
     NewerSchema,
     RecordError,
+    RunOwned,
     StaleVersion,
     StorageError,
     StorageUnavailable,
@@ -61,6 +64,8 @@ INJECTED: dict[str, Callable[[str], Exception]] = {
     "StorageUnavailable": lambda url: StorageUnavailable(url, "cannot record: disk is full"),
     "CorruptRecord": lambda url: CorruptRecord(url, "row 3: result is not JSON"),
     "NewerSchema": lambda url: NewerSchema(url, 9, 1),
+    "LeaseLost": lambda url: LeaseLost("some-run", 3, "engine-b", "taken over"),
+    "RunOwned": lambda url: RunOwned("some-run", "engine-b", 100.0, 90.0),
     "RunTaken": lambda url: RunTaken("run owned by another engine"),
     "UnreadableField": lambda url: UnreadableField("field 'at' is not a number"),
     "IllegalTransition": lambda url: IllegalTransition("task", "last", "SUCCESS", "start", []),
@@ -154,6 +159,36 @@ def test_an_error_from_the_store_is_one_line_and_exit_2(  # noqa: PLR0917 (param
     result = invoke(*args, "-b", db, *command.split()[1:])
     doing = "resuming" if command == "resume" else "starting"
     assert_stopped(result, doing, str(error), as_json="--json" in command)
+    assert "Traceback" not in result.stderr
+
+
+def test_the_losing_resume_of_a_live_run_is_one_line_and_exit_2(
+    faults: list[Callable[[], None]], db: str
+) -> None:
+    working, finish = threading.Event(), threading.Event()
+
+    def work() -> None:  # the live engine is in its middle task until the test lets it finish
+        working.set()
+        assert finish.wait(timeout=60)
+
+    faults.append(work)
+    live = pf.Engine.from_factory(FAULTY, {}, db)
+    thread = threading.Thread(target=live.run)
+    thread.start()
+    try:
+        assert working.wait(timeout=60)
+        faults.clear()
+        result = invoke("resume", live.flow_id, "-b", db, "--json")
+    finally:
+        finish.set()
+        thread.join(timeout=60)
+    assert live.state == "SUCCESS"
+    assert result.exit_code == 2, result.output
+    line = plain(result.stderr).splitlines()[-1]
+    assert line.startswith("provenflow: error: ")
+    assert f"run {live.flow_id!r} is owned by engine" in line
+    assert json.loads(result.stdout)["error"]["type"] == "RunOwned"
+    assert "ended" not in result.stdout
     assert "Traceback" not in result.stderr
 
 
