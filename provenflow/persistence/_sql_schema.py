@@ -7,8 +7,10 @@ Schema (version 1, in `provenflow_meta`):
   no version is refused as foreign (`CorruptRecord`).
 - `provenflow_run_details(flow_id PK, atoms JSON, store JSON)`, written once;
 - `provenflow_runs(flow_id PK, flow_name, factory, state, version,
-  created_at, updated_at)`: one row per run; `state` is the flow's state after its last flow
-  transition, `version` the number of transitions recorded.
+  created_at, updated_at, lease_host, lease_pid, lease_owner, lease_token, lease_expires,
+  lease_held)`: one row per run; `state` is the flow's state after its last flow
+  transition, `version` the number of transitions recorded, the `lease_*` columns its lease
+  (see `_sql_lease`). A store made before leases existed gets these columns when opened.
 - `provenflow_transitions(flow_id, seq, atom, lifecycle, old_state, event, new_state, attempt,
   at, result JSON, failure JSON, history JSON)`, primary key `(flow_id, seq)` (a clustered
   `WITHOUT ROWID` table in SQLite): the append-only audit trail. `seq` counts from 1, so a
@@ -23,7 +25,8 @@ refused (`ForeignStore`, naming them) unless it is opened to be initialised; ope
 or resumed, a database without provenflow tables is `StoreNotFound`, and nothing is written.
 A new SQLite database is switched to WAL mode (a persistent setting; see `_sql_engine`) right
 after its tables are made, once; a database the user asked to initialise keeps its own
-journal mode, and opening an existing store changes nothing.
+journal mode. Opening a store to read changes nothing; opening it to write adds the lease
+columns a store made before leases lacks (read-only, such a store is refused, saying so).
 """
 
 from __future__ import annotations
@@ -33,9 +36,16 @@ from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
-from provenflow.errors import CorruptRecord, ForeignStore, NewerSchema, StoreNotFound
+from provenflow.errors import (
+    CorruptRecord,
+    ForeignStore,
+    NewerSchema,
+    StorageUnavailable,
+    StoreNotFound,
+)
 from provenflow.persistence._json import SCHEMA_VERSION
 from provenflow.persistence._sql_engine import Access, use_wal
+from provenflow.persistence._sql_lease import LEASE_COLUMNS, lease_columns
 
 __all__ = [
     "DETAILS",
@@ -64,6 +74,7 @@ RUNS = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+    *lease_columns(),
 )
 DETAILS = sa.Table(
     "provenflow_run_details",
@@ -129,10 +140,15 @@ def _check_or_create(
 ) -> tuple[bool, bool]:
     """Check the schema of the database `conn` is on, or create it (only if `access` is
     `create`); return whether it was created, and whether beside other tables."""
-    tables = sa.inspect(conn).get_table_names()
+    inspector = sa.inspect(conn)
+    tables = inspector.get_table_names()
     if META.name in tables:
         query = sa.select(META.c.value).where(META.c.name == "schema_version")
         check_schema(url, conn.execute(query).scalar())
+        if access == "read":
+            _check_lease_columns(url, inspector)
+        else:
+            _add_lease_columns(conn, inspector)
         return False, False
     present = [t.name for t in (RUNS, DETAILS, TRANSITIONS) if t.name in tables]
     if present:
@@ -165,3 +181,24 @@ def check_schema(url: str, found: object) -> None:
         raise NewerSchema(url, version, SCHEMA_VERSION)
     if version < 1:
         raise CorruptRecord(where, f"schema_version {version} is not a valid version")
+
+
+def _check_lease_columns(url: str, inspector: sa.Inspector) -> None:
+    """Refuse to read a store made before leases existed (it lacks their columns, which only a
+    writer adds), saying how to upgrade it."""
+    present = {column["name"] for column in inspector.get_columns(RUNS.name)}
+    if not present.issuperset(LEASE_COLUMNS):
+        raise StorageUnavailable(
+            url,
+            "cannot read it read-only: it was made before run leases, and only a writer adds "
+            "their columns; open it once to write (`provenflow resume`, `provenflow run`)",
+        )
+
+
+def _add_lease_columns(conn: sa.Connection, inspector: sa.Inspector) -> None:
+    """Give a store made before leases existed the lease columns of its runs (all unleased)."""
+    present = {column["name"] for column in inspector.get_columns(RUNS.name)}
+    for name in LEASE_COLUMNS:
+        if name not in present:
+            definition = sa.schema.CreateColumn(RUNS.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {RUNS.name} ADD COLUMN {definition}"))
