@@ -34,6 +34,7 @@ __all__ = [
     "DuplicateName",
     "EngineStopped",
     "FlowDefinitionError",
+    "FlowMismatch",
     "IllegalTransition",
     "InternalError",
     "Interrupted",
@@ -59,6 +60,7 @@ __all__ = [
     "UnorderedDependency",
     "UnrecordableTransition",
     "UnstorableValue",
+    "UntrustedFactory",
     "UsageError",
 ]
 
@@ -623,6 +625,70 @@ class RunExists(UsageError):
     def __str__(self) -> str:
         flow_id, url = self.args
         return f"run {flow_id!r} already exists in {url}; load it, or create it under a new id"
+
+
+class UntrustedFactory(UsageError):
+    """A run's recorded factory was not imported: the user neither named it nor trusted it."""
+
+    def __init__(self, flow_id: str, url: str, factory: str) -> None:
+        super().__init__(flow_id, url, factory)
+
+    @property
+    def factory(self) -> str:
+        """The factory spec the run records it was started with (provenance, never run)."""
+        return str(self.args[2])
+
+    def __str__(self) -> str:
+        flow_id, url, factory = self.args
+        return (
+            f"run {flow_id!r} in {url} was started with factory {factory!r}, which is not "
+            "trusted, so it was not imported (a store never names code to run); name the "
+            f"factory yourself (provenflow resume {flow_id} --factory SPEC; in Python, "
+            "Engine.resume(..., factory=SPEC) or Engine.load(flow, ...)), or trust it: "
+            f"PROVENFLOW_TRUSTED_FACTORIES={factory!r} in the environment, or "
+            f"trusted-factories = [{factory!r}] under [tool.provenflow] in the working "
+            "directory's pyproject.toml"
+        )
+
+
+class FlowMismatch(UsageError):
+    """The flow given to resume or draw a run differs from the run's record; names each change."""
+
+    def __init__(
+        self,
+        flow_id: str,
+        recorded_flow: str,
+        flow_name: str,
+        differences: tuple[str, ...],
+        added: tuple[str, ...],
+    ) -> None:
+        super().__init__(flow_id, recorded_flow, flow_name, tuple(differences), tuple(added))
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        """Every difference found, one sentence each, naming the atom."""
+        differences: tuple[str, ...] = self.args[3]
+        return differences
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        """The atoms the flow has and the run never recorded (accepted where not reached)."""
+        added: tuple[str, ...] = self.args[4]
+        return added
+
+    def __str__(self) -> str:
+        flow_id, recorded_flow, flow_name, differences, added = self.args
+        count = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
+        text = (
+            f"run {flow_id!r} of flow {recorded_flow!r} does not match flow {flow_name!r} "
+            f"({count}: {'; '.join(differences)})"
+        )
+        if added:
+            text += f"; atoms the run never recorded: {', '.join(map(repr, added))}"
+        return (
+            f"{text}; nothing was run or written: use the flow the run was started with "
+            "(a renamed atom is a removed one plus a new one), or start a new run"
+        )
 
 
 class CorruptRecord(RecordError):

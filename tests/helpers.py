@@ -4,6 +4,7 @@
   write, leaving the wrapped store exactly as a crashed process would.
 - `FaultyStorage` wraps a real store whose Nth `record()` raises a given exception, before
   writing anything or after its write landed, in a process that lives on.
+- `Untouchable` stands in for a store that nothing may use (put it in a wrapper's `inner`).
 - `Journal` records the side effects tasks perform, in order, across engines.
 - `make_task` builds a task whose execute and revert write to a journal.
 - `keep_only_successes_values` plants issue 13's resume bug (for tests that must catch it).
@@ -128,6 +129,13 @@ class FaultyStorage:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # the rest of the store's interface, unchanged
+
+
+class Untouchable:
+    """Stands for a store that must not be used: any use of it fails the test."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the store was used ({name}) where nothing may touch it")
 
 
 def keep_only_successes_values(monkeypatch: Any) -> None:

@@ -145,7 +145,7 @@ def test_resume_continues_a_suspended_run_from_its_recorded_factory(
     assert crashed.returncode != 0  # the process died in the middle of the run
     listed = json.loads(invoke("runs", "-b", db, "--json").output)
     assert [r["state"] for r in listed] == ["RUNNING"]
-    result = invoke("resume", listed[0]["flow_id"], "-b", db)
+    result = invoke("resume", listed[0]["flow_id"], "-b", db, "--factory", f"{module}:make")
     assert result.exit_code == 0, result.output
     assert "first ran" not in result.output  # a recorded success is never executed again
     assert "task 'stop_once': RUNNING --crash_recovered--> RUNNING (attempt 2)" in result.output

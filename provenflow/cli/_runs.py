@@ -26,7 +26,7 @@ from rich.text import Text
 
 from provenflow.cli._exits import FLOW_FAILED, fail_run, is_flow_failure, json_option
 from provenflow.cli._group import main
-from provenflow.cli._leases import engine_json, engine_text
+from provenflow.cli._leases import engine_json, engine_text, taken_over_text
 from provenflow.cli._output import ShownTransitions, console, shown
 from provenflow.cli._progress import RunProgress, attach
 from provenflow.engine import Engine
@@ -184,6 +184,12 @@ def run(  # noqa: PLR0917 (click passes every option by name)
 
 @main.command()
 @click.argument("flow_id")
+@click.option(
+    "--factory",
+    metavar="SPEC",
+    help="The FILE_OR_MODULE:NAME that rebuilds the run's flow (default: the recorded one, "
+    "if trusted).",
+)
 @backend_option
 @executor_option
 @quiet_option
@@ -192,6 +198,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
 @lease_ttl_option
 def resume(  # noqa: PLR0917 (click passes every option by name)
     flow_id: str,
+    factory: str | None,
     backend: str,
     executor: str,
     quiet: bool,
@@ -202,19 +209,30 @@ def resume(  # noqa: PLR0917 (click passes every option by name)
     """Continue a recorded run (crashed or suspended) to its end; exit 1 if it fails.
 
     FLOW_ID is the id `provenflow run` and `runs` print, or `latest` for the store's last run.
-    The flow is rebuilt from the factory recorded with the run. Recorded successes are never
-    executed again; a task that was running when the process died runs again as a new attempt.
-    A run whose engine is alive (its lease holds) is refused before anything runs; one whose
-    engine's lease expired is taken over (recorded as `taken_over`).
+    The flow is rebuilt by --factory, or else by the factory recorded with the run, but only
+    when that one is trusted: listed (shell patterns allowed) in PROVENFLOW_TRUSTED_FACTORIES
+    (comma-separated) or in trusted-factories under [tool.provenflow] in ./pyproject.toml.
+    The store never names code to run. The flow must match the run's record (no recorded atom
+    removed, renamed, moved or of another kind); it is refused before anything runs otherwise.
+    Recorded successes are never executed again; a task that was running when the process died
+    runs again as a new attempt. A run whose engine is alive (its lease holds) is refused before
+    anything runs; one whose engine's lease expired is taken over (recorded as `taken_over`).
 
     \b
     Examples:
-      provenflow resume 3f2a9c...            # the id `provenflow run` and `runs` print
-      provenflow resume latest -b sqlite:///other.db
+      provenflow resume 3f2a9c... --factory examples/order_saga.py:make_flow
+      PROVENFLOW_TRUSTED_FACTORIES='examples/*.py:*' provenflow resume latest
+      provenflow resume latest -b sqlite:///other.db --factory mypackage.flows:make_order
     """
     flow_id = _latest(backend) if flow_id == LATEST else flow_id
-    listeners = _listeners(quiet, as_json)
-    engine = Engine.resume(backend, flow_id, executor, listeners=listeners, lease_ttl=lease_ttl)
+    engine = Engine.resume(
+        backend,
+        flow_id,
+        executor,
+        factory=factory,
+        listeners=_listeners(quiet, as_json),
+        lease_ttl=lease_ttl,
+    )
     _announce(engine, "resuming")
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
@@ -231,6 +249,8 @@ def _detail(step: Transition) -> str:
         return str(step.failure)
     if step.event == "succeed" and step.result is not None:
         return repr(step.result)
+    if step.event == "taken_over" and isinstance(step.result, dict):
+        return taken_over_text(step.result)
     return ""
 
 

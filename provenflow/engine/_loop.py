@@ -35,7 +35,8 @@ from provenflow._gc import collector_paused
 from provenflow.engine._core import Core
 from provenflow.engine._executors import Completion
 from provenflow.engine._listeners import announce
-from provenflow.engine._resume import check_atoms, records_from
+from provenflow.engine._matching import check_flow
+from provenflow.engine._resume import records_from
 from provenflow.engine._work import Work
 from provenflow.errors import InternalError, UnstorableValue
 from provenflow.failure import Failure
@@ -273,10 +274,13 @@ def resumed_core(
     """Return a core over the recorded run (`info` and its `transitions`, oldest first), not
     started yet: what every driver continues a run from after a restart.
 
-    Raises `RecordError` when a recorded atom's kind or version differs from the flow's, and
-    `IllegalTransition` when the recorded events are not a path through the tables.
+    Raises `FlowMismatch` when the flow differs from the record (`check_flow`: every recorded
+    atom present, of its kind, version and scope; new atoms only where the run has not
+    reached), and `IllegalTransition` when the recorded events are not a path through the
+    tables.
     """
-    check_atoms(compiled, info)
+    transitions = transitions if isinstance(transitions, Sequence) else list(transitions)
+    check_flow(compiled, info, transitions)
     records, flow_events = records_from(transitions)
     return Core(compiled, info.store, clock=clock, records=records, flow_events=flow_events)
 
@@ -287,7 +291,7 @@ def run_info(
     """Return what a new run of `compiled` records about itself when it is created."""
     with collector_paused():
         atoms = tuple(
-            AtomInfo(name, node.kind, node.atom.version)
+            AtomInfo(name, node.kind, node.atom.version, node.flows[-1], node.retry)
             for name, node in compiled.nodes.items()
             if node.atom is not None
         )

@@ -33,6 +33,7 @@ from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._lease import DEFAULT_LEASE_TTL, RunLease, check_ttl
 from provenflow.engine._loop import Loop, resumed_core, run_info, step
 from provenflow.engine._stop import UNKNOWN, Stop
+from provenflow.engine._trust import resume_factory
 from provenflow.errors import (
     EngineStopped,
     MultipleFailures,
@@ -97,8 +98,9 @@ class Engine:
         """Return an engine over the flow `factory` builds, recording the factory with the run.
 
         `factory` is a `FILE_OR_MODULE:NAME` spec or an importable module-level function. The
-        recorded spec lets `Engine.resume(backend, flow_id)` (and `provenflow resume`) rebuild
-        the flow after a crash with nothing else. Raises `UsageError` when the factory cannot be
+        spec is recorded with the run as provenance: `Engine.resume(backend, flow_id)` (and
+        `provenflow resume`) rebuild the flow from it only when the user trusts it (see
+        `provenflow.engine.resume_factory`). Raises `UsageError` when the factory cannot be
         imported or re-imported later (a lambda, a nested function).
         """
         if isinstance(factory, str):
@@ -120,23 +122,27 @@ class Engine:
         backend: str | Storage,
         flow_id: str,
         executor: str | cf.Executor = "serial",
+        *,
+        factory: str | Callable[[], Flow] | None = None,
         **options: Any,
     ) -> Engine:
-        """Return an engine that continues run `flow_id`, rebuilding its flow from the factory
-        recorded with it (see `from_factory`).
+        """Return an engine that continues run `flow_id`, its flow rebuilt by a factory.
 
-        Raises `UnknownRun` for an unknown id and `UsageError` when the run recorded no factory
-        (then rebuild the flow yourself and use `Engine.load`).
+        The factory is `factory` when given (a `FILE_OR_MODULE:NAME` spec or a function);
+        otherwise the one recorded with the run, but only when it is trusted: the store never
+        names code to run (see `provenflow.engine.resume_factory`). Raises `UnknownRun` for an
+        unknown id, `UntrustedFactory` (naming the recorded factory and how to trust it) when
+        the recorded factory is not trusted, `UsageError` when the run recorded no factory and
+        none is given (or rebuild the flow yourself and use `Engine.load`), and `FlowMismatch`
+        when the flow differs from the run's record. Nothing is written when it raises.
         """
         storage = open_storage(backend)
         info = storage.load(flow_id)[0]
-        if info.factory is None:
-            raise UsageError(
-                f"run {flow_id!r} in {storage.url} was not started from a factory; rebuild its "
-                "flow and call Engine.load(flow, backend, flow_id)"
-            )
-        flow = load_factory(info.factory)()
-        return cls.load(flow, storage, flow_id, executor, **options)
+        if factory is None or isinstance(factory, str):
+            build = load_factory(resume_factory(info, storage.url, factory))
+        else:
+            build = factory
+        return cls.load(build(), storage, flow_id, executor, **options)
 
     @classmethod
     def load(
@@ -152,9 +158,11 @@ class Engine:
     ) -> Engine:
         """Return an engine over the recorded run `flow_id`; its `run()` continues that run.
 
-        `flow` must be the same flow rebuilt (atoms are matched by name). Raises `UnknownRun`
-        when the store has no such run, and `RecordError` when a recorded atom's kind or version
-        differs from the flow's, naming both.
+        `flow` must be the flow the run was started with, rebuilt (atoms are matched by name;
+        atoms added where the run has not reached are accepted). Raises `UnknownRun` when the
+        store has no such run, and `FlowMismatch` naming every difference when a recorded atom
+        is missing, of another kind or version, or in another scope (see
+        `provenflow.engine.check_flow`); nothing is run or written then.
         """
         storage = open_storage(backend)
         info, transitions, version = storage.load(flow_id)
@@ -275,8 +283,8 @@ class Engine:
 
         Each state is yielded as the loop enters it, before its work is done (so at ANALYZING
         a just-finished atom still shows RUNNING). The engine counts as running until the
-        generator is exhausted or closed: after breaking out of the loop, call `close()` on it
-        before running the engine again.
+        generator is exhausted or closed: after breaking out of the loop, call `close()` on it.
+        Closed before the loop's outcome, it leaves the engine stopped (`stopped`).
         """
         with self._running():
             dispatcher = make_dispatcher(self._executor, self._max_workers)

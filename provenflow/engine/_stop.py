@@ -14,8 +14,8 @@ raises `EngineStopped` before it touches anything; `state` and `atom_state()` an
 `results()` raises `EngineStopped`. The run goes on from the store, through an engine loaded
 again (`Engine.load`, `Engine.resume`), which continues it as it would after a crash.
 
-A call that ends normally (the run over or suspended), or that raises before its loop starts,
-does not stop the engine.
+A call whose loop reached a terminal state (the run over or suspended; even if it raises
+after, as a listener may), or that raises before its loop started, does not stop the engine.
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ class Stop:
     @contextlib.contextmanager
     def watch(self, loop: Loop) -> Iterator[None]:
         """Refuse a stopped engine, then run the body (one call of the engine); stop the engine
-        when the body raises after starting `loop` and before its run ended or suspended."""
+        when the body raises after starting `loop` and before the loop reached a terminal state
+        (the run over, or suspended)."""
         self.refuse()
         self.driving = False
         try:
             yield
         except BaseException as exc:
-            if self.driving and (loop.steps or loop.failed_write is not None):
+            if self.driving and loop.state.state not in loop.state.lifecycle.terminal:
                 self._stop(exc, loop)
             raise
 

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -55,20 +55,13 @@ from provenflow.persistence._json import (
     store_from_json,
     transition_from_fields,
 )
-from provenflow.persistence._lease import Grant, Lease, Owner
 from provenflow.persistence._records import RunInfo, Transition
 from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors
-from provenflow.persistence._sql_lease import (
-    LEASE_COLUMNS,
-    change_lease,
-    lease_from_row,
-    server_now,
-)
+from provenflow.persistence._sql_lease import LEASE_COLUMNS, SqlRunLeases, lease_from_row
 from provenflow.persistence._sql_schema import DETAILS, RUNS, TRANSITIONS, prepare_schema
 
 __all__ = ["SqlStorage"]
 
-_Decided = TypeVar("_Decided", Grant, Lease)
 
 _FLOW_STATES = frozenset(str(state) for state in LIFECYCLES["flow"].states)
 _TRANSITION_FIELDS = [
@@ -129,7 +122,7 @@ class _Compiled:
         return tuple(values[name] for name in self._names)
 
 
-class SqlStorage:
+class SqlStorage(SqlRunLeases):
     """Runs kept in an SQL database (SQLite or PostgreSQL); see the module docstring.
 
     Opening connects, checks the schema version and creates the tables of an empty database.
@@ -138,6 +131,8 @@ class SqlStorage:
     `UsageError` for a URL it does not handle. Safe to share between threads; `close()` (or a
     `with` block) releases the connections.
     """
+
+    _leased = RUNS  # the table whose rows carry the runs' leases (see `SqlRunLeases`)
 
     def __init__(self, url: str) -> None:
         self._engine, self.url, self._dialect = _make_engine(url)
@@ -265,40 +260,6 @@ class SqlStorage:
             cursor.executemany(insert.sql, rows)
         return version
 
-    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
-        """Give `owner` the run's lease (see `Storage.take_lease`); `RunOwned` if held."""
-
-        def decide(current: Lease | None, now: float) -> Grant | _lease.Refusal:
-            return _lease.acquire(current, owner, now, ttl, _lease.owner_gone)
-
-        return self._change_lease(flow_id, None, "take a lease", decide)
-
-    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
-        """Extend the holder's lease (see `Storage.renew_lease`); `LeaseLost` if not held."""
-
-        def decide(current: Lease | None, now: float) -> Lease | _lease.Refusal:
-            return _lease.renew(current, owner, token, now, ttl)
-
-        return self._change_lease(flow_id, token, "renew a lease", decide)
-
-    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
-        """Let the holder's lease go (see `Storage.release_lease`); `LeaseLost` if not held."""
-
-        def decide(current: Lease | None, now: float) -> Lease | _lease.Refusal:
-            return _lease.release(current, owner, token)
-
-        self._change_lease(flow_id, token, "release a lease", decide)
-
-    def leases(self) -> tuple[dict[str, Lease], float]:
-        """Return the lease of every run that ever had one, by flow id, and the store's now."""
-        columns = [RUNS.c[name] for name in LEASE_COLUMNS]
-        query = sa.select(RUNS.c.flow_id, *columns).where(RUNS.c.lease_token > 0)
-        with self._guard("read leases"), self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-            now = server_now(conn)
-        found = {row[0]: lease_from_row(tuple(row[1:])) for row in rows}
-        return {flow_id: lease for flow_id, lease in found.items() if lease is not None}, now
-
     def runs(self) -> list[tuple[RunInfo, str]]:
         """Return every run with its flow's state, oldest first (by creation time, then id).
 
@@ -350,22 +311,6 @@ class SqlStorage:
             return time.time()
         cursor.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
         return float(cursor.fetchone()[0])
-
-    def _change_lease(
-        self,
-        flow_id: str,
-        token: int | None,
-        action: str,
-        decide: Callable[[Lease | None, float], _Decided | _lease.Refusal],
-    ) -> _Decided:
-        with self._guard(action), self._writer.begin() as conn:
-            key = RUNS.c.flow_id == flow_id
-            decided, now = change_lease(conn, RUNS, key, decide)
-        if decided is None:
-            raise UnknownRun(flow_id, self.url)
-        if isinstance(decided, _lease.Refusal):
-            raise _lease.run_refused(flow_id, decided, now, token)
-        return decided
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:

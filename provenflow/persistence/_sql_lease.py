@@ -14,15 +14,25 @@ local clock on SQLite (one machine's engines share it).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from provenflow.errors import CorruptRecord, UnknownRun
+from provenflow.persistence import _lease
 from provenflow.persistence._lease import Grant, Lease, Owner, Refusal
 
-__all__ = ["LEASE_COLUMNS", "change_lease", "lease_columns", "lease_from_row", "server_now"]
+__all__ = [
+    "LEASE_COLUMNS",
+    "SqlRunLeases",
+    "change_lease",
+    "lease_columns",
+    "lease_from_row",
+    "server_now",
+]
 
 LEASE_COLUMNS = (
     "lease_host", "lease_pid", "lease_owner", "lease_token", "lease_expires", "lease_held",
@@ -44,13 +54,18 @@ def lease_columns() -> list[sa.Column[Any]]:
     ]
 
 
-def lease_from_row(values: Sequence[Any]) -> Lease | None:
+def lease_from_row(values: Sequence[Any], where: str = "provenflow_runs") -> Lease | None:
     """Return the lease in the lease columns' `values` (in `LEASE_COLUMNS` order), or None for
-    a row never leased."""
+    a row never leased. Raises `CorruptRecord` naming `where` for values that are no lease."""
     host, pid, owner, token, expires, held = values
-    if not token or owner is None:
+    if token == 0 and owner is None:
         return None
-    return Lease(Owner(host, pid, owner), int(token), float(expires), bool(held))
+    kinds = ((host, str), (pid, int), (owner, str), (token, int), (expires, int | float))
+    if any(isinstance(value, bool) or not isinstance(value, kind) for value, kind in kinds):
+        raise CorruptRecord(where, f"the lease columns hold no lease: {tuple(values)!r}")
+    if token < 1 or held not in (0, 1):
+        raise CorruptRecord(where, f"the lease columns hold no lease: {tuple(values)!r}")
+    return Lease(Owner(host, pid, owner), token, float(expires), bool(held))
 
 
 def server_now(conn: sa.Connection) -> float:
@@ -98,3 +113,74 @@ def change_lease(
         )
     )
     return decided, now
+
+
+class SqlRunLeases:
+    """The lease methods of the storage protocol for `SqlStorage`, on the lease columns of its
+    runs table (`_leased`, keyed by `flow_id`). Expects `url`, `_engine`, `_writer` (its
+    engine with transactions begun `IMMEDIATE`) and `_guard(action)` of `SqlStorage`."""
+
+    url: str
+    _engine: sa.Engine
+    _writer: sa.Engine
+    _leased: sa.Table
+
+    def _guard(self, action: str) -> contextlib.AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
+        """Give `owner` the run's lease (see `Storage.take_lease`); `RunOwned` if held."""
+
+        def decide(current: Lease | None, now: float) -> Grant | Refusal:
+            return _lease.acquire(current, owner, now, ttl, _lease.owner_gone)
+
+        return self._change_lease(flow_id, None, "take a lease", decide)
+
+    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
+        """Extend the holder's lease (see `Storage.renew_lease`); `LeaseLost` if not held."""
+
+        def decide(current: Lease | None, now: float) -> Lease | Refusal:
+            return _lease.renew(current, owner, token, now, ttl)
+
+        return self._change_lease(flow_id, token, "renew a lease", decide)
+
+    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
+        """Let the holder's lease go (see `Storage.release_lease`); `LeaseLost` if not held."""
+
+        def decide(current: Lease | None, now: float) -> Lease | Refusal:
+            return _lease.release(current, owner, token)
+
+        self._change_lease(flow_id, token, "release a lease", decide)
+
+    def leases(self) -> tuple[dict[str, Lease], float]:
+        """Return the lease of every run that ever had one, by flow id, and the store's now
+        (a run whose lease columns are damaged is left out)."""
+        runs = self._leased
+        columns = [runs.c[name] for name in LEASE_COLUMNS]
+        query = sa.select(runs.c.flow_id, *columns).where(runs.c.lease_token > 0)
+        with self._guard("read leases"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+            now = server_now(conn)
+        found: dict[str, Lease] = {}
+        for row in rows:
+            with contextlib.suppress(CorruptRecord):  # a listing shows the healthy leases
+                lease = lease_from_row(tuple(row[1:]), f"{self.url}: run {row[0]!r}")
+                if lease is not None:
+                    found[row[0]] = lease
+        return found, now
+
+    def _change_lease(
+        self,
+        flow_id: str,
+        token: int | None,
+        action: str,
+        decide: Callable[[Lease | None, float], Decided | Refusal],
+    ) -> Decided:
+        with self._guard(action), self._writer.begin() as conn:
+            key = self._leased.c.flow_id == flow_id
+            decided, now = change_lease(conn, self._leased, key, decide)
+        if decided is None:
+            raise UnknownRun(flow_id, self.url)
+        if isinstance(decided, Refusal):
+            raise _lease.run_refused(flow_id, decided, now, token)
+        return decided

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 import provenflow as pf
 from provenflow.cli import main
+from provenflow.engine import TRUST_VARIABLE
 
 FAULTY = "tests.cli.conftest:make_faulty"
 """The factory spec of `make_faulty`, for `provenflow run`."""
@@ -85,6 +86,14 @@ not_callable = 7
 """
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture(autouse=True)
+def trusted_test_factories(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The command's tests resume runs of their own factories (this suite's modules, files in
+    the test's directory), so they trust them, as a user trusts theirs; the trust rule itself
+    is tested in tests/engine/test_trust.py."""
+    monkeypatch.setenv(TRUST_VARIABLE, f"tests.*:*,{tmp_path}/*")
 
 
 @pytest.fixture

@@ -109,12 +109,14 @@ def test_resume_shows_the_bar_from_the_recorded_states(flows: Path, db: str) -> 
     engine.listeners.append(SuspendAfterOne())
     engine.run()
     assert engine.state == "SUSPENDED"
-    resumed = pf.Engine.resume(db, engine.flow_id)
+    resumed = pf.Engine.resume(db, engine.flow_id, factory=f"{flows}:make_flow")
     bar = RunProgress(resumed, Console(file=io.StringIO()))
     assert bar.counts() == (1, 2)
     assert bar.label() == "flow 'demo' SUSPENDED"
 
-    result = invoke("resume", engine.flow_id, "-b", db, "--progress")
+    result = invoke(
+        "resume", engine.flow_id, "-b", db, "--progress", "--factory", f"{flows}:make_flow"
+    )
     assert result.exit_code == 0, result.output
     (line,) = bar_lines(result.stderr)
     assert re.search(r"^flow 'demo' SUCCESS .* 2/2 ", line), line

@@ -11,8 +11,8 @@ after every write too (what the engine did before it stopped differs, not what a
 Then:
 
 1. the call raises that very fault, and the engine is stopped: `state` and `atom_state()`
-   answer UNKNOWN (never SUCCESS), and `run()`, `run_iter()` and `run_async()` each raise
-   `EngineStopped` without calling the store's `record()` or any task;
+   answer UNKNOWN (never SUCCESS), and `run()`, `run_iter()`, `run_async()` and `results()`
+   each raise `EngineStopped` without using the store in any way or running any task;
 2. the run is loaded again through a new store object, as a new process would, and run to its
    end, which must be the flow's own outcome;
 3. the whole record and the tasks' journal of side effects pass every invariant of
@@ -20,47 +20,71 @@ Then:
    transitions, nothing left open, nothing recorded done executed again, reverts in order, and
    the side effects in place exactly those the record says are done.
 
-Two real faults are checked the same way: a PostgreSQL connection cut by
-`pg_terminate_backend`, and a file write the filesystem refuses (`EFBIG` from a file size
-limit, as a full disk refuses with `ENOSPC`) on SQLite and dir, each provoked by a task between
-its side effect and the record of its outcome.
+Two real faults are checked the same way, each provoked by a task between its side effect and
+the record of its outcome: a PostgreSQL connection cut by `pg_terminate_backend`, and on SQLite
+and dir a write the filesystem refuses (`EFBIG` from a file size limit, as a full disk refuses
+with `ENOSPC`), lifted as soon as that write failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
+import shutil
 import signal
+import tempfile
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import provenflow as pf
 from provenflow.engine import load_factory
 from provenflow.errors import EngineStopped, StaleVersion, StorageUnavailable
-from provenflow.persistence import MemoryStorage, Storage, open_storage
+from provenflow.persistence import MemoryStorage, Storage, Transition, open_storage
 from tests.crash.conftest import sqlite_url
 from tests.crash.flows import CASES, HARNESS, AttemptTracker, Case, Step, read_journal
 from tests.crash.harness import Round, Run, close
 from tests.crash.invariants import assert_consistent
-from tests.helpers import FaultyStorage
+from tests.helpers import FaultyStorage, Untouchable
 
 FLOWS = ["retry", "retry_gives_up", "revert_all"]
 """A retry that recovers; a linear flow whose retry gives up and is reverted; two unordered
 branches, one failing, reverted whole."""
+LEASE_TTL = 0.5
+"""The engines' lease: when the store refuses every write, the stopped engine cannot give its
+lease back either, and the run is taken over only once that lease has expired."""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """A directory for the stores and journals of the exhaustive test: on a memory file system
+    where there is one (/dev/shm), since its faults are raised, not suffered, and a disk's
+    flushes would only cost time; `tmp_path` otherwise."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    directory = Path(tempfile.mkdtemp(prefix="provenflow-faults-", dir=shm))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "dir", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, workdir: Path) -> str:
     """A URL to an empty store: an SQLite file, a directory, or a private PostgreSQL schema."""
     if request.param == "sqlite":
-        return sqlite_url(tmp_path)
+        return sqlite_url(workdir)
     if request.param == "dir":
-        return f"dir://{tmp_path.resolve() / 'runs'}"
+        return f"dir://{workdir.resolve() / 'runs'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
@@ -112,6 +136,7 @@ def start_with_fault(
         executor="serial",
         flow_id=flow_id,
         listeners=[AttemptTracker()],
+        lease_ttl=LEASE_TTL,
     )
     with pytest.raises(BaseException) as raised:
         engine.run()
@@ -127,12 +152,15 @@ def assert_stopped(fault: Fault, reader: Storage, storage: FaultyStorage) -> Non
     assert isinstance(engine.stopped, EngineStopped), fault.where
     assert f"a write to {engine.storage.url} failed" in engine.stopped.reason, fault.where
     history, journal = reader.load(fault.flow_id), read_journal(fault.journal)
-    writes = storage.writes
-    for go_on in (engine.run, lambda: next(engine.run_iter()), engine.results):
-        with pytest.raises(EngineStopped, match="this engine is stopped"):
-            go_on()
-    with pytest.raises(EngineStopped):
-        asyncio.run(engine.run_async())
+    writes, inner, storage.inner = storage.writes, storage.inner, Untouchable()
+    try:
+        for go_on in (engine.run, lambda: next(engine.run_iter()), engine.results):
+            with pytest.raises(EngineStopped, match="this engine is stopped"):
+                go_on()
+        with pytest.raises(EngineStopped):
+            asyncio.run(engine.run_async())
+    finally:
+        storage.inner = inner
     assert storage.writes == writes, f"{fault.where}: a stopped engine wrote"
     assert reader.load(fault.flow_id) == history, fault.where
     assert read_journal(fault.journal) == journal, f"{fault.where}: a stopped engine ran a task"
@@ -142,6 +170,15 @@ def finish_and_check(fault: Fault, storage: Storage) -> None:
     """Load the run again through `storage` (a store object the stopped engine never used,
     as a new process has), run it to its end, and check the whole run."""
     stopped_at = len(storage.load(fault.flow_id)[1])
+    deadline = time.monotonic() + 30
+
+    def lease_held() -> bool:
+        leases, now = storage.leases()
+        return fault.flow_id in leases and leases[fault.flow_id].live(now)
+
+    while lease_held():  # the stopped engine could not give its lease back: it must expire
+        assert time.monotonic() < deadline, f"{fault.where}: the lease never expired"
+        time.sleep(0.05)
     HARNESS.reset(fault.journal, 1)
     flow = load_factory(fault.case.factory)()
     engine = pf.Engine.load(flow, storage, fault.flow_id, listeners=[AttemptTracker()])
@@ -156,17 +193,17 @@ def finish_and_check(fault: Fault, storage: Storage) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("case_name", FLOWS)
 def test_a_fault_at_any_write_stops_the_engine_and_a_reload_ends_the_run_consistently(
-    case_name: str, store_url: str, tmp_path: Path
+    case_name: str, store_url: str, workdir: Path
 ) -> None:
     case = CASES[case_name]
-    writes = writes_of(case, tmp_path)
+    writes = writes_of(case, workdir)
     with opened(store_url) as first, opened(store_url) as second:  # two processes' stores
         for n in range(1, writes + 1):
             after = n == writes or store_url.startswith("sqlite:")
             for exception, landed in faults(store_url, n, after):
                 where = f"write {n} of {case_name}: {type(exception).__name__}, landed={landed}"
                 storage = FaultyStorage(first, n, exception, landed=landed)
-                fault, raised = start_with_fault(case, tmp_path, storage, where)
+                fault, raised = start_with_fault(case, workdir, storage, where)
                 assert raised is exception, f"{where}: run() raised {raised!r}"
                 assert_stopped(fault, second, storage)
                 finish_and_check(fault, second)
@@ -256,21 +293,38 @@ def test_a_postgresql_connection_cut_under_the_engine_stops_it(
         finish_and_check(fault, second)
 
 
+class FullForOneWrite(FaultyStorage):
+    """A store whose files may not grow while `refuse_writes()` is in force: until the end of
+    its next `record()` (the disk was full for that one write, then space was freed)."""
+
+    def __init__(self, inner: Storage) -> None:
+        super().__init__(inner, None, RuntimeError("never"))
+        self.limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def refuse_writes(self) -> None:
+        """Make every write past a file's first byte fail with EFBIG, as ENOSPC would."""
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, self.limits[1]))
+
+    def lift(self) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, self.limits)
+
+    def record(self, flow_id: str, transitions: Sequence[Transition], *version: Any) -> int:
+        try:
+            return super().record(flow_id, transitions, *version)
+        finally:
+            self.lift()
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "dir"])
 def test_a_file_write_the_filesystem_refuses_stops_the_engine(kind: str, tmp_path: Path) -> None:
     url = sqlite_url(tmp_path) if kind == "sqlite" else f"dir://{tmp_path.resolve() / 'runs'}"
-    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
-
-    def refuse_writes() -> None:  # every write past the first byte of a file fails: EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1, limits[1]))
-
-    storage = FaultyStorage(open_storage(url), None, RuntimeError("never"))
+    storage = FullForOneWrite(open_storage(url))
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a killed process
     try:
-        with cutting(refuse_writes):
+        with cutting(storage.refuse_writes):
             fault, raised = start_with_fault(CUT_CASE, tmp_path, storage, "file too large")
     finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        storage.lift()
         signal.signal(signal.SIGXFSZ, previous)
         close(storage.inner)
     assert isinstance(raised, StorageUnavailable), raised

@@ -17,7 +17,7 @@ import pytest
 import provenflow as pf
 from provenflow.errors import EngineStopped, StaleVersion, StorageUnavailable
 from provenflow.persistence import MemoryStorage, Transition
-from tests.helpers import FaultyStorage, Journal, make_task
+from tests.helpers import FaultyStorage, Journal, Untouchable, make_task
 
 
 def three_steps(journal: Journal) -> pf.Flow:
@@ -91,9 +91,11 @@ def test_every_way_of_going_on_is_refused(go_on: Callable[[pf.Engine], Any]) -> 
     engine, storage, journal = cut_engine(2, RuntimeError("the store's own bug"))
     assert isinstance(engine.stopped, EngineStopped)
     assert "a write to memory:// failed (RuntimeError: the store's own bug)" in str(engine.stopped)
+    inner, storage.inner = storage.inner, Untouchable()  # not even read
     for _ in range(2):
         with pytest.raises(EngineStopped, match="this engine is stopped"):
             go_on(engine)
+    storage.inner = inner
     assert storage.writes == 2
     assert journal.entries == []  # the fault came before a's execute
 
@@ -187,3 +189,35 @@ def test_a_second_call_refused_while_running_does_not_stop_the_engine() -> None:
     ]
     assert engines[0].stopped is None
     assert engines[0].state == "SUCCESS"
+
+
+def test_an_interrupted_task_stops_the_engine_and_the_reload_runs_it_again() -> None:
+    journal = Journal()
+    interrupted: list[bool] = []
+
+    @pf.task
+    def b() -> None:
+        journal("execute", "b")
+        if not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+    def flow() -> pf.Flow:
+        return pf.LinearFlow("f").add(make_task(journal, "a"), b)
+
+    storage = MemoryStorage()
+    engine = pf.Engine(flow(), backend=storage)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    assert engine.state == "UNKNOWN"
+    with pytest.raises(EngineStopped, match=r"cut short in the middle \(KeyboardInterrupt\)"):
+        engine.run()
+    assert steps(storage, engine.flow_id)[-1] == ("b", "start", "RUNNING")
+    loaded = pf.Engine.load(flow(), storage, engine.flow_id)
+    loaded.run()
+    assert journal.actions("execute") == ["a", "b", "b"]
+    assert steps(storage, engine.flow_id)[-3:] == [
+        ("b", "crash_recovered", "RUNNING"),
+        ("b", "succeed", "SUCCESS"),
+        (None, "succeed", "SUCCESS"),
+    ]

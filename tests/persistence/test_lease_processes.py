@@ -1,10 +1,11 @@
 """One owner per run, across processes: `provenflow resume` of a live run, and a takeover.
 
-On SQLite, dir and PostgreSQL: a first `provenflow run` (lease of 3 s, renewed every second) is
+On SQLite, dir and PostgreSQL: a first `provenflow run` (lease of 5 s, renewed every 1.7 s) is
 held inside its second task. A `provenflow resume` of that run is refused before anything runs,
-naming the first process. Then the first is stopped (SIGSTOP); once its lease has expired, a new
-`provenflow resume` takes the run over (recorded `taken_over`) and ends it. Continued (SIGCONT),
-the first is refused at its next write. The side-effect log shows that no task recorded done
+with one line naming the first process (exit status 2). Then the first is stopped (SIGSTOP);
+once its lease has expired, a new `provenflow resume` takes the run over (recorded
+`taken_over`) and ends it. Continued (SIGCONT), the first is refused at its next write (exit
+status 2). The side-effect log shows that no task recorded done
 was executed again: only the task in flight when the first was stopped ran twice.
 
 Processes are synchronised through files (the task's `entered` and `hold` files) and the store's
@@ -92,7 +93,7 @@ def test_a_live_run_refuses_a_second_resume_and_a_stopped_owner_is_taken_over(
     log, hold, entered = tmp_path / "effects.log", tmp_path / "hold", tmp_path / "entered"
     hold.touch()
     store = json.dumps({"log": str(log), "hold": str(hold), "entered": str(entered)})
-    run = command("run", SPEC, "-b", durable.url, "--store", store, "--lease-ttl", "3", "--quiet")
+    run = command("run", SPEC, "-b", durable.url, "--store", store, "--lease-ttl", "5", "--quiet")
     first = subprocess.Popen(
         run, cwd=tmp_path, env=environment(), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -108,9 +109,11 @@ def test_a_live_run_refuses_a_second_resume_and_a_stopped_owner_is_taken_over(
     # A second resume while the first engine is alive: refused before it runs anything.
     second = resume(flow_id, durable.url, tmp_path)
     output = second.stdout + second.stderr
-    assert second.returncode != 0, output
-    assert "is owned by engine" in output and f"(pid {first.pid} on " in output, output
-    assert "whose lease expires at" in output
+    assert second.returncode == 2, output
+    (refusal,) = [line for line in second.stderr.splitlines() if "owned" in line]
+    assert refusal.startswith("provenflow: error: ") and "is owned by engine" in refusal, output
+    assert f"(pid {first.pid} on " in refusal and "whose lease expires at" in refusal
+    assert "ended" not in second.stdout
     assert storage.load(flow_id)[1] == recorded
     assert log_lines(log) == [("first", first.pid), ("slow", first.pid)]
 
@@ -129,8 +132,9 @@ def test_a_live_run_refuses_a_second_resume_and_a_stopped_owner_is_taken_over(
     # Continued, the first is refused at its next write.
     os.kill(first.pid, signal.SIGCONT)
     output = first.communicate(timeout=TIMEOUT)[0]
-    assert first.returncode != 0, output
-    assert "was taken over" in output, output
+    assert first.returncode == 2, output
+    assert "lease (token 1) was taken over" in output, output
+    assert "ended SUCCESS" not in output
 
     history = open_storage(durable.url).load(flow_id)[1]
     events = [(t.atom, t.event) for t in history]

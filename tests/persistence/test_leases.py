@@ -12,13 +12,14 @@ import multiprocessing
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from provenflow.errors import LeaseLost, RunOwned, UnknownRun
+from provenflow.errors import CorruptRecord, LeaseLost, RunOwned, UnknownRun
 from provenflow.persistence import Grant, Owner, Storage
 from tests.persistence._samples import RUN, running, start, succeeded
-from tests.persistence.conftest import Backend
+from tests.persistence.conftest import Backend, _driver_url
 
 ALICE = Owner("host-a", 11, "a" * 32)
 BOB = Owner("host-b", 22, "b" * 32)
@@ -175,3 +176,27 @@ def test_tokens_strictly_increase_per_run(backend: Backend, store: Storage) -> N
     second = backend.open()  # another store object on the same data sees the same lease
     lease = second.leases()[0][RUN.flow_id]
     assert (lease.owner, lease.token, lease.held) == (ALICE, 3, False)
+
+
+def damage_the_lease(backend: Backend) -> None:
+    """Make run-1's lease unreadable, as a person or another program might."""
+    if backend.name == "dir":
+        directory = Path(backend.url[len("dir://") :]) / "runs" / RUN.flow_id
+        (directory / "lease.json").write_text('{"token": "many"}')
+        return
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    engine = sa.create_engine(_driver_url(backend.url), poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE provenflow_runs SET lease_owner = NULL, lease_token = 5"))
+    engine.dispose()
+
+
+def test_a_damaged_lease_is_refused_and_left_out_of_the_listing(durable: Backend) -> None:
+    store = durable.open()
+    store.create(RUN)
+    store.take_lease(RUN.flow_id, ALICE, 30.0)
+    damage_the_lease(durable)
+    with pytest.raises(CorruptRecord, match="lease"):
+        store.take_lease(RUN.flow_id, BOB, 30.0)  # never granted anew: tokens must not restart
+    assert store.leases()[0] == {}
