@@ -14,7 +14,7 @@ from typing import Any
 from provenflow.persistence import Lease
 from provenflow.persistence._lease import owner_gone
 
-__all__ = ["ENDED", "engine_json", "engine_text"]
+__all__ = ["ENDED", "engine_json", "engine_text", "taken_over_text"]
 
 ENDED = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 
@@ -54,3 +54,14 @@ def engine_json(state: str, lease: Lease | None, now: float) -> dict[str, Any]:
             "expires_in": lease.expires_at - now,
         }
     return {"status": _status(state, lease, now), "lease": held}
+
+
+def taken_over_text(previous: dict[str, Any]) -> str:
+    """Return the detail `provenflow history` shows for a `taken_over` step, from its result:
+    whose lease was taken over, and the tokens before and after."""
+    owner = str(previous.get("owner", "?"))[:8]
+    return (
+        f"lease of engine {owner} (pid {previous.get('pid', '?')} on "
+        f"{previous.get('host', '?')}) taken over: token {previous.get('token', '?')} -> "
+        f"{previous.get('new_token', '?')}"
+    )

@@ -30,7 +30,7 @@ from rich.text import Text
 
 from provenflow.cli._exits import FLOW_FAILED, fail_run, is_flow_failure, json_option
 from provenflow.cli._group import main
-from provenflow.cli._leases import engine_json, engine_text
+from provenflow.cli._leases import engine_json, engine_text, taken_over_text
 from provenflow.cli._output import ShownTransitions, console, shown
 from provenflow.cli._progress import RunProgress, attach
 from provenflow.engine import Engine
@@ -260,6 +260,8 @@ def _detail(step: Transition) -> str:
         return str(step.failure)
     if step.event == "succeed" and step.result is not None:
         return repr(step.result)
+    if step.event == "taken_over" and isinstance(step.result, dict):
+        return taken_over_text(step.result)
     return ""
 
 

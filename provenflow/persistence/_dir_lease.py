@@ -12,9 +12,10 @@ file whole (written to a temporary file, fsynced, renamed over it, the directory
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,20 +27,33 @@ from provenflow.errors import CorruptRecord, StorageUnavailable, UnknownRun
 from provenflow.persistence import _lease
 from provenflow.persistence._lease import Grant, Lease, Owner, Refusal
 
+if sys.platform != "win32":
+    import fcntl
+
 __all__ = ["LEASE_FILE", "DirRunLeases", "change_lease", "locked", "read_lease"]
 
 LEASE_FILE = "lease.json"
 LOCK_FILE = "lease.lock"
 Decided = TypeVar("Decided", Grant, Lease)
+_IN_PROCESS = threading.Lock()
+"""Where `flock` is missing (Windows): the lock, for this process only."""
 
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """Hold the exclusive lock of the leased thing in `directory` (blocks until it is free)."""
+    """Hold the exclusive lock of the leased thing in `directory` (blocks until it is free).
+
+    Without `flock` (Windows) the lock holds within this process only: there, one `dir://`
+    store must not be written by two processes at once.
+    """
     descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
+        if sys.platform == "win32":
+            with _IN_PROCESS:
+                yield
+        else:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
     finally:
         os.close(descriptor)  # closing releases the lock
 
@@ -95,6 +109,8 @@ def _write(directory: Path, lease: Lease) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, directory / LEASE_FILE)
+    if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a directory to sync it
+        return
     descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(descriptor)

@@ -67,3 +67,17 @@ def test_runs_shows_live_abandoned_resumable_and_ended_runs(db: str) -> None:
     assert (
         f"(pid {exited.pid} on {socket.gethostname()}) process gone): resumable" in (lines["gone"])
     )
+
+
+def test_history_names_the_engine_whose_lease_was_taken_over(db: str) -> None:
+    storage = open_storage(db)
+    engine = pf.Engine(one(), backend=storage, flow_id="taken")
+    storage.take_lease("taken", DEAD, 0.05)
+    deadline = time.monotonic() + 20
+    while storage.leases()[0]["taken"].live(storage.leases()[1]):
+        assert time.monotonic() < deadline, "the short lease never expired"
+        time.sleep(0.02)
+    engine.run()
+    table = plain(invoke("history", "taken", "-b", db).output)
+    (line,) = [line for line in table.splitlines() if "taken_over" in line]
+    assert "lease of engine 22222222 (pid 4343 on elsewhere) taken over: token 1 -> 2" in line

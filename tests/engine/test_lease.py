@@ -121,6 +121,9 @@ def test_a_live_lease_refuses_a_second_engine_before_it_runs_anything() -> None:
     with pytest.raises(pf.RunOwned, match="owned by engine 00000000 \\(pid 4242 on elsewhere\\)"):
         engine.run()
     assert (engine.history(), journal.actions("execute"), engine.state) == ([], [], "PENDING")
+    storage.release_lease(engine.flow_id, OTHER, 1)
+    assert engine.run() == {"x": 1}  # a refused engine is not stopped: it may try again
+    assert "taken_over" not in [t.event for t in engine.history()]
 
 
 def test_an_engine_whose_lease_was_taken_over_writes_nothing_more() -> None:

@@ -1,6 +1,6 @@
 """One owner per run, across processes: `provenflow resume` of a live run, and a takeover.
 
-On SQLite, dir and PostgreSQL: a first `provenflow run` (lease of 3 s, renewed every second) is
+On SQLite, dir and PostgreSQL: a first `provenflow run` (lease of 5 s, renewed every 1.7 s) is
 held inside its second task. A `provenflow resume` of that run is refused before anything runs,
 with one line naming the first process (exit status 2). Then the first is stopped (SIGSTOP);
 once its lease has expired, a new `provenflow resume` takes the run over (recorded
@@ -93,7 +93,7 @@ def test_a_live_run_refuses_a_second_resume_and_a_stopped_owner_is_taken_over(
     log, hold, entered = tmp_path / "effects.log", tmp_path / "hold", tmp_path / "entered"
     hold.touch()
     store = json.dumps({"log": str(log), "hold": str(hold), "entered": str(entered)})
-    run = command("run", SPEC, "-b", durable.url, "--store", store, "--lease-ttl", "3", "--quiet")
+    run = command("run", SPEC, "-b", durable.url, "--store", store, "--lease-ttl", "5", "--quiet")
     first = subprocess.Popen(
         run, cwd=tmp_path, env=environment(), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
