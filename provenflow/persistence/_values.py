@@ -168,32 +168,40 @@ def tagged(value: Any) -> Any:
     if cls in _SCALARS:
         return value
     if cls is dict or (cls is not list and isinstance(value, dict)):
-        if len(value) == 1 and next(iter(value)) in _TAGS:
-            return {DICT_TAG: [[key, tagged(item)] for key, item in value.items()]}
-        copy: dict[str, Any] | None = None
-        for key, item in value.items():
-            if type(item) in _SCALARS:
-                continue
-            new = tagged(item)
-            if new is not item:
-                if copy is None:
-                    copy = dict(value)
-                copy[key] = new
-        return value if copy is None else copy
+        return _tagged_dict(value)
     if isinstance(value, tuple):
         return {TUPLE_TAG: [tagged(item) for item in value]}
     if isinstance(value, list):
-        items: list[Any] | None = None
-        for index, item in enumerate(value):
-            if type(item) in _SCALARS:
-                continue
-            new = tagged(item)
-            if new is not item:
-                if items is None:
-                    items = list(value)
-                items[index] = new
-        return value if items is None else items
+        return _tagged_list(value)
     return value
+
+
+def _tagged_dict(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) == 1 and next(iter(value)) in _TAGS:
+        return {DICT_TAG: [[key, tagged(item)] for key, item in value.items()]}
+    copy: dict[str, Any] | None = None
+    for key, item in value.items():
+        if type(item) in _SCALARS:
+            continue
+        new = tagged(item)
+        if new is not item:
+            if copy is None:
+                copy = dict(value)
+            copy[key] = new
+    return value if copy is None else copy
+
+
+def _tagged_list(value: list[Any]) -> list[Any]:
+    items: list[Any] | None = None
+    for index, item in enumerate(value):
+        if type(item) in _SCALARS:
+            continue
+        new = tagged(item)
+        if new is not item:
+            if items is None:
+                items = list(value)
+            items[index] = new
+    return value if items is None else items
 
 
 def untagged(data: dict[str, Any]) -> Any:
