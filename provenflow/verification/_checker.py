@@ -100,6 +100,7 @@ def check(
     revert_failures: bool = False,
     workers: int = 2,
     world_at_each_step: bool = False,
+    reduction: bool = True,
     _merge: bool = True,
     _fingerprints: bool = True,
 ) -> Report:
@@ -128,6 +129,10 @@ def check(
     the start. `snapshots=True` insists on copies (`UsageError` for a world that cannot be
     saved); `snapshots=False` always replays.
 
+    `reduction=False` turns the partial-order reduction off (`_reduction`): by default, in a
+    settled revert phase (no fault left, only reverts in flight, no world and no `always`
+    check) one order of completion stands for all; `report.pruned` counts the options left.
+
     `world_at_each_step=True` gives each violation the world after each of its steps
     (`Violation.worlds`, printed where it changed): its path is played once more to note them.
     """
@@ -152,6 +157,7 @@ def check(
         merge=_merge,
         fingerprints=_fingerprints,
         world_steps=world_at_each_step,
+        reduction=reduction,
     )
     with collector_paused():
         report = search.run(snapshots)
