@@ -11,6 +11,9 @@ meets a state another path passed with no more faults stops there (`Merged`). So
 explored once per distinct state, whatever order of events led there. This is the reduction
 that keeps parallel flows tractable: two orders of independent atoms that reach the same state
 are explored once. The report counts the distinct states and, among them, the choices.
+Where every order ends alike (a settled revert phase: no fault left, only reverts in flight,
+no world and no `always` check), a partial-order reduction takes one of them (`_reduction`;
+`reduction=False` takes all); the report counts the options it left (`pruned`).
 
 The order is by faults (a 0-1 breadth-first search): a crash, an injected failure or a
 suspension costs one, the run's normal course (the first option, or any order of completion)

@@ -25,7 +25,8 @@ partial-order methods, with no cycle to mind: a revert phase only moves forward)
 - the user code still to run is the reverts (1, 3), each handed arguments the core resolved
   from what does not change any more: the atom's inputs and result (values on record) and the
   flow's failures (no execute runs again, so no new ones). A revert sees no world (4), so it
-  does, raises or returns the same in every order: the same calls, with the same outcomes;
+  does, raises or returns the same in every order: the same calls, with the same outcomes
+  (state tasks share outside the world is outside what the checker covers, as for merging);
 - with no `always` check and no world, what a user check looks at is the end (`invariant`,
   `eventually`); the built-in rules look at each step, but are the engine's: for the engine's
   own scheduling, every order of unrelated reverts ends with the same record by value (the
