@@ -19,6 +19,7 @@ from provenflow.engine import (
     run,
 )
 from provenflow.errors import (
+    EngineStopped,
     FlowDefinitionError,
     IllegalTransition,
     InternalError,
@@ -58,6 +59,7 @@ __all__ = [
     "Decision",
     "Depth",
     "Engine",
+    "EngineStopped",
     "Failure",
     "Flow",
     "FlowDefinitionError",

@@ -31,7 +31,9 @@ __all__ = [
     "CorruptRecord",
     "DependencyCycle",
     "DuplicateName",
+    "EngineStopped",
     "FlowDefinitionError",
+    "FlowMismatch",
     "IllegalTransition",
     "InternalError",
     "Interrupted",
@@ -55,6 +57,7 @@ __all__ = [
     "UnorderedDependency",
     "UnrecordableTransition",
     "UnstorableValue",
+    "UntrustedFactory",
     "UsageError",
 ]
 
@@ -175,6 +178,36 @@ class StaleVersion(StorageError):
         return (
             f"run {flow_id!r}: expected version {expected}, found {found}; another engine "
             "advanced this run, so this one must stop (nothing was written)"
+        )
+
+
+class EngineStopped(UsageError):
+    """An engine whose run was cut short (a failed write, an interruption) was asked to go on."""
+
+    def __init__(self, flow_id: str, url: str, reason: str) -> None:
+        super().__init__(flow_id, url, reason)
+
+    @property
+    def flow_id(self) -> str:
+        """The id of the run the stopped engine was running."""
+        return str(self.args[0])
+
+    @property
+    def url(self) -> str:
+        """The URL of the store that holds the run."""
+        return str(self.args[1])
+
+    @property
+    def reason(self) -> str:
+        """What cut the run short: the failed write and its cause, or the interruption."""
+        return str(self.args[2])
+
+    def __str__(self) -> str:
+        flow_id, _, reason = self.args
+        return (
+            f"run {flow_id!r}: {reason}; this engine is stopped, since what it holds may "
+            "differ from the store: load the run again (Engine.load(flow, backend, flow_id) "
+            "or Engine.resume(backend, flow_id)) and run that engine"
         )
 
 
@@ -548,6 +581,70 @@ class RunExists(UsageError):
     def __str__(self) -> str:
         flow_id, url = self.args
         return f"run {flow_id!r} already exists in {url}; load it, or create it under a new id"
+
+
+class UntrustedFactory(UsageError):
+    """A run's recorded factory was not imported: the user neither named it nor trusted it."""
+
+    def __init__(self, flow_id: str, url: str, factory: str) -> None:
+        super().__init__(flow_id, url, factory)
+
+    @property
+    def factory(self) -> str:
+        """The factory spec the run records it was started with (provenance, never run)."""
+        return str(self.args[2])
+
+    def __str__(self) -> str:
+        flow_id, url, factory = self.args
+        return (
+            f"run {flow_id!r} in {url} was started with factory {factory!r}, which is not "
+            "trusted, so it was not imported (a store never names code to run); name the "
+            f"factory yourself (provenflow resume {flow_id} --factory SPEC; in Python, "
+            "Engine.resume(..., factory=SPEC) or Engine.load(flow, ...)), or trust it: "
+            f"PROVENFLOW_TRUSTED_FACTORIES={factory!r} in the environment, or "
+            f"trusted-factories = [{factory!r}] under [tool.provenflow] in the working "
+            "directory's pyproject.toml"
+        )
+
+
+class FlowMismatch(UsageError):
+    """The flow given to resume or draw a run differs from the run's record; names each change."""
+
+    def __init__(
+        self,
+        flow_id: str,
+        recorded_flow: str,
+        flow_name: str,
+        differences: tuple[str, ...],
+        added: tuple[str, ...],
+    ) -> None:
+        super().__init__(flow_id, recorded_flow, flow_name, tuple(differences), tuple(added))
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        """Every difference found, one sentence each, naming the atom."""
+        differences: tuple[str, ...] = self.args[3]
+        return differences
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        """The atoms the flow has and the run never recorded (accepted where not reached)."""
+        added: tuple[str, ...] = self.args[4]
+        return added
+
+    def __str__(self) -> str:
+        flow_id, recorded_flow, flow_name, differences, added = self.args
+        count = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
+        text = (
+            f"run {flow_id!r} of flow {recorded_flow!r} does not match flow {flow_name!r} "
+            f"({count}: {'; '.join(differences)})"
+        )
+        if added:
+            text += f"; atoms the run never recorded: {', '.join(map(repr, added))}"
+        return (
+            f"{text}; nothing was run or written: use the flow the run was started with "
+            "(a renamed atom is a removed one plus a new one), or start a new run"
+        )
 
 
 class CorruptRecord(RecordError):

@@ -2,6 +2,9 @@
 
 - `CrashingStorage` wraps a real store and "kills the process" (raises `Crash`) at its Nth
   write, leaving the wrapped store exactly as a crashed process would.
+- `FaultyStorage` wraps a real store whose Nth `record()` raises a given exception, before
+  writing anything or after its write landed, in a process that lives on.
+- `Untouchable` stands in for a store that nothing may use (put it in a wrapper's `inner`).
 - `Journal` records the side effects tasks perform, in order, across engines.
 - `make_task` builds a task whose execute and revert write to a journal.
 - `keep_only_successes_values` plants issue 13's resume bug (for tests that must catch it).
@@ -65,6 +68,56 @@ class CrashingStorage:
 
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+
+class FaultyStorage:
+    """A store whose `fail_at`-th `record()` call (1-based: one batch, one transaction) raises
+    `fault`: before anything is written, or with `landed=True` after the write landed (a
+    connection lost before the commit's answer came back). Every other call goes through.
+
+    Unlike `CrashingStorage`, the process lives on: the engine sees an ordinary exception.
+    `writes` counts the `record()` calls that reached this store.
+    """
+
+    def __init__(
+        self, inner: Storage, fail_at: int | None, fault: Exception, *, landed: bool = False
+    ) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.fail_at = fail_at
+        self.fault = fault
+        self.landed = landed
+        self.writes = 0
+
+    def create(self, run: RunInfo) -> int:
+        return self.inner.create(run)
+
+    def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
+        return self.inner.load(flow_id)
+
+    def record(self, flow_id: str, transitions: Sequence[Transition], *version: Any) -> int:
+        self.writes += 1  # `version`: the expected version, and whatever else the store takes
+        if self.writes != self.fail_at:
+            return self.inner.record(flow_id, transitions, *version)
+        if self.landed:
+            self.inner.record(flow_id, transitions, *version)
+        raise self.fault
+
+    def runs(self) -> list[tuple[RunInfo, str]]:
+        return self.inner.runs()
+
+    def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
+        self.inner.check_value(flow_id, atom, field, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # the rest of the store's interface, unchanged
+
+
+class Untouchable:
+    """Stands for a store that must not be used: any use of it fails the test."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the store was used ({name}) where nothing may touch it")
 
 
 def keep_only_successes_values(monkeypatch: Any) -> None:

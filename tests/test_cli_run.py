@@ -55,7 +55,9 @@ def invoke(*args: str) -> Result:
 def test_run_prints_transitions_results_and_the_run_id(flows: Path, db: str) -> None:
     result = invoke("run", f"{flows}:make_flow", "--store", '{"base": 10}', "-b", db)
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    started = rf"starting run [0-9a-f]{{32}} of flow 'demo' in {re.escape(db)}\n"
+    assert re.fullmatch(started, result.stderr)
+    lines = result.stdout.splitlines()
     assert lines[0] == "flow: PENDING --start--> RUNNING"
     assert "task 'two': RUNNING --succeed--> SUCCESS (attempt 1)" in lines
     assert lines[-4:-1] == ["flow 'demo' ended SUCCESS", "  x = 1", "  y = 11"]
@@ -66,7 +68,7 @@ def test_run_json_prints_the_outcome(flows: Path, db: str) -> None:
     args = ["run", f"{flows}:make_flow", "--store", '{"base": 1}', "--json", "-e", "threads"]
     result = invoke(*args, "-b", db)
     assert result.exit_code == 0, result.output
-    outcome = json.loads(result.output)
+    outcome = json.loads(result.stdout)
     assert outcome["state"] == "SUCCESS"
     assert outcome["results"] == {"x": 1, "y": 2}
     assert outcome["backend"] == db
@@ -143,7 +145,7 @@ def test_resume_continues_a_suspended_run_from_its_recorded_factory(
     assert crashed.returncode != 0  # the process died in the middle of the run
     listed = json.loads(invoke("runs", "-b", db, "--json").output)
     assert [r["state"] for r in listed] == ["RUNNING"]
-    result = invoke("resume", listed[0]["flow_id"], "-b", db)
+    result = invoke("resume", listed[0]["flow_id"], "-b", db, "--factory", f"{module}:make")
     assert result.exit_code == 0, result.output
     assert "first ran" not in result.output  # a recorded success is never executed again
     assert "task 'stop_once': RUNNING --crash_recovered--> RUNNING (attempt 2)" in result.output

@@ -2,11 +2,17 @@
 
 Theory of operation. `main` (in `_group`) is a click group; each subcommand is a small function
 in a module of its own that reads or runs provenflow's data, renders it with rich (or as JSON
-with `--json`) and returns. The group turns a `UsageError`, `RecordError` or `StorageError`
-raised by any subcommand, and click's own usage errors, into one red line on stderr and exit
-status 2, so a command reports bad usage by raising and never prints a traceback for it. Exit
-statuses follow DESIGN.md: 0 on success, 1 when a flow fails or a check finds a violation, 2 on
-bad usage.
+with `--json`) and returns. Two small modules serve them all:
+
+- `_output`: every string the command did not write itself (names, results, messages, run
+  ids, URLs) is printed through `printable` / `shown`, escaped, never read as markup or obeyed
+  by the terminal; `console()` prints to a pipe without cutting to 80 columns.
+- `_exits`: the exit statuses (0 done, 1 the flow failed or a check found a violation, 2 every
+  other error, 130 interrupted) and how an error is reported: the group turns any provenflow
+  error a subcommand raises (bad usage, a storage fault, a refused engine, a bad record, an
+  `IllegalTransition`) and click's own usage errors into one red line on stderr and exit
+  status 2 (and, after `--json`, a JSON error on stdout), so a command reports them by
+  raising and never prints a traceback for them.
 
 Commands: `lifecycles` (`_lifecycles`), `run`, `resume`, `history`, `runs` (`_runs`),
 `verify` (`_verify`), `diagram lifecycle|flow|trace` (`_diagram`). `_progress` draws the bar

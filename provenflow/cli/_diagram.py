@@ -25,6 +25,7 @@ import click
 
 from provenflow import diagrams
 from provenflow.cli._group import main
+from provenflow.cli._output import printable
 from provenflow.cli._runs import _latest, _parse_store, backend_option
 from provenflow.engine import load_factory
 from provenflow.errors import UsageError
@@ -83,15 +84,17 @@ def _write_file(content: str | bytes, output: Path) -> None:
 def emit(content: str | bytes, output: Path | None, format_name: str) -> None:
     """Write `content` to `output`, or to stdout when it is None.
 
-    Text is written as given (with a final newline added on stdout if it has none); image bytes
-    as they are. Raises `UsageError` when the file cannot be written, or for a PNG when stdout
-    is a terminal.
+    Text is written to a file as given; on stdout, with a final newline added if it has none
+    and every control character but the newline shown as an escape (`_output.printable`), so
+    a name in the diagram cannot drive the terminal. Image bytes are written as they are.
+    Raises `UsageError` when the file cannot be written, or for a PNG when stdout is a
+    terminal.
     """
     if output is not None:
         _write_file(content, output)
         return
     if isinstance(content, str):
-        click.echo(content, nl=not content.endswith("\n"))
+        click.echo(printable(content, lines=True), nl=not content.endswith("\n"))
         return
     stdout: IO[bytes] = click.get_binary_stream("stdout")
     if format_name == "png" and stdout.isatty():

@@ -1,12 +1,14 @@
 """The `provenflow` command group, and how it reports bad usage.
 
-`main` is a click group whose class, `ProvenflowGroup`, turns a `provenflow.errors.UsageError`,
-`RecordError` or `StorageError` raised by any subcommand into one red line on stderr and exit
-status 2, so a command reports bad usage or bad data by raising and never prints a traceback
-for it. click's own usage errors (a missing argument, an unknown option or command, a value
-outside a `Choice`) get the same one line, naming the `--help` to read, instead of click's
-usage block; only a group called without a command still shows its help. Exit statuses follow
-DESIGN.md: 0 on success, 1 when a flow fails or a check finds a violation, 2 on bad usage.
+`main` is a click group whose class, `ProvenflowGroup`, turns any provenflow error a
+subcommand raises (a `UsageError`, a `StorageError` or `RecordError` of any kind, an
+`IllegalTransition`, ...) into one red line on stderr and exit status 2 (`_exits.fail`), so a
+command reports bad usage or bad data by raising and never prints a traceback for it; an
+exception that is not provenflow's own is a bug, reported the same way below its traceback.
+click's own usage errors (a missing argument, an unknown option or command, a value outside a
+`Choice`) get the same one line, naming the `--help` to read, instead of click's usage block;
+only a group called without a command still shows its help. The exit statuses are in `_exits`:
+0 on success, 1 when a flow fails or a check finds a violation, 2 for everything else.
 """
 
 from __future__ import annotations
@@ -15,29 +17,24 @@ from typing import Any, NoReturn
 
 import click
 from click.exceptions import NoArgsIsHelpError
-from rich.console import Console
-from rich.text import Text
 
 from provenflow import __version__
-from provenflow.errors import RecordError, StorageError, UsageError
+from provenflow.cli._exits import ERROR, INTERRUPTED, fail
 
 __all__ = ["USAGE_EXIT", "ProvenflowGroup", "fail_click_usage", "fail_usage", "main"]
 
-USAGE_EXIT = 2
-"""Exit status for bad usage: an unknown name, a bad argument."""
+USAGE_EXIT = ERROR
+"""Exit status for bad usage (an unknown name, a bad argument) and every other error."""
 
 
 def fail_usage(error: Exception | str) -> NoReturn:
-    """Print `error` as one red line on stderr and exit with status 2.
+    """Print `error` as one red line on stderr and exit with status 2 (see `_exits.fail`).
 
     Raises `click.exceptions.Exit(2)`, which click turns into the process exit status (and
-    `CliRunner` into `result.exit_code`). The line is never wrapped, whatever the terminal width.
+    `CliRunner` into `result.exit_code`). The line is never wrapped, whatever the terminal
+    width, and control characters in it are shown as escapes.
     """
-    message = str(error)
-    Console(stderr=True, highlight=False).print(
-        Text(f"provenflow: error: {message}", style="bold red"), soft_wrap=True
-    )
-    raise click.exceptions.Exit(USAGE_EXIT)
+    fail(error)
 
 
 def fail_click_usage(error: click.UsageError) -> NoReturn:
@@ -76,17 +73,22 @@ class ProvenflowGroup(click.Group):
             fail_click_usage(error)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the chosen subcommand; a `UsageError`, `RecordError` or `StorageError` it raises
-        becomes `fail_usage(error)`, and a click usage error (in the subcommand's arguments,
-        or an unknown subcommand) becomes `fail_click_usage(error)`."""
+        """Run the chosen subcommand; a click usage error (in the subcommand's arguments, or an
+        unknown subcommand) becomes `fail_click_usage(error)`, click's own exits and aborts
+        pass, and any other exception becomes `fail(error)`: one line, exit 2 (130 for an
+        interruption, Ctrl-C)."""
         try:
             return super().invoke(ctx)
-        except (UsageError, RecordError, StorageError) as error:
-            fail_usage(error)
         except NoArgsIsHelpError:
             raise
         except click.UsageError as error:
             fail_click_usage(error)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as error:  # every other error becomes one line and exit 2
+            fail(error)
+        except KeyboardInterrupt as error:  # one line too, and the shell's 130, not 1
+            fail(error, status=INTERRUPTED)
 
 
 @click.group(cls=ProvenflowGroup)
@@ -96,7 +98,8 @@ def main() -> None:
 
     Every lifecycle (task, retry, flow, engine, job) is a checked transition table; the
     commands below show and use them. Exit status: 0 on success, 1 when a flow fails or a
-    check finds a violation, 2 on bad usage.
+    check finds a violation, 2 on bad usage and on any other error (a storage fault, a run
+    owned by another engine, a damaged record), reported as one line on stderr.
 
     Runs are recorded in ./provenflow.db (SQLite) unless --backend names another store:
     sqlite:///path.db, postgresql://user@host/db, dir:///path or memory://.

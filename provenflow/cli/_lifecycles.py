@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from provenflow.cli._exits import json_option
 from provenflow.cli._group import main
+from provenflow.cli._output import console as output_console
 from provenflow.errors import UsageError
 from provenflow.fsm import LIFECYCLES, Lifecycle
 
@@ -98,7 +100,7 @@ def _print_checks(console: Console, results: Iterable[tuple[str, bool]]) -> None
 
 @main.command()
 @click.argument("names", metavar="[NAME]...", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@json_option("Print one JSON object instead of tables.")
 def lifecycles(names: tuple[str, ...], as_json: bool) -> None:
     """Show lifecycles as transition tables, with their build-time checks.
 
@@ -118,7 +120,7 @@ def lifecycles(names: tuple[str, ...], as_json: bool) -> None:
         document = {lifecycle.name: lifecycle_json(lifecycle) for lifecycle in selected}
         click.echo(json.dumps(document, indent=2, sort_keys=True))
         return
-    console = Console(highlight=False)
+    console = output_console()
     for index, lifecycle in enumerate(selected):
         if index:
             console.print()

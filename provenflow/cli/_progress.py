@@ -30,6 +30,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from provenflow.cli._output import printable
 from provenflow.engine import Engine
 from provenflow.persistence import Transition
 
@@ -63,7 +64,7 @@ class RunProgress:
             if node.atom is not None
         }
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -83,14 +84,15 @@ class RunProgress:
         return sum(state in FORWARD_DONE for state in states), len(self.atoms)
 
     def label(self) -> str:
-        """Return the bar's label: the flow's name and what it is doing (or how it ended)."""
+        """Return the bar's label: the flow's name (escaped, see `_output`) and what it is
+        doing (or how it ended)."""
         if self.flow_state in ("SUCCESS", "REVERTED", "FAILURE", "SUSPENDED"):
             doing = self.flow_state
         elif self.flow_state == "REVERTING":
             doing = "reverting"
         else:
             doing = "running"
-        return f"flow {self.name!r} {doing}"
+        return printable(f"flow {self.name!r} {doing}")
 
     def on_transition(self, transition: Transition) -> None:
         """Take the new state of an atom or of the flow, and redraw the bar from the states."""

@@ -5,9 +5,13 @@ with the run so that `resume FLOW_ID` can rebuild the flow and continue after a 
 suspension with nothing else. `history` shows a run step by step from its record, `runs` lists
 the runs a store holds. The default store is the SQLite file `./provenflow.db`.
 
-`run` and `resume` print each transition to stdout as it is recorded and, on stderr, a bar of
-the atoms done out of the atoms to do (`_progress`): shown when stderr is a terminal, or
-always with `--progress`; never with `--quiet` or `--json`, or with `--no-progress`.
+`run` and `resume` first name the run on stderr (`starting run ID ...`, so a run killed
+before it ends can be resumed), then print each transition to stdout as it is recorded and, on
+stderr, a bar of the atoms done out of the atoms to do (`_progress`): shown when stderr is a
+terminal, or always with `--progress`; never with `--quiet` or `--json`, or with
+`--no-progress`. How each ends, and its exit status, is `_exits`'s: a run stopped by the store
+or the engine prints no outcome. Every string from the flow or the store is printed through
+`_output`, escaped.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from provenflow.cli._exits import FLOW_FAILED, fail_run, is_flow_failure, json_option
 from provenflow.cli._group import main
+from provenflow.cli._output import ShownTransitions, console, shown
 from provenflow.cli._progress import RunProgress, attach
-from provenflow.engine import Engine, PrintingListener
+from provenflow.engine import Engine
 from provenflow.errors import UsageError
+from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import Transition, open_storage
 
 __all__ = ["DEFAULT_BACKEND", "history", "resume", "run", "runs"]
@@ -33,6 +39,13 @@ DEFAULT_BACKEND = "sqlite:///provenflow.db"
 """Where the command records runs unless told otherwise: ./provenflow.db."""
 
 OUTCOME_STYLE = {"SUCCESS": "green", "SUSPENDED": "yellow"}
+"""The states a run may end in with exit status 0, and their colour."""
+
+FLOW_STATES = tuple(str(state) for state in LIFECYCLES["flow"].states)
+"""The states `runs --state` accepts: the flow lifecycle's."""
+
+LATEST = "latest"
+"""The FLOW_ID that names the store's last run (for `resume` and `history`)."""
 
 backend_option = click.option(
     "--backend", "-b", default=DEFAULT_BACKEND, show_default=True, help="Storage URL."
@@ -47,7 +60,7 @@ executor_option = click.option(
 quiet_option = click.option(
     "--quiet", is_flag=True, help="Print only the outcome, not each transition."
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
 progress_option = click.option(
     "--progress/--no-progress",
     default=None,
@@ -69,19 +82,35 @@ def _parse_store(text: str | None) -> dict[str, Any]:
 
 
 def _listeners(quiet: bool, as_json: bool) -> list[Any]:
-    return [] if quiet or as_json else [PrintingListener(kinds=["flow", "task", "retry"])]
+    return [] if quiet or as_json else [ShownTransitions()]
+
+
+def _announce(engine: Engine, doing: str) -> None:
+    """Name the run on stderr before it starts, so a run killed midway can be resumed."""
+    line = f"{doing} run {engine.flow_id} of flow {engine.compiled.name!r} in {engine.storage.url}"
+    console(stderr=True).print(shown(line, "dim"), soft_wrap=True)
 
 
 def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> None:
     """Run `engine` to its end (drawing `bar` meanwhile, if any), print the outcome, and exit 1
-    unless it succeeded or paused."""
+    unless it succeeded or paused.
+
+    An error that is not the flow's own failure (a storage fault, a refused engine, a bad
+    record) prints no outcome: `fail_run` reports it as one line and exits 2.
+    """
     error: BaseException | None = None
     try:
         with bar if bar is not None else contextlib.nullcontext():
             engine.run()
-    except Exception as exc:  # the flow's own failure: reported below, exit 1
+    except Exception as exc:  # reported below (exit 1), or by fail_run (exit 2)
         error = exc
-    state = engine.state
+    except KeyboardInterrupt as exc:  # left as recorded, to be resumed (exit 130)
+        fail_run(engine, exc)
+    if error is not None and not is_flow_failure(engine, error):
+        fail_run(engine, error)
+    state = str(engine.state)
+    if error is None and state not in OUTCOME_STYLE:
+        fail_run(engine, f"the engine returned with the flow still {state}; please report it")
     if as_json:
         outcome = {
             "flow": engine.compiled.name,
@@ -93,18 +122,16 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
         }
         click.echo(json.dumps(outcome, indent=2, sort_keys=True, default=repr))
     else:
-        console = Console(highlight=False)
-        line = Text(f"flow {engine.compiled.name!r} ended ", style="bold")
-        console.print(line.append(state, style=f"bold {OUTCOME_STYLE.get(state, 'red')}"))
+        out = console()
+        line = shown(f"flow {engine.compiled.name!r} ended ", "bold")
+        out.print(line.append(state, style=f"bold {OUTCOME_STYLE.get(state, 'red')}"))
         for name, value in sorted(engine.results().items()):
-            console.print(f"  {name} = {value!r}", soft_wrap=True)
+            out.print(Text("  ").append(shown(name)).append(" = ").append(shown(repr(value))))
         if error is not None:
-            console.print(Text(f"  error: {error}", style="red"), soft_wrap=True)
-        console.print(
-            Text(f"run {engine.flow_id} in {engine.storage.url}", style="dim"), soft_wrap=True
-        )
+            out.print(shown(f"  error: {error}", "red"), soft_wrap=True)
+        out.print(shown(f"run {engine.flow_id} in {engine.storage.url}", "dim"), soft_wrap=True)
     if state not in OUTCOME_STYLE:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(FLOW_FAILED)
 
 
 @main.command()
@@ -113,7 +140,7 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
 @backend_option
 @executor_option
 @quiet_option
-@json_option
+@json_option()
 @progress_option
 def run(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
@@ -139,30 +166,54 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     engine = Engine.from_factory(
         factory, store, backend, executor, listeners=_listeners(quiet, as_json)
     )
+    _announce(engine, "starting")
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
 
 @main.command()
 @click.argument("flow_id")
+@click.option(
+    "--factory",
+    metavar="SPEC",
+    help="The FILE_OR_MODULE:NAME that rebuilds the run's flow (default: the recorded one, "
+    "if trusted).",
+)
 @backend_option
 @executor_option
 @quiet_option
-@json_option
+@json_option()
 @progress_option
 def resume(  # noqa: PLR0917 (click passes every option by name)
-    flow_id: str, backend: str, executor: str, quiet: bool, as_json: bool, progress: bool | None
+    flow_id: str,
+    factory: str | None,
+    backend: str,
+    executor: str,
+    quiet: bool,
+    as_json: bool,
+    progress: bool | None,
 ) -> None:
     """Continue a recorded run (crashed or suspended) to its end; exit 1 if it fails.
 
-    The flow is rebuilt from the factory recorded with the run. Recorded successes are never
-    executed again; a task that was running when the process died runs again as a new attempt.
+    FLOW_ID is the id `provenflow run` and `runs` print, or `latest` for the store's last run.
+    The flow is rebuilt by --factory, or else by the factory recorded with the run, but only
+    when that one is trusted: listed (shell patterns allowed) in PROVENFLOW_TRUSTED_FACTORIES
+    (comma-separated) or in trusted-factories under [tool.provenflow] in ./pyproject.toml.
+    The store never names code to run. The flow must match the run's record (no recorded atom
+    removed, renamed, moved or of another kind); it is refused before anything runs otherwise.
+    Recorded successes are never executed again; a task that was running when the process died
+    runs again as a new attempt.
 
     \b
     Examples:
-      provenflow resume 3f2a9c...            # the id `provenflow run` and `runs` print
-      provenflow resume 3f2a9c... -b sqlite:///other.db
+      provenflow resume 3f2a9c... --factory examples/order_saga.py:make_flow
+      PROVENFLOW_TRUSTED_FACTORIES='examples/*.py:*' provenflow resume latest
+      provenflow resume latest -b sqlite:///other.db --factory mypackage.flows:make_order
     """
-    engine = Engine.resume(backend, flow_id, executor, listeners=_listeners(quiet, as_json))
+    flow_id = _latest(backend) if flow_id == LATEST else flow_id
+    engine = Engine.resume(
+        backend, flow_id, executor, factory=factory, listeners=_listeners(quiet, as_json)
+    )
+    _announce(engine, "resuming")
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
 
 
@@ -199,18 +250,18 @@ def _step_json(index: int, step: Transition) -> dict[str, Any]:
 @main.command()
 @click.argument("flow_id", required=False)
 @backend_option
-@json_option
+@json_option()
 def history(flow_id: str | None, backend: str, as_json: bool) -> None:
     """Show a recorded run step by step: every transition, oldest first.
 
-    Without FLOW_ID, the last run recorded in the store.
+    Without FLOW_ID (or with `latest`), the last run recorded in the store.
 
     \b
     Examples:
       provenflow history
       provenflow history 3f2a9c... --json
     """
-    flow_id = flow_id or _latest(backend)
+    flow_id = _latest(backend) if flow_id in (None, LATEST) else flow_id
     info, steps, _ = open_storage(backend).load(flow_id)
     if as_json:
         document = {
@@ -222,35 +273,62 @@ def history(flow_id: str | None, backend: str, as_json: bool) -> None:
         click.echo(json.dumps(document, indent=2, sort_keys=True, default=repr))
         return
     start = steps[0].at if steps else 0.0
-    table = Table(title=f"run {flow_id} of flow {info.flow_name!r}")
+    table = Table(title=shown(f"run {flow_id} of flow {info.flow_name!r}"))
     for header in ("#", "atom", "from", "event", "to", "attempt", "+s", "detail"):
         table.add_column(header, no_wrap=header != "detail")
     for index, step in enumerate(steps, 1):
         table.add_row(
             str(index),
-            step.atom or Text("(flow)", style="bold"),
-            str(step.old_state),
-            str(step.event),
-            str(step.new_state),
+            Text("(flow)", style="bold") if step.atom is None else shown(step.atom),
+            shown(step.old_state),
+            shown(step.event),
+            shown(step.new_state),
             str(step.attempt) if step.atom else "",
             f"{step.at - start:.3f}",
-            _detail(step),
+            shown(_detail(step)),
         )
-    Console(highlight=False).print(table)
+    console().print(table)
+
+
+def _flow_states(_: click.Context, __: click.Parameter, given: tuple[str, ...]) -> set[str]:
+    """Return the states `--state` names, upper-cased; `BadParameter` names a state the flow
+    lifecycle lacks, and the states it has."""
+    wanted = {state.upper() for state in given}
+    unknown = sorted(wanted.difference(FLOW_STATES))
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, unknown))}: not a flow state (allowed: {', '.join(FLOW_STATES)})"
+        )
+    return wanted
 
 
 @main.command()
 @backend_option
-@json_option
-def runs(backend: str, as_json: bool) -> None:
+@click.option(
+    "--state",
+    "states",
+    metavar="STATE",
+    multiple=True,
+    callback=_flow_states,
+    help=f"Only the runs whose flow is in STATE, one of {', '.join(FLOW_STATES)} (in any case; "
+    "may be given more than once).",
+)
+@json_option()
+def runs(backend: str, states: set[str], as_json: bool) -> None:
     """List the runs a store holds, oldest first, with their flow's state.
+
+    Printed to a pipe or a file, the table is never cut to the terminal's width; for scripts,
+    --json gives the same list as JSON.
 
     \b
     Examples:
       provenflow runs
+      provenflow runs --state RUNNING --state SUSPENDED   # what may be resumed
       provenflow runs -b postgresql://app@db/flows --json
     """
     found = open_storage(backend).runs()
+    if states:
+        found = [(info, state) for info, state in found if str(state) in states]
     if as_json:
         document = [
             {"flow_id": i.flow_id, "flow": i.flow_name, "state": str(s), "factory": i.factory}
@@ -258,13 +336,12 @@ def runs(backend: str, as_json: bool) -> None:
         ]
         click.echo(json.dumps(document, indent=2))
         return
-    table = Table(title=f"runs in {backend}")
+    table = Table(title=shown(f"runs in {backend}"))
     for header in ("flow id", "flow", "state", "factory"):
         table.add_column(header, no_wrap=True)
     for info, state in found:
         style = OUTCOME_STYLE.get(str(state), "red" if state in ("REVERTED", "FAILURE") else "")
-        table.add_row(info.flow_id, info.flow_name, Text(str(state), style=style), info.factory)
-    console = Console(highlight=False)
-    if not console.is_terminal:  # piped: no terminal width to fit, so cut nothing (ids whole)
-        console = Console(highlight=False, width=10_000)
-    console.print(table)
+        table.add_row(
+            shown(info.flow_id), shown(info.flow_name), shown(state, style), shown(info.factory)
+        )
+    console().print(table)  # piped: as wide as it needs, so ids and factories stay whole

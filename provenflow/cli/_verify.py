@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.text import Text
 
+from provenflow.cli._exits import FLOW_FAILED, json_option
 from provenflow.cli._group import main
+from provenflow.cli._output import console as output_console
+from provenflow.cli._output import printable
 from provenflow.cli._runs import _parse_store
 from provenflow.engine import load_object
 from provenflow.errors import ProvenflowError, UsageError
@@ -70,7 +72,7 @@ def guarded_factory(spec: str) -> Callable[[], Any]:
 @click.option("--invariant", metavar="SPEC", help="FILE_OR_MODULE:NAME of invariant(ctx, outcome).")
 @click.option("--always", metavar="SPEC", help="FILE_OR_MODULE:NAME of always(ctx).")
 @click.option("--eventually", metavar="SPEC", help="FILE_OR_MODULE:NAME of eventually(ctx).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@json_option("Print the report as one JSON object.")
 @click.option(
     "--no-reduction",
     is_flag=True,
@@ -152,12 +154,12 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
         }
         click.echo(json.dumps(document, indent=2))
     else:
-        console = Console(highlight=False)
-        console.print(str(report), soft_wrap=True, markup=False)
+        console = output_console()
+        console.print(Text(printable(report, lines=True)), soft_wrap=True)
         for violation in report.violations:
             console.print(Text("reproduce with:", style="bold"))
-            console.print(violation.reproduction(), soft_wrap=True, markup=False)
+            console.print(Text(printable(violation.reproduction(), lines=True)), soft_wrap=True)
         verdict = "sound" if report.ok else ("VIOLATION" if report.violations else "INCOMPLETE")
         console.print(Text(verdict, style="bold green" if report.ok else "bold red"))
     if not report.ok:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(FLOW_FAILED)

@@ -5,8 +5,10 @@ turns it into a `RunView`: every atom's state is replayed from its recorded even
 lifecycle's table (`EntityState.replay`, the one way recorded state is loaded), its attempts
 are the highest attempt number on its transitions (each `start`, and each re-run after a crash,
 is one more), and the flow's state is replayed the same way. A run belongs to the flow drawn
-only when it recorded exactly the flow's atoms, each of the same kind; otherwise the diagram
-would colour the wrong boxes, so it is refused with a `UsageError` naming the difference.
+only when the flow could resume it: the engine's own check (`provenflow.engine.check_flow`:
+every recorded atom present, of its kind, version and scope; new atoms only where the run has
+not reached, drawn PENDING). Otherwise the diagram would colour the wrong boxes, so it is
+refused with a `FlowMismatch` (a `UsageError`) naming every difference.
 
 `STATE_STYLES` is the colour of each atom state, as data: every state of the task and retry
 lifecycles has one (a test checks it), and the writers only look it up. Nothing here writes.
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from provenflow.errors import UsageError
+from provenflow.engine import check_flow
 from provenflow.flows import CompiledFlow
 from provenflow.fsm import LIFECYCLES, EntityState
 from provenflow.persistence import RunInfo, Storage, Transition, open_storage
@@ -90,19 +92,18 @@ def load_run(backend: str | Storage, flow_id: str) -> tuple[RunInfo, list[Transi
 def run_view(info: RunInfo, transitions: Iterable[Transition], compiled: CompiledFlow) -> RunView:
     """Return the states and attempts of the run `info` recorded, for the flow `compiled`.
 
-    Raises `UsageError` when the run recorded other atoms than the flow has (or the same names
-    as other kinds), naming the flow, the run and the atoms that differ; `IllegalTransition`
-    when a recorded event is not in its lifecycle's table (the record is corrupt).
+    Raises `FlowMismatch` (a `UsageError`) when `compiled` could not resume the run, naming
+    every difference (see `provenflow.engine.check_flow`); `IllegalTransition` when a recorded
+    event is not in its lifecycle's table (the record is corrupt).
     """
+    transitions = list(transitions)
+    check_flow(compiled, info, transitions)
     events: dict[str | None, list[str]] = {}
     attempts: dict[str, int] = {}
-    recorded = {atom.name: atom.kind for atom in info.atoms}
     for transition in transitions:
         events.setdefault(transition.atom, []).append(transition.event)
         if transition.atom is not None:
-            recorded.setdefault(transition.atom, transition.lifecycle)
             attempts[transition.atom] = max(attempts.get(transition.atom, 0), transition.attempt)
-    _check_same_atoms(info, recorded, compiled)
     atoms: dict[str, AtomRun] = {}
     for name, node in compiled.nodes.items():
         if node.atom is not None:
@@ -112,33 +113,3 @@ def run_view(info: RunInfo, transitions: Iterable[Transition], compiled: Compile
             atoms[name] = AtomRun(str(replayed.state), attempts.get(name, 0))
     flow_state = EntityState.replay(LIFECYCLES["flow"], events.get(None, ()), info.flow_name)
     return RunView(info.flow_id, info.flow_name, str(flow_state.state), MappingProxyType(atoms))
-
-
-def _check_same_atoms(info: RunInfo, recorded: Mapping[str, str], compiled: CompiledFlow) -> None:
-    """Refuse a run whose atoms (names and kinds) are not exactly those of `compiled`."""
-    expected = {name: node.kind for name, node in compiled.nodes.items() if node.atom is not None}
-    if recorded == expected:
-        return
-    problems = []
-    missing = sorted(set(recorded) - set(expected))
-    if missing:
-        problems.append(f"recorded atoms the flow lacks: {_names(missing)}")
-    unrecorded = sorted(set(expected) - set(recorded))
-    if unrecorded:
-        problems.append(f"atoms of the flow the run lacks: {_names(unrecorded)}")
-    other = sorted(
-        name for name in set(recorded) & set(expected) if recorded[name] != expected[name]
-    )
-    if other:
-        kinds = ", ".join(f"{name!r} ({recorded[name]}, now {expected[name]})" for name in other)
-        problems.append(f"atoms recorded as another kind: {kinds}")
-    raise UsageError(
-        f"run {info.flow_id!r} is a run of flow {info.flow_name!r} whose atoms differ from "
-        f"flow {compiled.name!r}'s ({'; '.join(problems)}); draw it with the flow it ran"
-    )
-
-
-def _names(names: list[str], limit: int = 10) -> str:
-    shown = ", ".join(repr(name) for name in names[:limit])
-    more = len(names) - limit
-    return f"{shown} and {more} more" if more > 0 else shown

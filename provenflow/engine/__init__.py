@@ -18,11 +18,22 @@ from provenflow.engine._listeners import (
     TimingListener,
     printing_durations,
 )
+from provenflow.engine._matching import check_flow, flow_differences
 from provenflow.engine._resume import records_from
 from provenflow.engine._runner import Engine, run
+from provenflow.engine._trust import (
+    TRUST_SETTING,
+    TRUST_VARIABLE,
+    canonical_spec,
+    is_trusted,
+    resume_factory,
+    trusted_patterns,
+)
 from provenflow.engine._work import AtomRecord, Work
 
 __all__ = [
+    "TRUST_SETTING",
+    "TRUST_VARIABLE",
     "AtomRecord",
     "CaptureListener",
     "Core",
@@ -32,11 +43,17 @@ __all__ = [
     "PrintingListener",
     "TimingListener",
     "Work",
+    "canonical_spec",
+    "check_flow",
     "factory_spec",
+    "flow_differences",
+    "is_trusted",
     "load_factory",
     "load_object",
     "perform",
     "printing_durations",
     "records_from",
+    "resume_factory",
     "run",
+    "trusted_patterns",
 ]

@@ -35,7 +35,8 @@ from provenflow._gc import collector_paused
 from provenflow.engine._core import Core
 from provenflow.engine._executors import Completion
 from provenflow.engine._listeners import announce
-from provenflow.engine._resume import check_atoms, records_from
+from provenflow.engine._matching import check_flow
+from provenflow.engine._resume import records_from
 from provenflow.engine._work import Work
 from provenflow.errors import InternalError, UnstorableValue
 from provenflow.failure import Failure
@@ -80,7 +81,8 @@ class Loop:
     `next` names the step to take; `step(loop, executor)` takes it (`wait` is taken by
     `deliver`, with the completions the driver collected). `entered` is the loop state the last
     step entered, or None. A step that raises (a store error, a crash) leaves the loop where it
-    was in the middle of that step: the run must be loaded again from the store.
+    was in the middle of that step: the run must be loaded again from the store (a write that
+    raised leaves its transitions in `failed_write`).
     """
 
     def __init__(
@@ -108,6 +110,9 @@ class Loop:
         self.finished: Work | None = None
         """The work whose outcome the last `finish` took (its record is the next `write`)."""
         self.entered: str | None = None
+        self.failed_write: list[Transition] | None = None
+        """The transitions of the write that raised, which the store may or may not hold
+        (None while no write failed): after it, the run must be loaded again from the store."""
 
     def restart(self) -> None:
         """Begin a new `run()` of the loop (PENDING again) over the same core and store."""
@@ -115,6 +120,7 @@ class Loop:
         self.event = LoopEvent.START
         self.steps = deque(("enter",))
         self.works, self.completions, self.finished = [], deque(), None
+        self.failed_write = None
 
     def clone(self, core: Core, storage: Storage) -> Loop:
         """Return a copy of this loop, between two steps, over `core` and `storage` (copies
@@ -175,7 +181,11 @@ class Loop:
         transitions = self.core.drain()
         if not transitions:
             return
-        self.version = self.storage.record(self.flow_id, transitions, self.version)
+        try:
+            self.version = self.storage.record(self.flow_id, transitions, self.version)
+        except BaseException:
+            self.failed_write = transitions
+            raise
         if self.listeners:
             for transition in transitions:
                 announce(self.listeners, transition)
@@ -262,10 +272,13 @@ def resumed_core(
     """Return a core over the recorded run (`info` and its `transitions`, oldest first), not
     started yet: what every driver continues a run from after a restart.
 
-    Raises `RecordError` when a recorded atom's kind or version differs from the flow's, and
-    `IllegalTransition` when the recorded events are not a path through the tables.
+    Raises `FlowMismatch` when the flow differs from the record (`check_flow`: every recorded
+    atom present, of its kind, version and scope; new atoms only where the run has not
+    reached), and `IllegalTransition` when the recorded events are not a path through the
+    tables.
     """
-    check_atoms(compiled, info)
+    transitions = transitions if isinstance(transitions, Sequence) else list(transitions)
+    check_flow(compiled, info, transitions)
     records, flow_events = records_from(transitions)
     return Core(compiled, info.store, clock=clock, records=records, flow_events=flow_events)
 
@@ -276,7 +289,7 @@ def run_info(
     """Return what a new run of `compiled` records about itself when it is created."""
     with collector_paused():
         atoms = tuple(
-            AtomInfo(name, node.kind, node.atom.version)
+            AtomInfo(name, node.kind, node.atom.version, node.flows[-1], node.retry)
             for name, node in compiled.nodes.items()
             if node.atom is not None
         )

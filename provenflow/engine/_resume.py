@@ -30,17 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 from provenflow.engine._work import AtomRecord
 from provenflow.errors import RecordError
-from provenflow.flows import CompiledFlow, History
+from provenflow.flows import History
 from provenflow.fsm import EntityState
 from provenflow.fsm import flow as flow_fsm
 from provenflow.fsm import retry as retry_fsm
 from provenflow.fsm import task as task_fsm
-from provenflow.persistence import RunInfo, Transition
+from provenflow.persistence import Transition
 
 if TYPE_CHECKING:
     from provenflow.engine._core import Core
 
-__all__ = ["check_atoms", "continue_recorded", "load_records", "records_from"]
+__all__ = ["continue_recorded", "load_records", "records_from"]
 
 TaskState = task_fsm.State
 FINISHED = frozenset({TaskState.SUCCESS, TaskState.IGNORE})
@@ -115,23 +115,6 @@ def continue_recorded(core: Core) -> None:
         free = core.waiting[name] == 0 and core.phases.phase_of(name) is None
         if free and name in core.states and core.states[name].state == TaskState.PENDING:
             core.became_ready(name)
-
-
-def check_atoms(compiled: CompiledFlow, info: RunInfo) -> None:
-    """Refuse a rebuilt flow whose atoms differ in kind or version from the recorded ones.
-
-    Raises `RecordError` naming the run, the atom, and both kinds and versions.
-    """
-    for recorded in info.atoms:
-        node = compiled.nodes.get(recorded.name)
-        if node is None or node.atom is None:
-            continue
-        if node.kind != recorded.kind or node.atom.version != recorded.version:
-            raise RecordError(
-                f"run {info.flow_id!r}: atom {recorded.name!r} is recorded as {recorded.kind} "
-                f"version {recorded.version!r}, but the flow now has {node.kind} version "
-                f"{node.atom.version!r}; rename the atom or finish the run with the old code"
-            )
 
 
 def records_from(transitions: Iterable[Transition]) -> tuple[dict[str, AtomRecord], list[str]]:

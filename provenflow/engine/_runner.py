@@ -6,7 +6,8 @@ SCHEDULING (take work from the core, record its transitions, submit it), WAITING
 completion) and ANALYZING (hand outcomes to the core, record what it decided), until the run is
 over. Every transition the core makes is recorded through the store (a compare-and-set) before
 the runner performs the next side effect, then announced to the listeners. `run_iter()` yields
-the loop's states; sending it `True` asks for suspension, as `suspend()` does.
+the loop's states; sending it `True` asks for suspension, as `suspend()` does. A call cut
+short in the middle of the run stops the engine (`provenflow.engine._stop`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from provenflow.engine._core import Core
 from provenflow.engine._executors import Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
 from provenflow.engine._loop import Loop, resumed_core, run_info, step
+from provenflow.engine._stop import UNKNOWN, Stop
+from provenflow.engine._trust import resume_factory
 from provenflow.errors import (
+    EngineStopped,
     MultipleFailures,
     UsageError,
 )
@@ -83,8 +87,9 @@ class Engine:
         """Return an engine over the flow `factory` builds, recording the factory with the run.
 
         `factory` is a `FILE_OR_MODULE:NAME` spec or an importable module-level function. The
-        recorded spec lets `Engine.resume(backend, flow_id)` (and `provenflow resume`) rebuild
-        the flow after a crash with nothing else. Raises `UsageError` when the factory cannot be
+        spec is recorded with the run as provenance: `Engine.resume(backend, flow_id)` (and
+        `provenflow resume`) rebuild the flow from it only when the user trusts it (see
+        `provenflow.engine.resume_factory`). Raises `UsageError` when the factory cannot be
         imported or re-imported later (a lambda, a nested function).
         """
         if isinstance(factory, str):
@@ -106,23 +111,27 @@ class Engine:
         backend: str | Storage,
         flow_id: str,
         executor: str | cf.Executor = "serial",
+        *,
+        factory: str | Callable[[], Flow] | None = None,
         **options: Any,
     ) -> Engine:
-        """Return an engine that continues run `flow_id`, rebuilding its flow from the factory
-        recorded with it (see `from_factory`).
+        """Return an engine that continues run `flow_id`, its flow rebuilt by a factory.
 
-        Raises `UnknownRun` for an unknown id and `UsageError` when the run recorded no factory
-        (then rebuild the flow yourself and use `Engine.load`).
+        The factory is `factory` when given (a `FILE_OR_MODULE:NAME` spec or a function);
+        otherwise the one recorded with the run, but only when it is trusted: the store never
+        names code to run (see `provenflow.engine.resume_factory`). Raises `UnknownRun` for an
+        unknown id, `UntrustedFactory` (naming the recorded factory and how to trust it) when
+        the recorded factory is not trusted, `UsageError` when the run recorded no factory and
+        none is given (or rebuild the flow yourself and use `Engine.load`), and `FlowMismatch`
+        when the flow differs from the run's record. Nothing is written when it raises.
         """
         storage = open_storage(backend)
         info = storage.load(flow_id)[0]
-        if info.factory is None:
-            raise UsageError(
-                f"run {flow_id!r} in {storage.url} was not started from a factory; rebuild its "
-                "flow and call Engine.load(flow, backend, flow_id)"
-            )
-        flow = load_factory(info.factory)()
-        return cls.load(flow, storage, flow_id, executor, **options)
+        if factory is None or isinstance(factory, str):
+            build = load_factory(resume_factory(info, storage.url, factory))
+        else:
+            build = factory
+        return cls.load(build(), storage, flow_id, executor, **options)
 
     @classmethod
     def load(
@@ -137,9 +146,11 @@ class Engine:
     ) -> Engine:
         """Return an engine over the recorded run `flow_id`; its `run()` continues that run.
 
-        `flow` must be the same flow rebuilt (atoms are matched by name). Raises `UnknownRun`
-        when the store has no such run, and `RecordError` when a recorded atom's kind or version
-        differs from the flow's, naming both.
+        `flow` must be the flow the run was started with, rebuilt (atoms are matched by name;
+        atoms added where the run has not reached are accepted). Raises `UnknownRun` when the
+        store has no such run, and `FlowMismatch` naming every difference when a recorded atom
+        is missing, of another kind or version, or in another scope (see
+        `provenflow.engine.check_flow`); nothing is run or written then.
         """
         storage = open_storage(backend)
         info, transitions, version = storage.load(flow_id)
@@ -158,6 +169,7 @@ class Engine:
         self._loop = Loop(core, self.storage, self.flow_id, version)
         self._lock = threading.Lock()
         self._loop_state: Any = LoopState.PENDING
+        self._stop = Stop(self.flow_id, self.storage.url)
 
     def _configure(
         self, executor: str | cf.Executor, max_workers: int | None, listeners: Iterable[Any]
@@ -171,8 +183,15 @@ class Engine:
 
     @property
     def state(self) -> str:
-        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ..."""
-        return self._core.flow.state
+        """The flow's state: PENDING, RUNNING, SUSPENDED, SUCCESS, REVERTED, FAILURE, ...;
+        UNKNOWN once the engine is stopped (load the run again to read the store's)."""
+        return UNKNOWN if self._stop.error is not None else self._core.flow.state
+
+    @property
+    def stopped(self) -> EngineStopped | None:
+        """Why this engine refuses to go on (what its next `run()` raises), or None: set when
+        a call was cut short in the middle of the run, by a failed write or otherwise."""
+        return self._stop.error
 
     @property
     def loop_state(self) -> str:
@@ -184,10 +203,14 @@ class Engine:
         if name not in self._core.states:
             known = ", ".join(sorted(self._core.states))
             raise UsageError(f"flow {self.compiled.name!r} has no atom {name!r} (atoms: {known})")
-        return self._core.state_of(name)
+        return UNKNOWN if self._stop.error is not None else self._core.state_of(name)
 
     def results(self) -> dict[str, Any]:
-        """Return every symbol provided by an atom that succeeded and was not reverted."""
+        """Return every symbol provided by an atom that succeeded and was not reverted.
+
+        Raises `EngineStopped` once the engine is stopped (a result it holds may be unrecorded).
+        """
+        self._stop.refuse()
         return self._core.results()
 
     def history(self) -> list[Transition]:
@@ -241,8 +264,8 @@ class Engine:
 
         Each state is yielded as the loop enters it, before its work is done (so at ANALYZING
         a just-finished atom still shows RUNNING). The engine counts as running until the
-        generator is exhausted or closed: after breaking out of the loop, call `close()` on it
-        before running the engine again.
+        generator is exhausted or closed: after breaking out of the loop, call `close()` on it.
+        Closed before the loop's outcome, it leaves the engine stopped (`stopped`).
         """
         with self._running():
             dispatcher = make_dispatcher(self._executor, self._max_workers)
@@ -287,10 +310,12 @@ class Engine:
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
+        """Hold the engine for one call: refused when it is stopped or already running."""
         if not self._lock.acquire(blocking=False):
             raise UsageError(f"engine for run {self.flow_id!r} is already running")
         try:
-            yield
+            with self._stop.watch(self._loop):
+                yield
         finally:
             self._lock.release()
 
@@ -303,6 +328,7 @@ class Engine:
         completions, which the driver sends back."""
         loop = self._loop
         loop.restart()
+        self._stop.driving = True
         loop.listeners = self.listeners
         while loop.steps:
             if loop.steps[0] == "wait":

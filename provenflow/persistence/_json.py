@@ -155,28 +155,44 @@ def _type_name(value: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def atoms_to_json(atoms: Sequence[AtomInfo]) -> list[dict[str, str]]:
-    """Return a run's atoms as a JSON-safe list."""
-    return [{"name": atom.name, "kind": atom.kind, "version": atom.version} for atom in atoms]
+def atoms_to_json(atoms: Sequence[AtomInfo]) -> list[dict[str, str | None]]:
+    """Return a run's atoms as a JSON-safe list (the scope only where it is known)."""
+    entries: list[dict[str, str | None]] = []
+    for atom in atoms:
+        entry: dict[str, str | None] = {"name": atom.name, "kind": atom.kind}
+        entry["version"] = atom.version
+        if atom.flow is not None:
+            entry["flow"], entry["retry"] = atom.flow, atom.retry
+        entries.append(entry)
+    return entries
 
 
 def atoms_from_json(data: object, where: str) -> tuple[AtomInfo, ...]:
-    """Return the atoms recorded in `data`; raises `CorruptRecord` naming the bad entry."""
+    """Return the atoms recorded in `data`; raises `CorruptRecord` naming the bad entry.
+
+    An entry without `flow` (recorded before scopes were kept) gives an atom of unknown scope.
+    """
     if not isinstance(data, list):
         raise CorruptRecord(where, f"atoms: expected a list, got {type(data).__name__}")
     atoms = []
     for index, entry in enumerate(data):
         fields = [entry.get(key) if isinstance(entry, dict) else None for key in _ATOM_KEYS]
-        name, kind, version = fields
+        name, kind, version, flow, retry = fields
         if not (isinstance(name, str) and isinstance(kind, str) and isinstance(version, str)):
             raise CorruptRecord(
                 where, f"atoms[{index}]: expected name, kind and version strings, got {entry!r}"
             )
-        atoms.append(AtomInfo(name, kind, version))
+        if not (flow is None or isinstance(flow, str)) or not (
+            retry is None or isinstance(retry, str)
+        ):
+            raise CorruptRecord(
+                where, f"atoms[{index}]: expected flow and retry strings or null, got {entry!r}"
+            )
+        atoms.append(AtomInfo(name, kind, version, flow, retry if flow is not None else None))
     return tuple(atoms)
 
 
-_ATOM_KEYS = ("name", "kind", "version")
+_ATOM_KEYS = ("name", "kind", "version", "flow", "retry")
 
 
 def check_run(run: RunInfo) -> None:

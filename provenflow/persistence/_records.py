@@ -47,11 +47,18 @@ class Transition(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class AtomInfo:
-    """What a run records of one atom when it is created: its name, kind and version."""
+    """What a run records of one atom when it is created: its name, kind, version and scope.
+
+    The scope is `flow`, the flow directly holding the atom (for a retry, the flow it guards),
+    and `retry`, the nearest retry guarding it (None: no retry). A run recorded before scopes
+    were kept has `flow` None, and then `retry` means nothing.
+    """
 
     name: str
     kind: str
     version: str
+    flow: str | None = None
+    retry: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

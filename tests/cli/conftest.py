@@ -1,14 +1,55 @@
-"""Shared fixtures of the command's tests: a module of small flows, a SQLite store, `invoke`."""
+"""Shared fixtures of the command's tests: a module of small flows, a SQLite store, `invoke`,
+and `make_faulty`, a flow whose middle task breaks its own store (as `FAULTS` says)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+import provenflow as pf
 from provenflow.cli import main
+from provenflow.engine import TRUST_VARIABLE
+
+FAULTY = "tests.cli.conftest:make_faulty"
+"""The factory spec of `make_faulty`, for `provenflow run`."""
+
+FAULTS: list[Callable[[], None]] = []
+"""What `make_faulty`'s middle task does to the store of its own run (e.g. fill the disk)."""
+
+
+@pf.task(provides="x")
+def first() -> int:
+    return 1
+
+
+@pf.task(provides="y")
+def breaker(x: int) -> int:
+    for fault in FAULTS:
+        fault()
+    return x + 1
+
+
+@pf.task(provides="z")
+def last(y: int) -> int:
+    return y + 1
+
+
+def make_faulty() -> pf.LinearFlow:
+    """Return the flow `faulty`: first, breaker (runs `FAULTS`), last."""
+    return pf.LinearFlow("faulty").add(first, breaker, last)
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Callable[[], None]]]:
+    """`FAULTS`, emptied after the test; `make_faulty`'s factory is trusted for resume."""
+    monkeypatch.setenv("PROVENFLOW_TRUSTED_FACTORIES", FAULTY)
+    yield FAULTS
+    FAULTS.clear()
+
 
 FLOWS = """
 import provenflow as pf
@@ -45,6 +86,14 @@ not_callable = 7
 """
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture(autouse=True)
+def trusted_test_factories(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The command's tests resume runs of their own factories (this suite's modules, files in
+    the test's directory), so they trust them, as a user trusts theirs; the trust rule itself
+    is tested in tests/engine/test_trust.py."""
+    monkeypatch.setenv(TRUST_VARIABLE, f"tests.*:*,{tmp_path}/*")
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ def test_no_bar_when_not_wanted(
         monkeypatch.setenv("FORCE_COLOR", "1")
     result = invoke("run", f"{flows}:make_flow", "-b", db, *flags)
     assert result.exit_code == 0, result.output
-    assert result.stderr == ""
+    assert plain(result.stderr).startswith("starting run ")  # the run's id, and no bar
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     if "--json" in flags:
         assert json.loads(result.stdout)["state"] == "SUCCESS"
 
@@ -108,12 +109,14 @@ def test_resume_shows_the_bar_from_the_recorded_states(flows: Path, db: str) -> 
     engine.listeners.append(SuspendAfterOne())
     engine.run()
     assert engine.state == "SUSPENDED"
-    resumed = pf.Engine.resume(db, engine.flow_id)
+    resumed = pf.Engine.resume(db, engine.flow_id, factory=f"{flows}:make_flow")
     bar = RunProgress(resumed, Console(file=io.StringIO()))
     assert bar.counts() == (1, 2)
     assert bar.label() == "flow 'demo' SUSPENDED"
 
-    result = invoke("resume", engine.flow_id, "-b", db, "--progress")
+    result = invoke(
+        "resume", engine.flow_id, "-b", db, "--progress", "--factory", f"{flows}:make_flow"
+    )
     assert result.exit_code == 0, result.output
     (line,) = bar_lines(result.stderr)
     assert re.search(r"^flow 'demo' SUCCESS .* 2/2 ", line), line

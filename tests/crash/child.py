@@ -5,8 +5,9 @@
 
 With `--start` the process starts a new run of `flows.CASES[CASE]` under id ID
 (`Engine.from_factory`, so the factory is recorded); without it, it resumes that run with
-`Engine.resume(URL, ID)`, which rebuilds the flow from the recorded factory, as a new process
-after a crash does. SPEC says where the process dies:
+`Engine.resume(URL, ID, factory=...)`, which rebuilds the flow from the case's factory (named:
+a store never names code to run), as a new process after a crash does. SPEC says where the
+process dies:
 
     after:N            right after the Nth transition this process records (flow and atoms)
     after:ATOM:STATE   right after ATOM ("flow" for the flow) is first recorded entering STATE
@@ -93,7 +94,9 @@ def run_round(
             listeners=listeners,
         )
     else:
-        engine = pf.Engine.resume(backend, flow_id, case.executor, listeners=listeners)
+        engine = pf.Engine.resume(
+            backend, flow_id, case.executor, factory=case.factory, listeners=listeners
+        )
     try:
         engine.run()
     except Exception:

@@ -193,7 +193,8 @@ def drive_in_process(case_name: str, url: str, workdir: Path, crashes: Sequence[
     Each round opens a new store object on `url`, as a new process would, wrapped in a
     `CrashingStorage` that raises before its Nth transition write (an exception no engine code
     catches), so the database holds exactly the writes before it. The first round starts the run
-    (`Engine.from_factory`), the others resume it (`Engine.resume`); a last round plans no crash.
+    (`Engine.from_factory`), the others resume it (`Engine.resume`, naming the factory); a last
+    round plans no crash.
     A round whose crash is not reached ends the run, and the rest of the plan is dropped.
     """
     case = CASES[case_name]
@@ -216,7 +217,11 @@ def drive_in_process(case_name: str, url: str, workdir: Path, crashes: Sequence[
                 )
             else:
                 engine = pf.Engine.resume(
-                    storage, flow_id, case.executor, listeners=[AttemptTracker()]
+                    storage,
+                    flow_id,
+                    case.executor,
+                    factory=case.factory,
+                    listeners=[AttemptTracker()],
                 )
             with contextlib.suppress(Exception):
                 engine.run()

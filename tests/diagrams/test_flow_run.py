@@ -19,7 +19,7 @@ import pytest
 import provenflow as pf
 from provenflow.diagrams._flow import flow
 from provenflow.diagrams._flow_run import STATE_STYLES
-from provenflow.errors import MultipleFailures, UnknownRun, UsageError
+from provenflow.errors import FlowMismatch, MultipleFailures, UnknownRun
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import MemoryStorage, open_storage
 from tests.diagrams import assert_golden
@@ -203,6 +203,20 @@ def test_a_run_cut_by_a_crash_shows_the_atom_still_running() -> None:
     assert "    class n_reserve,legend_RUNNING state_RUNNING\n" in text
 
 
+def test_an_atom_added_where_the_run_has_not_reached_is_drawn_pending() -> None:
+    storage = CrashingStorage(MemoryStorage(), crash_at=6)
+    engine = pf.Engine(order(), store={"order_id": 7}, backend=storage, flow_id=RUN_ID)
+    with pytest.raises(Crash):
+        engine.run()
+    grown = pf.LinearFlow("order").add(*order(), step("thank", "parcel"))
+    text = flow(grown, run=RUN_ID, backend=storage.inner)
+    assert '("thank<br/>PENDING<br/>attempts: 0")' in text
+    assert '("reserve<br/>RUNNING<br/>attempts: 1")' in text
+    early = pf.LinearFlow("order").add(step("greet"), *order())  # before what already ran
+    with pytest.raises(FlowMismatch, match="new atom 'greet': the run already recorded"):
+        flow(early, run=RUN_ID, backend=storage.inner)
+
+
 def test_every_atom_state_has_a_style() -> None:
     states = {str(state) for name in ("task", "retry") for state in LIFECYCLES[name].states}
     assert states <= set(STATE_STYLES)
@@ -218,13 +232,16 @@ def test_a_run_of_another_flow_is_refused_naming_the_difference(sqlite_url: str)
     other = pf.LinearFlow("signup").add(
         step("count_stock", "order_id", provides="stock"), step("welcome")
     )
-    with pytest.raises(UsageError) as refused:
+    with pytest.raises(FlowMismatch) as refused:
         flow(other, run=RUN_ID, backend=sqlite_url)
     message = str(refused.value)
-    assert "run 'order-7' is a run of flow 'order'" in message
-    assert "flow 'signup'" in message
-    assert "recorded atoms the flow lacks: 'audit', 'notify', 'release'" in message
-    assert "atoms of the flow the run lacks: 'welcome'" in message
+    assert "run 'order-7' of flow 'order' does not match flow 'signup'" in message
+    for name in ("audit", "notify", "release"):
+        assert f"{name!r} (" in message
+    assert "recorded task 'notify' (PENDING) is not in the flow" in message
+    assert "'count_stock' moved: recorded in flow 'checks', now in flow 'signup'" in message
+    assert "new atom 'welcome': the run is over (REVERTED)" in message
+    assert refused.value.added == ("welcome",)
 
 
 def test_a_run_whose_atom_is_now_another_kind_is_refused(sqlite_url: str) -> None:
@@ -232,5 +249,7 @@ def test_a_run_whose_atom_is_now_another_kind_is_refused(sqlite_url: str) -> Non
         step("retry_shipping", "attempt", provides="parcel")
     )
     renamed = pf.LinearFlow("order").add(*list(order())[:3], shipping, step("notify", "parcel"))
-    with pytest.raises(UsageError, match=r"'retry_shipping' \(retry, now task\)"):
+    with pytest.raises(
+        FlowMismatch, match="'retry_shipping' is recorded as a retry, but is a task"
+    ):
         flow(renamed, run=RUN_ID, backend=sqlite_url)

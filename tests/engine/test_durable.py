@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import provenflow as pf
+from provenflow.engine import TRUST_VARIABLE
 from provenflow.persistence import MemoryStorage, open_storage
 from tests.helpers import Journal, make_task
 
@@ -90,7 +91,9 @@ def make_two_step_flow() -> pf.Flow:
     )
 
 
-def test_from_factory_records_the_factory_and_resume_rebuilds_the_flow(sqlite_url: str) -> None:
+def test_from_factory_records_the_factory_and_resume_rebuilds_the_flow(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = pf.Engine.from_factory(make_two_step_flow, backend=sqlite_url)
     steps = engine.run_iter()
     for state in steps:
@@ -99,6 +102,7 @@ def test_from_factory_records_the_factory_and_resume_rebuilds_the_flow(sqlite_ur
     steps.close()
     info = open_storage(sqlite_url).load(engine.flow_id)[0]
     assert info.factory == "tests.engine.test_durable:make_two_step_flow"
+    monkeypatch.setenv(TRUST_VARIABLE, "tests.engine.test_durable:*")  # the user trusts it
     resumed = pf.Engine.resume(sqlite_url, engine.flow_id)
     assert resumed.run() == {"x": 1, "y": 2}
 

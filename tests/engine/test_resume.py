@@ -9,6 +9,7 @@ import pytest
 
 import provenflow as pf
 from provenflow.engine import CaptureListener
+from provenflow.errors import FlowMismatch
 from provenflow.persistence import MemoryStorage, Transition
 from tests.helpers import Crash, CrashingStorage, Journal, make_task
 
@@ -174,7 +175,7 @@ def test_load_refuses_an_atom_whose_version_changed() -> None:
         make_task(journal, "b", requires=("x",)),
         make_task(journal, "c"),
     )
-    with pytest.raises(pf.RecordError, match=r"atom 'a' is recorded as task version '1.0'"):
+    with pytest.raises(FlowMismatch, match=r"'a' is recorded as version '1\.0', but is version"):
         pf.Engine.load(changed, storage, engine.flow_id)
 
 

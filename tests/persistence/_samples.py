@@ -10,7 +10,9 @@ from provenflow.persistence import AtomInfo, RunInfo, Storage, Transition
 RUN = RunInfo(
     "run-1",
     "order",
-    (AtomInfo("charge", "task", "1.0"), AtomInfo("again", "retry", "2")),
+    # charge with its scope (flow "payment", under retry "again"); again as recorded before
+    # scopes were kept (no scope): both must load back as they were.
+    (AtomInfo("charge", "task", "1.0", "payment", "again"), AtomInfo("again", "retry", "2")),
     {"order_id": 7, "customer": {"name": "Zoë", "tags": ["new", "vip"]}},
     "shop.flows:order",
 )

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from provenflow.errors import CorruptRecord, UnstorableValue
-from provenflow.persistence._json import check_value, dumps, loads
+from provenflow.persistence import AtomInfo
+from provenflow.persistence._json import atoms_from_json, atoms_to_json, check_value, dumps, loads
 
 ACCEPTED = [
     None,
@@ -69,3 +70,28 @@ def test_dumps_is_compact_and_keeps_unicode() -> None:
     assert dumps({"ü": [1, 2.5], "n": None}) == '{"ü":[1,2.5],"n":null}'
     with pytest.raises(ValueError, match="not JSON compliant"):
         dumps(math.nan)  # check_value refuses it first; dumps never writes NaN either
+
+
+def test_atoms_keep_their_scope_and_old_entries_have_none() -> None:
+    atoms = (
+        AtomInfo("charge", "task", "1.0", "payment", "again"),
+        AtomInfo("again", "retry", "2", "order", None),
+        AtomInfo("old", "task", "1.0"),
+    )
+    data = atoms_to_json(atoms)
+    assert data[2] == {"name": "old", "kind": "task", "version": "1.0"}
+    assert atoms_from_json(loads(dumps(data), "here"), "here") == atoms
+    unscoped = {"name": "x", "kind": "task", "version": "1", "retry": "r"}
+    assert atoms_from_json([unscoped], "here") == (AtomInfo("x", "task", "1"),)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"name": "x", "kind": "task", "version": "1", "flow": 3},
+        {"name": "x", "kind": "task", "version": "1", "flow": "f", "retry": ["r"]},
+    ],
+)
+def test_a_bad_scope_is_refused_naming_the_entry(entry: dict[str, Any]) -> None:
+    with pytest.raises(CorruptRecord, match=r"here: atoms\[0\]: expected flow and retry strings"):
+        atoms_from_json([entry], "here")

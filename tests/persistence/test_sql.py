@@ -77,7 +77,7 @@ def test_transitions_are_stored_one_row_each_with_json_data(
     (details,) = rows["provenflow_run_details"]
     assert details == (
         "run-1",
-        '[{"name":"charge","kind":"task","version":"1.0"},'
+        '[{"name":"charge","kind":"task","version":"1.0","flow":"payment","retry":"again"},'
         '{"name":"again","kind":"retry","version":"2"}]',
         '{"order_id":7,"customer":{"name":"Zoë","tags":["new","vip"]}}',
     )
