@@ -80,6 +80,12 @@ def test_without_a_crash_left_to_take_the_reduction_still_prunes() -> None:
     assert reduced.states_explored < full.states_explored
 
 
+def test_replaying_paths_the_reduction_prunes_too() -> None:
+    reduced, full = both(unordered(3), crashes=0, snapshots=False)
+    assert reduced.ok and full.ok and reduced.pruned > 0
+    assert reduced.states_explored < full.states_explored
+
+
 def world() -> tuple[pf.Flow, dict[str, int]]:
     return unordered(3)(), {"calls": 0}
 
