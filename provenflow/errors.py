@@ -20,6 +20,7 @@ built from them by `__str__`, so `pickle.loads(pickle.dumps(error))` gives an eq
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 __all__ = [
     "AlreadyAdded",
@@ -38,6 +39,7 @@ __all__ = [
     "InternalError",
     "Interrupted",
     "InvalidMember",
+    "LeaseLost",
     "LifecycleDefinitionError",
     "MissingInput",
     "MissingValue",
@@ -50,6 +52,7 @@ __all__ = [
     "RenderUnavailable",
     "RetryUsedAsTask",
     "RunExists",
+    "RunOwned",
     "StaleVersion",
     "StorageError",
     "StorageUnavailable",
@@ -178,6 +181,47 @@ class StaleVersion(StorageError):
         return (
             f"run {flow_id!r}: expected version {expected}, found {found}; another engine "
             "advanced this run, so this one must stop (nothing was written)"
+        )
+
+
+class LeaseLost(StaleVersion):
+    """A write or renewal was refused: the engine's lease on the run was taken over or released."""
+
+    def __init__(self, flow_id: str, token: int | None, holder: str | None, reason: str) -> None:
+        ProvenflowError.__init__(self, flow_id, token, holder, reason)
+
+    def __str__(self) -> str:
+        flow_id, token, holder, reason = self.args
+        now = "nobody holds it now" if holder is None else f"it is now held by engine {holder}"
+        return (
+            f"run {flow_id!r}: this engine's lease (token {token}) was {reason}; {now}. This "
+            "engine must stop (nothing was written); load the run again to continue it"
+        )
+
+
+class RunOwned(StorageError):
+    """Another live engine holds the run's lease; names the owner and when its lease expires."""
+
+    def __init__(self, flow_id: str, owner: str, expires_at: float, now: float) -> None:
+        super().__init__(flow_id, owner, expires_at, now)
+
+    @property
+    def owner(self) -> str:
+        """The engine that holds the lease: its id, pid and host."""
+        return str(self.args[1])
+
+    @property
+    def expires_at(self) -> float:
+        """When the lease expires unless renewed (seconds since the epoch, the store's time)."""
+        return float(self.args[2])
+
+    def __str__(self) -> str:
+        flow_id, owner, expires_at, now = self.args
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"run {flow_id!r} is owned by engine {owner}, whose lease expires at {when} "
+            f"(in {max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was run. Wait "
+            "until that engine ends, or stop it and resume once its lease expired"
         )
 
 

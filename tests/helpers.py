@@ -17,7 +17,7 @@ from typing import Any
 
 import provenflow as pf
 from provenflow.engine import Core, _resume
-from provenflow.persistence import MemoryStorage, RunInfo, Storage, Transition
+from provenflow.persistence import Grant, Lease, MemoryStorage, Owner, RunInfo, Storage, Transition
 
 
 class Crash(BaseException):
@@ -49,18 +49,24 @@ class CrashingStorage:
     def load(self, flow_id: str) -> tuple[RunInfo, list[Transition], int]:
         return self.inner.load(flow_id)
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
         if self.batches:
             self.writes += 1
             if self.writes == self.crash_at:
                 raise Crash(f"crash before batch {self.writes}")
-            return self.inner.record(flow_id, transitions, expected_version)
+            return self.inner.record(flow_id, transitions, expected_version, token)
         version = expected_version
         for transition in transitions:
             self.writes += 1
             if self.crash_at is not None and self.writes == self.crash_at:
                 raise Crash(f"crash before write {self.writes}")
-            version = self.inner.record(flow_id, [transition], version)
+            version = self.inner.record(flow_id, [transition], version, token)
         return version
 
     def runs(self) -> list[tuple[RunInfo, str]]:
@@ -68,6 +74,18 @@ class CrashingStorage:
 
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
+        return self.inner.take_lease(flow_id, owner, ttl)
+
+    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
+        return self.inner.renew_lease(flow_id, owner, token, ttl)
+
+    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
+        self.inner.release_lease(flow_id, owner, token)
+
+    def leases(self) -> tuple[dict[str, Lease], float]:
+        return self.inner.leases()
 
 
 class FaultyStorage:

@@ -55,8 +55,10 @@ def sample_arguments(cls: type[Exception]) -> tuple[object, ...]:
 def _sample(name: str, annotation: object) -> object:
     if annotation in (str, str | None):
         return f"<{name}>"
-    if annotation is int:
+    if annotation in (int, int | None):
         return 3
+    if annotation is float:
+        return 1_000.5
     if annotation in (tuple[str, ...], Iterable[str]):
         return ("first", "second")
     raise LookupError(f"no sample for parameter {name!r}: {annotation}")

@@ -26,9 +26,11 @@ from rich.text import Text
 
 from provenflow.cli._exits import FLOW_FAILED, fail_run, is_flow_failure, json_option
 from provenflow.cli._group import main
+from provenflow.cli._leases import engine_json, engine_text, taken_over_text
 from provenflow.cli._output import ShownTransitions, console, shown
 from provenflow.cli._progress import RunProgress, attach
 from provenflow.engine import Engine
+from provenflow.engine._lease import DEFAULT_LEASE_TTL
 from provenflow.errors import UsageError
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence import Transition, open_storage
@@ -60,7 +62,15 @@ executor_option = click.option(
 quiet_option = click.option(
     "--quiet", is_flag=True, help="Print only the outcome, not each transition."
 )
-
+lease_ttl_option = click.option(
+    "--lease-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_LEASE_TTL,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the engine's lease on the run lasts unless renewed (renewed every third); "
+    "once it expired, another engine may take the run over.",
+)
 progress_option = click.option(
     "--progress/--no-progress",
     default=None,
@@ -142,6 +152,7 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
 @quiet_option
 @json_option()
 @progress_option
+@lease_ttl_option
 def run(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
     store_json: str | None,
@@ -150,6 +161,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     quiet: bool,
     as_json: bool,
     progress: bool | None,
+    lease_ttl: float,
 ) -> None:
     """Run the flow a factory builds, printing each transition; exit 1 if it fails.
 
@@ -164,7 +176,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     """
     store = _parse_store(store_json)
     engine = Engine.from_factory(
-        factory, store, backend, executor, listeners=_listeners(quiet, as_json)
+        factory, store, backend, executor, listeners=_listeners(quiet, as_json), lease_ttl=lease_ttl
     )
     _announce(engine, "starting")
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
@@ -183,6 +195,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
 @quiet_option
 @json_option()
 @progress_option
+@lease_ttl_option
 def resume(  # noqa: PLR0917 (click passes every option by name)
     flow_id: str,
     factory: str | None,
@@ -191,6 +204,7 @@ def resume(  # noqa: PLR0917 (click passes every option by name)
     quiet: bool,
     as_json: bool,
     progress: bool | None,
+    lease_ttl: float,
 ) -> None:
     """Continue a recorded run (crashed or suspended) to its end; exit 1 if it fails.
 
@@ -201,7 +215,8 @@ def resume(  # noqa: PLR0917 (click passes every option by name)
     The store never names code to run. The flow must match the run's record (no recorded atom
     removed, renamed, moved or of another kind); it is refused before anything runs otherwise.
     Recorded successes are never executed again; a task that was running when the process died
-    runs again as a new attempt.
+    runs again as a new attempt. A run whose engine is alive (its lease holds) is refused before
+    anything runs; one whose engine's lease expired is taken over (recorded as `taken_over`).
 
     \b
     Examples:
@@ -211,7 +226,12 @@ def resume(  # noqa: PLR0917 (click passes every option by name)
     """
     flow_id = _latest(backend) if flow_id == LATEST else flow_id
     engine = Engine.resume(
-        backend, flow_id, executor, factory=factory, listeners=_listeners(quiet, as_json)
+        backend,
+        flow_id,
+        executor,
+        factory=factory,
+        listeners=_listeners(quiet, as_json),
+        lease_ttl=lease_ttl,
     )
     _announce(engine, "resuming")
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
@@ -229,6 +249,8 @@ def _detail(step: Transition) -> str:
         return str(step.failure)
     if step.event == "succeed" and step.result is not None:
         return repr(step.result)
+    if step.event == "taken_over" and isinstance(step.result, dict):
+        return taken_over_text(step.result)
     return ""
 
 
@@ -315,7 +337,11 @@ def _flow_states(_: click.Context, __: click.Parameter, given: tuple[str, ...]) 
 )
 @json_option()
 def runs(backend: str, states: set[str], as_json: bool) -> None:
-    """List the runs a store holds, oldest first, with their flow's state.
+    """List the runs a store holds, oldest first, with their flow's state and engine.
+
+    The engine column says whether an engine is live on the run (its lease holds: resuming is
+    refused), or whether the run is abandoned (its engine's lease expired) or otherwise
+    resumable; `--json` gives it as `engine: {status, lease}`.
 
     Printed to a pipe or a file, the table is never cut to the terminal's width; for scripts,
     --json gives the same list as JSON.
@@ -326,22 +352,35 @@ def runs(backend: str, states: set[str], as_json: bool) -> None:
       provenflow runs --state RUNNING --state SUSPENDED   # what may be resumed
       provenflow runs -b postgresql://app@db/flows --json
     """
-    found = open_storage(backend).runs()
+    storage = open_storage(backend)
+    found = storage.runs()
+    leases, now = storage.leases()
     if states:
         found = [(info, state) for info, state in found if str(state) in states]
     if as_json:
         document = [
-            {"flow_id": i.flow_id, "flow": i.flow_name, "state": str(s), "factory": i.factory}
+            {
+                "flow_id": i.flow_id,
+                "flow": i.flow_name,
+                "state": str(s),
+                "factory": i.factory,
+                "engine": engine_json(str(s), leases.get(i.flow_id), now),
+            }
             for i, s in found
         ]
         click.echo(json.dumps(document, indent=2))
         return
     table = Table(title=shown(f"runs in {backend}"))
-    for header in ("flow id", "flow", "state", "factory"):
+    for header in ("flow id", "flow", "state", "engine", "factory"):
         table.add_column(header, no_wrap=True)
     for info, state in found:
         style = OUTCOME_STYLE.get(str(state), "red" if state in ("REVERTED", "FAILURE") else "")
+        engine = engine_text(str(state), leases.get(info.flow_id), now)
         table.add_row(
-            shown(info.flow_id), shown(info.flow_name), shown(state, style), shown(info.factory)
+            shown(info.flow_id),
+            shown(info.flow_name),
+            shown(state, style),
+            shown(engine),
+            shown(info.factory),
         )
     console().print(table)  # piped: as wide as it needs, so ids and factories stay whole

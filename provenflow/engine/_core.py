@@ -175,6 +175,22 @@ class Core:
             continue_recorded(self)
         self._settle()
 
+    def take_over(self, previous: Mapping[str, Any]) -> None:
+        """Record that this run's lease was taken over from another engine: the flow's
+        `taken_over` self-loop, with `previous` (what is known of the lease taken over) as its
+        result, before `start`. A run that ended is left as it is (its table has no edge)."""
+        old = self.flow.state
+        if old in OVER - {FlowState.SUSPENDED}:
+            return
+        event = flow_fsm.Event.TAKEN_OVER
+        new = self.flow.apply(event)
+        self._out.append(
+            Transition(
+                None, "flow", old._value_, event._value_, new._value_, 0, self.clock(),
+                dict(previous),
+            )
+        )  # fmt: skip
+
     def take_work(self, limit: int) -> list[Work]:
         """Start up to `limit` side effects and return them (their transitions are in `drain`).
 

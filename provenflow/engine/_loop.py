@@ -110,6 +110,8 @@ class Loop:
         self.finished: Work | None = None
         """The work whose outcome the last `finish` took (its record is the next `write`)."""
         self.entered: str | None = None
+        self.token: int | None = None
+        """The token of the run's lease that every write carries (None: no lease)."""
         self.failed_write: list[Transition] | None = None
         """The transitions of the write that raised, which the store may or may not hold
         (None while no write failed): after it, the run must be loaded again from the store."""
@@ -182,7 +184,7 @@ class Loop:
         if not transitions:
             return
         try:
-            self.version = self.storage.record(self.flow_id, transitions, self.version)
+            self.version = self.storage.record(self.flow_id, transitions, self.version, self.token)
         except BaseException:
             self.failed_write = transitions
             raise

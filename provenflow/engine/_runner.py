@@ -8,6 +8,11 @@ over. Every transition the core makes is recorded through the store (a compare-a
 the runner performs the next side effect, then announced to the listeners. `run_iter()` yields
 the loop's states; sending it `True` asks for suspension, as `suspend()` does. A call cut
 short in the middle of the run stops the engine (`provenflow.engine._stop`).
+
+Each `run()` first takes the run's lease in the store (`_lease.RunLease`), so that a second
+engine on a live run is refused with `RunOwned` before it runs anything; every write carries the
+lease's token; the lease is renewed while the run goes on and given back when `run()` returns
+or raises. A lease taken over from an engine whose lease expired is recorded (`taken_over`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from provenflow.engine._async import AsyncDispatcher
 from provenflow.engine._core import Core
 from provenflow.engine._executors import Dispatcher, make_dispatcher
 from provenflow.engine._factory import factory_spec, load_factory
+from provenflow.engine._lease import DEFAULT_LEASE_TTL, RunLease, check_ttl
 from provenflow.engine._loop import Loop, resumed_core, run_info, step
 from provenflow.engine._stop import UNKNOWN, Stop
 from provenflow.engine._trust import resume_factory
@@ -37,6 +43,7 @@ from provenflow.failure import Failure, RecordedFailure
 from provenflow.flows import CompiledFlow, Flow, compile_flow
 from provenflow.fsm import engine as loop_fsm
 from provenflow.persistence import Storage, Transition, open_storage
+from provenflow.persistence._lease import new_owner
 
 __all__ = ["Engine", "run"]
 
@@ -51,8 +58,10 @@ class Engine:
 
     `store` gives values for symbols no atom provides; `backend` is a storage URL or object
     (default: a new in-memory store); `executor` is "serial", "threads", "processes" or a
-    `concurrent.futures.Executor`; `listeners` are told of every transition.
-    Raises a `FlowDefinitionError` before anything runs when the flow is refused.
+    `concurrent.futures.Executor`; `listeners` are told of every transition; `lease_ttl` is
+    how many seconds the engine's lease on the run lasts unless renewed (default 30; renewed
+    every third while it runs; after a crash, another engine may take the run over once it
+    expired). Raises a `FlowDefinitionError` before anything runs when the flow is refused.
     """
 
     def __init__(
@@ -66,14 +75,16 @@ class Engine:
         listeners: Iterable[Any] = (),
         flow_id: str | None = None,
         factory: str | None = None,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
     ) -> None:
         store = dict(store or {})
+        check_ttl(lease_ttl)
         compiled = compile_flow(flow, store_keys=store)
         self.storage = open_storage(backend)
         self.flow_id = flow_id or uuid.uuid4().hex
         version = self.storage.create(run_info(compiled, self.flow_id, store, factory))
         self._setup(compiled, Core(compiled, store, clock=time.time), version)
-        self._configure(executor, max_workers, listeners)
+        self._configure(executor, max_workers, listeners, lease_ttl)
 
     @classmethod
     def from_factory(
@@ -143,6 +154,7 @@ class Engine:
         *,
         max_workers: int | None = None,
         listeners: Iterable[Any] = (),
+        lease_ttl: float = DEFAULT_LEASE_TTL,
     ) -> Engine:
         """Return an engine over the recorded run `flow_id`; its `run()` continues that run.
 
@@ -160,7 +172,7 @@ class Engine:
         engine.storage = storage
         engine.flow_id = flow_id
         engine._setup(compiled, core, version)
-        engine._configure(executor, max_workers, listeners)
+        engine._configure(executor, max_workers, listeners, check_ttl(lease_ttl))
         return engine
 
     def _setup(self, compiled: CompiledFlow, core: Core, version: int) -> None:
@@ -172,9 +184,16 @@ class Engine:
         self._stop = Stop(self.flow_id, self.storage.url)
 
     def _configure(
-        self, executor: str | cf.Executor, max_workers: int | None, listeners: Iterable[Any]
+        self,
+        executor: str | cf.Executor,
+        max_workers: int | None,
+        listeners: Iterable[Any],
+        lease_ttl: float,
     ) -> None:
         make_dispatcher(executor, max_workers).close()  # refuse a bad executor now
+        self.lease_ttl = float(lease_ttl)
+        self.owner = new_owner()
+        self._lease: RunLease | None = None
         self._executor = executor
         self._max_workers = max_workers
         self.listeners: list[Any] = list(listeners)
@@ -315,7 +334,16 @@ class Engine:
             raise UsageError(f"engine for run {self.flow_id!r} is already running")
         try:
             with self._stop.watch(self._loop):
-                yield
+                lease = RunLease.take(self.storage, self.flow_id, self.owner, self.lease_ttl)
+                try:
+                    self._lease, self._loop.token = lease, lease.token
+                    previous = lease.previous()
+                    if previous is not None:
+                        self._core.take_over(previous)
+                    yield
+                finally:
+                    self._lease = None
+                    lease.release()
         finally:
             self._lock.release()
 
@@ -331,6 +359,8 @@ class Engine:
         self._stop.driving = True
         loop.listeners = self.listeners
         while loop.steps:
+            if self._lease is not None:
+                self._lease.check()  # a lost lease ends the run here (its writes are refused)
             if loop.steps[0] == "wait":
                 loop.deliver((yield _WAIT) if not dispatcher.idle else ())
                 entered = None

@@ -13,6 +13,9 @@
 - After a crash the record still says RUNNING, REVERTING or SUSPENDING. `crash_recovered`
   continues from there: RUNNING and REVERTING carry on, SUSPENDING (whose requester died with the
   process) goes back to RUNNING.
+- `taken_over` records that an engine took the run's lease over from another whose lease had
+  expired (or whose process was gone): a self-loop on every state that is not terminal, so the
+  flow carries on from its state as it would after a crash (the next event says how).
 - SUCCESS, REVERTED and FAILURE are terminal: a run that ended is never run again; start a new
   run of the flow instead.
 """
@@ -51,6 +54,7 @@ class Event(StrEnum):
     SUSPENDED = "suspended"
     RESUME = "resume"
     CRASH_RECOVERED = "crash_recovered"
+    TAKEN_OVER = "taken_over"
     REVERTED = "reverted"
     REVERT_FAILED = "revert_failed"
 
@@ -62,24 +66,27 @@ LIFECYCLE = build_lifecycle(
     initial=State.PENDING,
     terminal=[State.SUCCESS, State.REVERTED, State.FAILURE],
     rows={
-        State.PENDING: [(Event.START, State.RUNNING)],
+        State.PENDING: [(Event.START, State.RUNNING), (Event.TAKEN_OVER, State.PENDING)],
         State.RUNNING: [
             (Event.SUCCEED, State.SUCCESS),
             (Event.FAIL, State.REVERTING),
             (Event.SUSPEND, State.SUSPENDING),
             (Event.CRASH_RECOVERED, State.RUNNING),
+            (Event.TAKEN_OVER, State.RUNNING),
         ],
         State.SUSPENDING: [
             (Event.SUSPENDED, State.SUSPENDED),
             (Event.SUCCEED, State.SUCCESS),
             (Event.FAIL, State.REVERTING),
             (Event.CRASH_RECOVERED, State.RUNNING),
+            (Event.TAKEN_OVER, State.SUSPENDING),
         ],
-        State.SUSPENDED: [(Event.RESUME, State.RUNNING)],
+        State.SUSPENDED: [(Event.RESUME, State.RUNNING), (Event.TAKEN_OVER, State.SUSPENDED)],
         State.REVERTING: [
             (Event.REVERTED, State.REVERTED),
             (Event.REVERT_FAILED, State.FAILURE),
             (Event.CRASH_RECOVERED, State.REVERTING),
+            (Event.TAKEN_OVER, State.REVERTING),
         ],
         State.SUCCESS: [],
         State.REVERTED: [],

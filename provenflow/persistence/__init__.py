@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from provenflow.persistence._dir import DirStorage
+from provenflow.persistence._lease import Grant, Lease, Owner
 from provenflow.persistence._memory import MemoryStorage
 from provenflow.persistence._protocol import Storage, open_storage
 from provenflow.persistence._records import AtomInfo, RunInfo, Transition
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AtomInfo",
     "DirStorage",
+    "Grant",
+    "Lease",
     "MemoryStorage",
+    "Owner",
     "RunInfo",
     "SqlStorage",
     "Storage",

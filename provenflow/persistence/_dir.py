@@ -11,6 +11,8 @@ Layout (schema version 1):
                                      created_at
     runs/<id>/0000000001.json        a batch: {"first_seq": 1, "transitions": [{...}, ...]}
     runs/<id>/0000000004.json        the next batch, whose first transition is the 4th
+    runs/<id>/lease.json             the run's lease, once it had one (see Leases)
+    runs/<id>/lease.lock             empty: locked by whoever writes the run or its lease
 
 `<id>` is the flow id percent-encoded (`quote(flow_id, safe="")`, dots too), so any id makes one
 safe file name. Every file is written whole to a temporary file in its directory, fsynced, and
@@ -25,6 +27,10 @@ create `<v+1>.json`, and the other gets `StaleVersion`. Batch files never change
 a run's versions are the chain 1 -> 1 + len(batch 1) -> ... and a file can only be named at the
 end of the chain. Each storage object remembers where the chain of each run ended, so a writer
 reads only the batches written by others since its last write.
+
+Leases (`_dir_lease`): a run's lease is `runs/<id>/lease.json`, changed under an exclusive
+`flock` of `runs/<id>/lease.lock`; `record` holds that lock while it checks the writer's token
+and names its batch file, so a write with a stale token is refused before anything is written.
 
 `load` reads the chain in order and refuses, with `CorruptRecord` naming the file, anything it
 cannot trust: a truncated or hand-edited file, a batch that does not start where the last ended,
@@ -56,6 +62,7 @@ from provenflow.errors import (
     UnknownRun,
     UsageError,
 )
+from provenflow.persistence._dir_lease import DirRunLeases, locked
 from provenflow.persistence._json import (
     SCHEMA_VERSION,
     atoms_from_json,
@@ -81,7 +88,7 @@ _FIELDS = (
 )  # fmt: skip
 
 
-class DirStorage:
+class DirStorage(DirRunLeases):
     """Runs kept as JSON files under one directory; see the module docstring.
 
     Opening creates the directory and its marker file when it is new or empty. Raises
@@ -157,18 +164,27 @@ class DirStorage:
             self._ends[flow_id] = max(self._ends.get(flow_id, 0), len(transitions))
         return info, transitions, len(transitions)
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        """Append `transitions` as one file if the run is at `expected_version`.
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
+        """Append `transitions` as one file if the run is at `expected_version` and `token` is
+        its lease's (see `Storage.record`).
 
-        Returns the new version. Raises `StaleVersion` naming the version found, `UnknownRun`,
-        `UnrecordableTransition` or `UnstorableValue`; nothing is written in every case.
+        Returns the new version. Raises `StaleVersion` naming the version found, `LeaseLost`,
+        `RunOwned`, `UnknownRun`, `UnrecordableTransition` or `UnstorableValue`; nothing is
+        written in every case.
         """
         entries = []
         for index, transition in enumerate(transitions, 1):
             check_transition(flow_id, index, transition)
             entries.append(_entry(transition))
         directory = self._run_dir(flow_id)
-        with self._guard("record transitions"):
+        with self._guard("record transitions"), self._locked(directory, flow_id):
+            self.check_write(directory, flow_id, token)
             found = self._current_version(directory, flow_id)
             if found != expected_version:
                 raise StaleVersion(flow_id, expected_version, found)
@@ -296,6 +312,13 @@ class DirStorage:
         return version
 
     # -- writing -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, directory: Path, flow_id: str) -> Iterator[None]:
+        if not (directory / "run.json").exists():
+            raise UnknownRun(flow_id, self.url)
+        with locked(directory):
+            yield
 
     def _run_dir(self, flow_id: str) -> Path:
         name = quote(flow_id, safe="").replace(".", "%2E")

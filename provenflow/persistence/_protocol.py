@@ -5,8 +5,16 @@ A backend keeps runs: a `RunInfo` written once by `create`, then an append-only 
 transaction, and is a compare-and-set on the run's version (the number of transitions it holds):
 the writer says which version it last saw, the store appends the batch and returns the new
 version, or refuses with `StaleVersion` and changes nothing. Two engines on one run therefore
-cannot both advance it. Values are whatever the backend can keep (the memory backend keeps
-Python objects; the durable ones keep JSON).
+cannot both advance it.
+
+Each run also has a lease (`provenflow.persistence._lease`): an engine takes it before it runs
+anything (`take_lease`), renews it while it works and releases it when it stops; every `record`
+carries the lease's token, and a write with a token that is no longer current is refused with
+`LeaseLost`, nothing written. The store decides with its own time (the server's for
+PostgreSQL, the local clock otherwise), in the same atomic step as its writes.
+
+Values are whatever the backend can keep (the memory backend keeps Python objects; the durable
+ones keep JSON).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from provenflow.errors import UsageError
 from provenflow.persistence._dir import DirStorage
+from provenflow.persistence._lease import Grant, Lease, Owner
 from provenflow.persistence._records import RunInfo, Transition
 
 __all__ = ["Storage", "open_storage"]
@@ -38,12 +47,47 @@ class Storage(Protocol):
         """
         ...
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        """Append `transitions`, all or none, if the run is still at `expected_version`.
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
+        """Append `transitions`, all or none, if the run is still at `expected_version` and
+        `token` is the current token of its lease (None: only while nobody holds the lease).
 
         Returns the new version. Raises `StaleVersion` (nothing written) when another writer
-        advanced the run first.
+        advanced the run first, `LeaseLost` when `token` is not current (taken over or
+        released), `RunOwned` for a write without a token while an engine holds the lease.
         """
+        ...
+
+    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
+        """Give `owner` the run's lease for `ttl` seconds of the store's time; return the grant
+        (its `taken_over` names the expired lease it replaced, if any).
+
+        Raises `RunOwned` when another owner's lease is live and `UnknownRun`; nothing is
+        changed then.
+        """
+        ...
+
+    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
+        """Extend the holder's lease to `ttl` seconds from now; return it.
+
+        Raises `LeaseLost` when `owner` and `token` no longer hold it (nothing changed).
+        """
+        ...
+
+    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
+        """Let the holder's lease go (its token stays, so the next one is higher).
+
+        Raises `LeaseLost` when `owner` and `token` no longer hold it (nothing changed).
+        """
+        ...
+
+    def leases(self) -> tuple[dict[str, Lease], float]:
+        """Return the lease of every run that ever had one, by flow id, and the store's now."""
         ...
 
     def runs(self) -> list[tuple[RunInfo, str]]:

@@ -19,6 +19,12 @@ key on `(flow_id, seq)` would refuse a duplicate even if that were bypassed. The
 driver's cursor (the sqlite3 module caches them prepared, psycopg prepares them after a few
 uses), which skips SQLAlchemy's per-statement work: about two thirds of the time of a record.
 
+Leases. A run's lease lives in the lease columns of its `provenflow_runs` row (`_sql_lease`),
+changed in a write transaction like every other write. `record` is fenced in the same `UPDATE`
+as its compare-and-set: `... AND lease_token = ? AND lease_held = 1` (or, for a write without a
+token, `AND lease_held = 0`), so a write with a stale token changes no row, and the reason is
+read back in the same transaction (`LeaseLost`, `RunOwned` or `StaleVersion`).
+
 Errors: rows that do not decode give `CorruptRecord` naming the store, the run and the row; a
 database that cannot be reached or opened gives `StorageUnavailable` (see `_sql_engine`).
 Neither writes anything.
@@ -37,6 +43,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from provenflow.errors import CorruptRecord, RunExists, StaleVersion, UnknownRun
 from provenflow.fsm import LIFECYCLES
+from provenflow.persistence import _lease
 from provenflow.persistence._json import (
     atoms_from_json,
     atoms_to_json,
@@ -50,9 +57,11 @@ from provenflow.persistence._json import (
 )
 from provenflow.persistence._records import RunInfo, Transition
 from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors
+from provenflow.persistence._sql_lease import LEASE_COLUMNS, SqlRunLeases, lease_from_row
 from provenflow.persistence._sql_schema import DETAILS, RUNS, TRANSITIONS, prepare_schema
 
 __all__ = ["SqlStorage"]
+
 
 _FLOW_STATES = frozenset(str(state) for state in LIFECYCLES["flow"].states)
 _TRANSITION_FIELDS = [
@@ -66,7 +75,9 @@ _RUN_WITH_DETAILS = sa.select(RUNS, DETAILS.c.atoms, DETAILS.c.store).join(
     DETAILS, DETAILS.c.flow_id == RUNS.c.flow_id
 )
 _SELECT_RUN = _RUN_WITH_DETAILS.where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
-_SELECT_VERSION = sa.select(RUNS.c.version).where(RUNS.c.flow_id == sa.bindparam("b_flow_id"))
+_SELECT_VERSION = sa.select(RUNS.c.version, *(RUNS.c[name] for name in LEASE_COLUMNS)).where(
+    RUNS.c.flow_id == sa.bindparam("b_flow_id")
+)
 _SELECT_TRANSITIONS = (
     sa.select(*_TRANSITION_FIELDS)
     .where(TRANSITIONS.c.flow_id == sa.bindparam("b_flow_id"))
@@ -79,11 +90,17 @@ _ADVANCE = (
     .where(RUNS.c.version == sa.bindparam("b_expected"))
     .values(version=sa.bindparam("b_version"), updated_at=sa.bindparam("b_now"))
 )
-_ADVANCE_WITH_STATE = _ADVANCE.values(state=sa.bindparam("b_state"))
+_FENCED = (
+    RUNS.c.lease_token == sa.bindparam("b_token"),
+    RUNS.c.lease_held == sa.literal_column("1"),
+)
+_UNFENCED = (RUNS.c.lease_held == sa.literal_column("0"),)
 _HOT_STATEMENTS: dict[str, sa.ClauseElement] = {
     "insert": TRANSITIONS.insert(),
-    "advance": _ADVANCE,
-    "advance_with_state": _ADVANCE_WITH_STATE,
+    "advance": _ADVANCE.where(*_UNFENCED),
+    "advance_with_state": _ADVANCE.values(state=sa.bindparam("b_state")).where(*_UNFENCED),
+    "advance_fenced": _ADVANCE.where(*_FENCED),
+    "advance_with_state_fenced": _ADVANCE.values(state=sa.bindparam("b_state")).where(*_FENCED),
     "version": _SELECT_VERSION,
 }
 
@@ -105,7 +122,7 @@ class _Compiled:
         return tuple(values[name] for name in self._names)
 
 
-class SqlStorage:
+class SqlStorage(SqlRunLeases):
     """Runs kept in an SQL database (SQLite or PostgreSQL); see the module docstring.
 
     Opening connects, checks the schema version and creates the tables of an empty database.
@@ -114,6 +131,8 @@ class SqlStorage:
     `UsageError` for a URL it does not handle. Safe to share between threads; `close()` (or a
     `with` block) releases the connections.
     """
+
+    _leased = RUNS  # the table whose rows carry the runs' leases (see `SqlRunLeases`)
 
     def __init__(self, url: str) -> None:
         self._engine, self.url, self._dialect = _make_engine(url)
@@ -206,11 +225,19 @@ class SqlStorage:
             raise CorruptRecord(where, problem)
         return info, transitions, version
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        """Append `transitions` in one transaction if the run is at `expected_version`.
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
+        """Append `transitions` in one transaction if the run is at `expected_version` and
+        `token` is its lease's (see `Storage.record`).
 
-        Returns the new version. Raises `StaleVersion` naming the version found, `UnknownRun`,
-        `UnrecordableTransition` or `UnstorableValue`; nothing is written in every case.
+        Returns the new version. Raises `StaleVersion` naming the version found, `LeaseLost`,
+        `RunOwned`, `UnknownRun`, `UnrecordableTransition` or `UnstorableValue`; nothing is
+        written in every case.
         """
         insert = self._statements["insert"]
         rows = []
@@ -218,20 +245,18 @@ class SqlStorage:
             check_transition(flow_id, index, transition)
             rows.append(insert.params(self._row(flow_id, expected_version + index, transition)))
         version = expected_version + len(rows)
-        params = {"b_flow_id": flow_id, "b_expected": expected_version}
+        params = {"b_flow_id": flow_id, "b_expected": expected_version, "b_token": token}
         with self._guard("record transitions"), self._write() as cursor:
             if not rows:
-                found = self._version_of(cursor, flow_id)
-                if found != expected_version:
-                    raise StaleVersion(flow_id, expected_version, found)
+                self._refuse(cursor, flow_id, expected_version, token, always=False)
                 return version
             state = _flow_state(transitions)
-            advance = self._statements["advance" if state is None else "advance_with_state"]
+            name = "advance" if state is None else "advance_with_state"
+            advance = self._statements[name if token is None else f"{name}_fenced"]
             params.update(b_version=version, b_now=time.time(), b_state=state)
             cursor.execute(advance.sql, advance.params(params))
             if cursor.rowcount != 1:
-                found = self._version_of(cursor, flow_id)
-                raise StaleVersion(flow_id, expected_version, found)
+                self._refuse(cursor, flow_id, expected_version, token, always=True)
             cursor.executemany(insert.sql, rows)
         return version
 
@@ -264,15 +289,28 @@ class SqlStorage:
             "history": None if history is None else dumps(list(history)),
         }
 
-    def _version_of(self, cursor: Any, flow_id: str) -> int:
-        """Return the run's version as the open transaction sees it; `UnknownRun` if absent."""
+    def _refuse(
+        self, cursor: Any, flow_id: str, expected: int, token: int | None, *, always: bool
+    ) -> None:
+        """Raise why a write at `expected` with `token` cannot land, as the open transaction
+        sees the run (`UnknownRun`, `LeaseLost`, `RunOwned`, `StaleVersion`); return when it
+        can and `always` is False."""
         select = self._statements["version"]
         cursor.execute(select.sql, select.params({"b_flow_id": flow_id}))
         row = cursor.fetchone()
         if row is None:
             raise UnknownRun(flow_id, self.url)
-        version: int = row[0]
-        return version
+        refusal = _lease.check_write(lease_from_row(tuple(row[1:])), token)
+        if refusal is not None:
+            raise _lease.run_refused(flow_id, refusal, self._now(cursor), token)
+        if always or row[0] != expected:
+            raise StaleVersion(flow_id, expected, row[0])
+
+    def _now(self, cursor: Any) -> float:
+        if self._dialect != "postgresql":
+            return time.time()
+        cursor.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+        return float(cursor.fetchone()[0])
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:

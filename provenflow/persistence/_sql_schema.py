@@ -7,8 +7,10 @@ Schema (version 1, in `provenflow_meta`):
   no version is refused as foreign (`CorruptRecord`).
 - `provenflow_run_details(flow_id PK, atoms JSON, store JSON)`, written once;
 - `provenflow_runs(flow_id PK, flow_name, factory, state, version,
-  created_at, updated_at)`: one row per run; `state` is the flow's state after its last flow
-  transition, `version` the number of transitions recorded.
+  created_at, updated_at, lease_host, lease_pid, lease_owner, lease_token, lease_expires,
+  lease_held)`: one row per run; `state` is the flow's state after its last flow
+  transition, `version` the number of transitions recorded, the `lease_*` columns its lease
+  (see `_sql_lease`). A store made before leases existed gets these columns when opened.
 - `provenflow_transitions(flow_id, seq, atom, lifecycle, old_state, event, new_state, attempt,
   at, result JSON, failure JSON, history JSON)`, primary key `(flow_id, seq)` (a clustered
   `WITHOUT ROWID` table in SQLite): the append-only audit trail. `seq` counts from 1, so a
@@ -31,6 +33,7 @@ import sqlalchemy as sa
 
 from provenflow.errors import CorruptRecord, NewerSchema
 from provenflow.persistence._json import SCHEMA_VERSION
+from provenflow.persistence._sql_lease import LEASE_COLUMNS, lease_columns
 
 __all__ = [
     "DETAILS",
@@ -59,6 +62,7 @@ RUNS = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+    *lease_columns(),
 )
 DETAILS = sa.Table(
     "provenflow_run_details",
@@ -110,6 +114,7 @@ def prepare_schema(
         if inspector.has_table(META.name):
             query = sa.select(META.c.value).where(META.c.name == "schema_version")
             check_schema(url, conn.execute(query).scalar())
+            _add_lease_columns(conn, inspector)
         else:
             tables = (RUNS, DETAILS, TRANSITIONS)
             present = [t.name for t in tables if inspector.has_table(t.name)]
@@ -144,3 +149,12 @@ def check_schema(url: str, found: object) -> None:
         raise NewerSchema(url, version, SCHEMA_VERSION)
     if version < 1:
         raise CorruptRecord(where, f"schema_version {version} is not a valid version")
+
+
+def _add_lease_columns(conn: sa.Connection, inspector: sa.Inspector) -> None:
+    """Give a store made before leases existed the lease columns of its runs (all unleased)."""
+    present = {column["name"] for column in inspector.get_columns(RUNS.name)}
+    for name in LEASE_COLUMNS:
+        if name not in present:
+            definition = sa.schema.CreateColumn(RUNS.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {RUNS.name} ADD COLUMN {definition}"))

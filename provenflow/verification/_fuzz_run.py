@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from provenflow.engine import Engine, Work
 from provenflow.flows import CompiledFlow, Flow, compile_flow
-from provenflow.persistence import RunInfo, Storage, Transition
+from provenflow.persistence import Grant, Lease, Owner, RunInfo, Storage, Transition
 from provenflow.verification._simulation import InjectedFailure
 from provenflow.verification._strategies import _strategies
 from provenflow.verification._strategies_tasks import ProcessCrash
@@ -135,13 +135,31 @@ class _Store:
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
+    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
+        return self.inner.take_lease(flow_id, owner, ttl)
+
+    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
+        return self.inner.renew_lease(flow_id, owner, token, ttl)
+
+    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
+        self.inner.release_lease(flow_id, owner, token)
+
+    def leases(self) -> tuple[dict[str, Lease], float]:
+        return self.inner.leases()
+
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
         self.writes += 1
         what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in transitions)
         if self.faults.before_write(self.writes, transitions):
             self.run.steps.append(f"CRASH before writing [{what}]")
             raise ProcessCrash(f"crash before write {self.writes}")
-        version = self.inner.record(flow_id, transitions, expected_version)
+        version = self.inner.record(flow_id, transitions, expected_version, token)
         for t in transitions:
             self.run.timeline.append(("record", t))
             self.run.steps.append(

@@ -4,7 +4,8 @@
 encoded with the stores' own JSON codec (`provenflow.persistence._json`), checked as they check
 it, and decoded back on load (so a tuple comes back a list, as after a real restart), behind the
 same compare-and-set on the version. (A crash before a write is the path's: it never calls
-`record` then.)
+`record` then.) Its lease is decided by the stores' own rules (`provenflow.persistence._lease`)
+on a simulated clock, `now`, which only the path moves.
 
 `SimulatedExecutor` is the executor the loop submits work to: its room for more work (`free`)
 is what the path chose for the `take` step; submitted work waits in `in_flight` until the path
@@ -20,7 +21,7 @@ from typing import Any
 
 from provenflow.engine import Work
 from provenflow.errors import StaleVersion, UnknownRun, UsageError
-from provenflow.persistence import RunInfo, Transition
+from provenflow.persistence import Grant, Lease, Owner, RunInfo, Transition, _lease
 from provenflow.persistence._json import check_value, dumps, loads, transition_from_fields
 
 __all__ = ["SimulatedExecutor", "SimulatedStore", "encoded"]
@@ -56,12 +57,16 @@ class SimulatedStore:
         """What is durable, encoded (`encoded`): also the record's key."""
         self.transitions: list[Transition] = []
         """The same transitions decoded, as a load would return them."""
+        self.lease: Lease | None = None
+        self.now = 0.0
+        """The simulated clock the lease is decided on."""
 
     def copy(self) -> SimulatedStore:
         other = SimulatedStore.__new__(SimulatedStore)
         other.info = self.info
         other.rows = self.rows.copy()
         other.transitions = self.transitions.copy()
+        other.lease, other.now = self.lease, self.now
         return other
 
     def create(self, run: RunInfo) -> int:
@@ -76,10 +81,19 @@ class SimulatedStore:
         info = self._info(flow_id)
         return info, self.transitions.copy(), len(self.rows)
 
-    def record(self, flow_id: str, transitions: Sequence[Transition], expected_version: int) -> int:
-        """Append `transitions` at `expected_version` (else `StaleVersion`), encoded and decoded
-        as a durable store would."""
+    def record(
+        self,
+        flow_id: str,
+        transitions: Sequence[Transition],
+        expected_version: int,
+        token: int | None = None,
+    ) -> int:
+        """Append `transitions` at `expected_version` (else `StaleVersion`) with the lease's
+        `token` (else `LeaseLost` or `RunOwned`), encoded and decoded as a durable store would."""
         info = self._info(flow_id)
+        refusal = _lease.check_write(self.lease, token)
+        if refusal is not None:
+            raise _lease.run_refused(flow_id, refusal, self.now, token)
         if expected_version != len(self.rows):
             raise StaleVersion(flow_id, expected_version, len(self.rows))
         for transition in transitions:
@@ -99,6 +113,34 @@ class SimulatedStore:
 
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         check_value(value, flow_id, atom, field)
+
+    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
+        self._info(flow_id)
+        decided = _lease.acquire(self.lease, owner, self.now, ttl)
+        if isinstance(decided, _lease.Refusal):
+            raise _lease.run_refused(flow_id, decided, self.now, None)
+        self.lease = decided.lease
+        return decided
+
+    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
+        self._info(flow_id)
+        decided = _lease.renew(self.lease, owner, token, self.now, ttl)
+        if isinstance(decided, _lease.Refusal):
+            raise _lease.run_refused(flow_id, decided, self.now, token)
+        self.lease = decided
+        return decided
+
+    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
+        self._info(flow_id)
+        decided = _lease.release(self.lease, owner, token)
+        if isinstance(decided, _lease.Refusal):
+            raise _lease.run_refused(flow_id, decided, self.now, token)
+        self.lease = decided
+
+    def leases(self) -> tuple[dict[str, Lease], float]:
+        if self.info is None or self.lease is None:
+            return {}, self.now
+        return {self.info.flow_id: self.lease}, self.now
 
     def _info(self, flow_id: str) -> RunInfo:
         if self.info is None or self.info.flow_id != flow_id:

@@ -9,8 +9,9 @@ with `--json`, stdout holds `{"error": {...}}` and no state.
 Two kinds of faults: each error class injected by a store whose Nth write raises it, at the
 first, a middle and the last write (the one that would record SUCCESS), for `run` and
 `resume`; and real faults, caused by the flow's middle task (`make_faulty`) to its own store:
-a full disk and a read-only file system (a small tmpfs), a damaged SQLite file, another engine
-advancing the run, a PostgreSQL server that becomes unreachable.
+a full disk and a read-only file system (a small tmpfs), read-only (immutable) files, a
+damaged SQLite file, another engine advancing the run, a PostgreSQL server that becomes
+unreachable. Ctrl-C exits 130, and a task that raises a storage error is its flow's failure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,10 @@ from provenflow.errors import (
     CorruptRecord,
     IllegalTransition,
     InternalError,
+    LeaseLost,
     NewerSchema,
     RecordError,
+    RunOwned,
     StaleVersion,
     StorageError,
     StorageUnavailable,
@@ -60,6 +64,8 @@ INJECTED: dict[str, Callable[[str], Exception]] = {
     "StorageUnavailable": lambda url: StorageUnavailable(url, "cannot record: disk is full"),
     "CorruptRecord": lambda url: CorruptRecord(url, "row 3: result is not JSON"),
     "NewerSchema": lambda url: NewerSchema(url, 9, 1),
+    "LeaseLost": lambda url: LeaseLost("some-run", 3, "engine-b", "taken over"),
+    "RunOwned": lambda url: RunOwned("some-run", "engine-b", 100.0, 90.0),
     "RunTaken": lambda url: RunTaken("run owned by another engine"),
     "UnreadableField": lambda url: UnreadableField("field 'at' is not a number"),
     "IllegalTransition": lambda url: IllegalTransition("task", "last", "SUCCESS", "start", []),
@@ -89,11 +95,11 @@ def failing_write(monkeypatch: pytest.MonkeyPatch, at: int, error: BaseException
     original = SqlStorage.record
     writes = [0]
 
-    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], version: int) -> int:
-        writes[0] += 1
+    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], *version: Any) -> int:
+        writes[0] += 1  # `version`: the expected version, and the lease's token
         if writes[0] == at:
             raise error
-        return original(self, flow_id, steps, version)
+        return original(self, flow_id, steps, *version)
 
     monkeypatch.setattr(SqlStorage, "record", record)
 
@@ -115,9 +121,9 @@ def write_counts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     writes = [0]
     original = SqlStorage.record
 
-    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], version: int) -> int:
-        writes[0] += 1
-        return original(self, flow_id, steps, version)
+    def record(self: SqlStorage, flow_id: str, steps: Sequence[Transition], *version: Any) -> int:
+        writes[0] += 1  # `version`: the expected version, and the lease's token
+        return original(self, flow_id, steps, *version)
 
     monkeypatch.setattr(SqlStorage, "record", record)
     try:
@@ -153,6 +159,36 @@ def test_an_error_from_the_store_is_one_line_and_exit_2(  # noqa: PLR0917 (param
     result = invoke(*args, "-b", db, *command.split()[1:])
     doing = "resuming" if command == "resume" else "starting"
     assert_stopped(result, doing, str(error), as_json="--json" in command)
+    assert "Traceback" not in result.stderr
+
+
+def test_the_losing_resume_of_a_live_run_is_one_line_and_exit_2(
+    faults: list[Callable[[], None]], db: str
+) -> None:
+    working, finish = threading.Event(), threading.Event()
+
+    def work() -> None:  # the live engine is in its middle task until the test lets it finish
+        working.set()
+        assert finish.wait(timeout=60)
+
+    faults.append(work)
+    live = pf.Engine.from_factory(FAULTY, {}, db)
+    thread = threading.Thread(target=live.run)
+    thread.start()
+    try:
+        assert working.wait(timeout=60)
+        faults.clear()
+        result = invoke("resume", live.flow_id, "-b", db, "--json")
+    finally:
+        finish.set()
+        thread.join(timeout=60)
+    assert live.state == "SUCCESS"
+    assert result.exit_code == 2, result.output
+    line = plain(result.stderr).splitlines()[-1]
+    assert line.startswith("provenflow: error: ")
+    assert f"run {live.flow_id!r} is owned by engine" in line
+    assert json.loads(result.stdout)["error"]["type"] == "RunOwned"
+    assert "ended" not in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -285,6 +321,31 @@ def test_a_full_or_read_only_file_system_is_one_line_and_exit_2(
     faults.append(fault(small_tmpfs))
     result = invoke("run", FAULTY, "-b", url)
     assert_stopped(result, "starting", message)
+
+
+def test_read_only_files_are_one_line_and_exit_2(
+    faults: list[Callable[[], None]], tmp_path: Path
+) -> None:
+    store = tmp_path / "runs"
+
+    def make_read_only() -> None:  # immutable: even root cannot write them
+        subprocess.run(["chattr", "-R", "+i", str(store)], check=True)
+
+    probe = tmp_path / "probe"
+    probe.touch()
+    done = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True, check=False)
+    subprocess.run(["chattr", "-i", str(probe)], capture_output=True, check=False)
+    if done.returncode != 0:
+        problem = f"cannot make a file immutable here: {done.stderr.strip()} (needs root, ext4)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{problem} (CI=true: the read-only file test must run)")
+        pytest.skip(problem)
+    faults.append(make_read_only)
+    try:
+        result = invoke("run", FAULTY, "-b", f"dir://{store}")
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(store)], check=True)
+    assert_stopped(result, "starting", "Operation not permitted")
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ import resource
 import shutil
 import signal
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ from tests.helpers import FaultyStorage, Untouchable
 FLOWS = ["retry", "retry_gives_up", "revert_all"]
 """A retry that recovers; a linear flow whose retry gives up and is reverted; two unordered
 branches, one failing, reverted whole."""
+LEASE_TTL = 0.5
+"""The engines' lease: when the store refuses every write, the stopped engine cannot give its
+lease back either, and the run is taken over only once that lease has expired."""
 
 
 @pytest.fixture
@@ -132,6 +136,7 @@ def start_with_fault(
         executor="serial",
         flow_id=flow_id,
         listeners=[AttemptTracker()],
+        lease_ttl=LEASE_TTL,
     )
     with pytest.raises(BaseException) as raised:
         engine.run()
@@ -165,6 +170,15 @@ def finish_and_check(fault: Fault, storage: Storage) -> None:
     """Load the run again through `storage` (a store object the stopped engine never used,
     as a new process has), run it to its end, and check the whole run."""
     stopped_at = len(storage.load(fault.flow_id)[1])
+    deadline = time.monotonic() + 30
+
+    def lease_held() -> bool:
+        leases, now = storage.leases()
+        return fault.flow_id in leases and leases[fault.flow_id].live(now)
+
+    while lease_held():  # the stopped engine could not give its lease back: it must expire
+        assert time.monotonic() < deadline, f"{fault.where}: the lease never expired"
+        time.sleep(0.05)
     HARNESS.reset(fault.journal, 1)
     flow = load_factory(fault.case.factory)()
     engine = pf.Engine.load(flow, storage, fault.flow_id, listeners=[AttemptTracker()])

@@ -127,7 +127,7 @@ def _advance(url: str, flow_id: str, ready: Any, go: Any, results: Any) -> None:
     try:
         engine.run()
         results.put("advanced")
-    except pf.StaleVersion:
+    except (pf.RunOwned, pf.StaleVersion):  # the other holds the lease, or ran first
         results.put("refused")
 
 

@@ -187,8 +187,12 @@ def test_two_engines_cannot_both_advance_one_run() -> None:
     steps = first.run_iter()
     next(steps)
     next(steps)  # the first engine has recorded the flow's start
-    with pytest.raises(pf.StaleVersion):
-        second.run()
+    recorded = len(storage.load(first.flow_id)[1])
+    with pytest.raises(pf.RunOwned, match=f"owned by engine {first.owner.id[:8]}"):
+        second.run()  # refused before it runs anything: the first holds the run's lease
+    assert len(storage.load(first.flow_id)[1]) == recorded
+    assert journal.actions("execute") == []
+    steps.close()
 
 
 def retried(journal: Journal) -> pf.Flow:

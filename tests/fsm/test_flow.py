@@ -12,23 +12,31 @@ from tests.fsm._expected import ExpectedLifecycle
 EXPECTED = ExpectedLifecycle.parse(
     "flow",
     states="PENDING RUNNING SUSPENDING SUSPENDED REVERTING SUCCESS REVERTED FAILURE",
-    events="start succeed fail suspend suspended resume crash_recovered reverted revert_failed",
+    events=(
+        "start succeed fail suspend suspended resume crash_recovered taken_over reverted "
+        "revert_failed"
+    ),
     initial="PENDING",
     terminal="SUCCESS REVERTED FAILURE",
     edges="""
         PENDING     start            RUNNING
+        PENDING     taken_over       PENDING
         RUNNING     succeed          SUCCESS
         RUNNING     fail             REVERTING
         RUNNING     suspend          SUSPENDING
         RUNNING     crash_recovered  RUNNING
+        RUNNING     taken_over       RUNNING
         SUSPENDING  suspended        SUSPENDED
         SUSPENDING  succeed          SUCCESS
         SUSPENDING  fail             REVERTING
         SUSPENDING  crash_recovered  RUNNING
+        SUSPENDING  taken_over       SUSPENDING
         SUSPENDED   resume           RUNNING
+        SUSPENDED   taken_over       SUSPENDED
         REVERTING   reverted         REVERTED
         REVERTING   revert_failed    FAILURE
         REVERTING   crash_recovered  REVERTING
+        REVERTING   taken_over       REVERTING
     """,
 )
 # The entity of the flow lifecycle is the flow itself, so no enclosing flow is named.
@@ -45,7 +53,7 @@ FLOW = None
             State.REVERTING,
             Event.SUSPEND,
             "flow 'order-7' in flow 'nightly': cannot 'suspend' from REVERTING"
-            " (allowed: crash_recovered, revert_failed, reverted)",
+            " (allowed: crash_recovered, revert_failed, reverted, taken_over)",
         ),
         (
             "order-7",
@@ -53,21 +61,22 @@ FLOW = None
             State.REVERTING,
             Event.SUSPEND,
             "flow 'order-7': cannot 'suspend' from REVERTING"
-            " (allowed: crash_recovered, revert_failed, reverted)",
+            " (allowed: crash_recovered, revert_failed, reverted, taken_over)",
         ),
         (
             None,
             "nightly",
             State.SUSPENDED,
             Event.CRASH_RECOVERED,
-            "flow in flow 'nightly': cannot 'crash_recovered' from SUSPENDED (allowed: resume)",
+            "flow in flow 'nightly': cannot 'crash_recovered' from SUSPENDED"
+            " (allowed: resume, taken_over)",
         ),
         (
             None,
             None,
             State.PENDING,
             Event.RESUME,
-            "flow: cannot 'resume' from PENDING (allowed: start)",
+            "flow: cannot 'resume' from PENDING (allowed: start, taken_over)",
         ),
         (
             "order-7",

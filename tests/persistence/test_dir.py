@@ -48,6 +48,7 @@ def test_the_layout_is_a_marker_a_run_file_and_one_file_per_batch(root: Path) ->
         "provenflow-store.json",
         "runs/run-1/0000000001.json",
         "runs/run-1/0000000003.json",
+        "runs/run-1/lease.lock",  # what writes lock (empty); lease.json once leased
         "runs/run-1/run.json",
     ]
     marker = json.loads((root / "provenflow-store.json").read_text())

@@ -15,7 +15,7 @@ sa = pytest.importorskip("sqlalchemy")
 
 from provenflow.errors import CorruptRecord, NewerSchema  # noqa: E402
 from provenflow.failure import Failure  # noqa: E402
-from provenflow.persistence import Transition, open_storage  # noqa: E402
+from provenflow.persistence import Owner, Transition, open_storage  # noqa: E402
 from tests.persistence._samples import RUN, running, start, succeeded  # noqa: E402
 from tests.persistence.conftest import Backend, _driver_url  # noqa: E402
 
@@ -203,3 +203,20 @@ def snapshot_without_meta(database: sa.Engine) -> dict[str, list[tuple[object, .
             table: sorted(tuple(row) for row in conn.execute(sa.text(f"SELECT * FROM {table}")))
             for table in TABLES[1:]
         }
+
+
+def test_a_store_made_before_leases_gets_the_lease_columns_when_opened(
+    sql: Backend, database: sa.Engine
+) -> None:
+    a_run(sql)
+    for column in ("lease_host", "lease_pid", "lease_owner", "lease_token", "lease_expires",
+                   "lease_held"):  # fmt: skip
+        execute(database, f"ALTER TABLE provenflow_runs DROP COLUMN {column}")
+    store = sql.open()
+    columns = {column["name"] for column in sa.inspect(database).get_columns("provenflow_runs")}
+    assert {"lease_token", "lease_held", "lease_expires"} <= columns
+    assert store.leases()[0] == {}  # every run unleased
+    assert store.load("run-1")[2] == 5
+    owner = Owner("host", 1, "a" * 32)
+    assert store.take_lease("run-1", owner, 30.0).lease.token == 1
+    assert store.record("run-1", [], 5, token=1) == 5
