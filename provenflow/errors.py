@@ -35,6 +35,7 @@ __all__ = [
     "EngineStopped",
     "FlowDefinitionError",
     "FlowMismatch",
+    "ForeignStore",
     "IllegalTransition",
     "InternalError",
     "Interrupted",
@@ -56,6 +57,7 @@ __all__ = [
     "StaleVersion",
     "StorageError",
     "StorageUnavailable",
+    "StoreNotFound",
     "UnknownRun",
     "UnorderedDependency",
     "UnrecordableTransition",
@@ -264,6 +266,25 @@ class UnknownRun(UsageError):
     def __str__(self) -> str:
         flow_id, url = self.args
         return f"run {flow_id!r}: not found in {url}"
+
+
+class StoreNotFound(UsageError):
+    """A store opened for reading or resuming does not exist; names where it was looked for."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(url, problem)
+
+    @property
+    def url(self) -> str:
+        """The store's URL, as given (without any password)."""
+        return str(self.args[0])
+
+    def __str__(self) -> str:
+        url, problem = self.args
+        return (
+            f"no store at {url}: {problem}; check the URL (a store is created by "
+            "`provenflow run`), nothing was created"
+        )
 
 
 class Interrupted(ProvenflowError):
@@ -705,6 +726,28 @@ class CorruptRecord(RecordError):
     def __str__(self) -> str:
         where, problem = self.args
         return f"{where}: {problem} (the store was left as it is)"
+
+
+class ForeignStore(CorruptRecord):
+    """A database or directory holds other data and no provenflow store; names what it holds."""
+
+    def __init__(self, where: str, found: Iterable[str]) -> None:
+        RecordError.__init__(self, where, tuple(found))
+
+    @property
+    def found(self) -> tuple[str, ...]:
+        """What the place holds instead: the names of its tables, or of its files."""
+        found: tuple[str, ...] = self.args[1]
+        return found
+
+    def __str__(self) -> str:
+        where, found = self.args
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        return (
+            f"{where}: holds {shown} and no provenflow store, so it was left as it is; name "
+            "another store, or keep runs here too with `provenflow run --init-store` "
+            "(`open_storage(url, initialise=True)`)"
+        )
 
 
 class NewerSchema(RecordError):

@@ -8,16 +8,31 @@
 - `Journal` records the side effects tasks perform, in order, across engines.
 - `make_task` builds a task whose execute and revert write to a journal.
 - `keep_only_successes_values` plants issue 13's resume bug (for tests that must catch it).
+- `VALUES` (what a store keeps) and `USER_TYPES` (subclasses too) are Hypothesis strategies of
+  random JSON-like values; `same` compares two values type by type, -0.0 apart from 0.0.
 """
 
 from __future__ import annotations
 
+import math
+from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hypothesis import strategies as st
+
 import provenflow as pf
 from provenflow.engine import Core, _resume
-from provenflow.persistence import Grant, Lease, MemoryStorage, Owner, RunInfo, Storage, Transition
+from provenflow.persistence import (
+    Grant,
+    Lease,
+    MemoryStorage,
+    Owner,
+    RunInfo,
+    RunListing,
+    Storage,
+    Transition,
+)
 
 
 class Crash(BaseException):
@@ -72,8 +87,14 @@ class CrashingStorage:
     def runs(self) -> list[tuple[RunInfo, str]]:
         return self.inner.runs()
 
+    def list_runs(self) -> RunListing:
+        return self.inner.list_runs()
+
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        return self.inner.stored_value(flow_id, atom, field, value)
 
     def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
         return self.inner.take_lease(flow_id, owner, ttl)
@@ -295,3 +316,59 @@ def call() -> None:
 def make_forever() -> pf.Flow:
     """`call` under a retry that never gives up: when it fails, the run can go on forever."""
     return pf.LinearFlow("poll", retry=Forever(name="forever")).add(call)
+
+
+# -- random values, as tasks return them ---------------------------------------------------
+
+
+class Label(str):
+    """A user's str subclass."""
+
+
+class Count(int):
+    """A user's int subclass."""
+
+
+Pair = namedtuple("Pair", "left right")
+
+KEYS = st.text(max_size=6) | st.sampled_from(["$tuple", "$dict", "__tuple__"])
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**300), max_value=2**300)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([0.0, -0.0, 1e308, 5e-324])
+    | st.text()
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(KEYS, inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+USER_TYPES = st.recursive(
+    SCALARS | st.builds(Label, st.text()) | st.builds(Count, st.integers()),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.builds(Pair, inner, inner)
+        | st.dictionaries(KEYS, inner, max_size=3).map(OrderedDict)
+    ),
+    max_leaves=10,
+)
+
+
+def same(left: Any, right: Any) -> bool:
+    """Whether two values are equal and of identical types all the way down (-0.0 is not 0.0)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, float):
+        return left == right and math.copysign(1.0, left) == math.copysign(1.0, right)
+    if isinstance(left, list | tuple):
+        return len(left) == len(right) and all(map(same, left, right))
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
+    return bool(left == right)

@@ -161,9 +161,9 @@ def test_resume_continues_a_suspended_run_from_its_recorded_factory(
         (["run", "{f}:make_flow", "--store", "[1]"], "--store: expected a JSON object, got list"),
         (["run", "{f}:nothing"], "has no attribute 'nothing'"),
         (["run", "{f}:make_flow", "--store", '{"base": 1}', "-b", "ftp://x"], "unknown URL"),
-        (["history", "nope"], "run 'nope': not found"),
-        (["resume", "nope"], "run 'nope': not found"),
-        (["history"], "no runs recorded"),
+        (["history", "nope"], "runs.db does not exist"),
+        (["resume", "nope"], "runs.db does not exist"),
+        (["history"], "runs.db does not exist"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(

@@ -3,7 +3,11 @@
 `run` builds a flow from a factory (`FILE_OR_MODULE:NAME`) and runs it, recording the factory
 with the run so that `resume FLOW_ID` can rebuild the flow and continue after a crash or a
 suspension with nothing else. `history` shows a run step by step from its record, `runs` lists
-the runs a store holds. The default store is the SQLite file `./provenflow.db`.
+the runs a store holds (a run that cannot be read back is listed as CORRUPT, with what is
+wrong). The default store is the SQLite file `./provenflow.db`. Only `run` makes a store where
+there is none (or, with `--init-store`, in a database or directory holding other data);
+`resume` needs one, and `history`, `runs` and `diagram --run` only read it: a missing store is
+"no store at ...", exit 2, and a read-only store can be read.
 
 `run` and `resume` first name the run on stderr (`starting run ID ...`, so a run killed
 before it ends can be resumed), then print each transition to stdout as it is recorded and, on
@@ -148,6 +152,11 @@ def _finish(engine: Engine, as_json: bool, bar: RunProgress | None = None) -> No
 @click.argument("factory")
 @click.option("--store", "store_json", metavar="JSON", help="Values for the flow's inputs.")
 @backend_option
+@click.option(
+    "--init-store",
+    is_flag=True,
+    help="Keep runs in a database or directory that holds other data too (refused otherwise).",
+)
 @executor_option
 @quiet_option
 @json_option()
@@ -157,6 +166,7 @@ def run(  # noqa: PLR0917 (click passes every option by name)
     factory: str,
     store_json: str | None,
     backend: str,
+    init_store: bool,
     executor: str,
     quiet: bool,
     as_json: bool,
@@ -175,8 +185,9 @@ def run(  # noqa: PLR0917 (click passes every option by name)
       provenflow run mypackage.flows:make_order -b postgresql://app@db/flows -e threads
     """
     store = _parse_store(store_json)
+    storage = open_storage(backend, initialise=init_store)
     engine = Engine.from_factory(
-        factory, store, backend, executor, listeners=_listeners(quiet, as_json), lease_ttl=lease_ttl
+        factory, store, storage, executor, listeners=_listeners(quiet, as_json), lease_ttl=lease_ttl
     )
     _announce(engine, "starting")
     _finish(engine, as_json, attach(engine, progress, quiet, as_json))
@@ -238,7 +249,7 @@ def resume(  # noqa: PLR0917 (click passes every option by name)
 
 
 def _latest(url: str) -> str:
-    found = open_storage(url).runs()
+    found = open_storage(url, read_only=True).list_runs().runs  # the last run that reads back
     if not found:
         raise UsageError(f"no runs recorded in {url}")
     return found[-1][0].flow_id
@@ -284,7 +295,7 @@ def history(flow_id: str | None, backend: str, as_json: bool) -> None:
       provenflow history 3f2a9c... --json
     """
     flow_id = _latest(backend) if flow_id in (None, LATEST) else flow_id
-    info, steps, _ = open_storage(backend).load(flow_id)
+    info, steps, _ = open_storage(backend, read_only=True).load(flow_id)
     if as_json:
         document = {
             "flow_id": flow_id,
@@ -352,10 +363,10 @@ def runs(backend: str, states: set[str], as_json: bool) -> None:
       provenflow runs --state RUNNING --state SUSPENDED   # what may be resumed
       provenflow runs -b postgresql://app@db/flows --json
     """
-    storage = open_storage(backend)
-    found = storage.runs()
+    storage = open_storage(backend, read_only=True)
+    found, corrupt = storage.list_runs()
     leases, now = storage.leases()
-    if states:
+    if states:  # a corrupt run has no state to select by: it is always shown
         found = [(info, state) for info, state in found if str(state) in states]
     if as_json:
         document = [
@@ -368,6 +379,11 @@ def runs(backend: str, states: set[str], as_json: bool) -> None:
             }
             for i, s in found
         ]
+        document += [
+            {"flow_id": c.flow_id, "flow": None, "state": "CORRUPT", "factory": None,
+             "problem": str(c.error)}
+            for c in corrupt
+        ]  # fmt: skip
         click.echo(json.dumps(document, indent=2))
         return
     table = Table(title=shown(f"runs in {backend}"))
@@ -383,4 +399,9 @@ def runs(backend: str, states: set[str], as_json: bool) -> None:
             shown(engine),
             shown(info.factory),
         )
-    console().print(table)  # piped: as wide as it needs, so ids and factories stay whole
+    for bad in corrupt:
+        table.add_row(shown(bad.flow_id), "", shown("CORRUPT", "bold red"), "", "")
+    out = console()
+    out.print(table)  # piped: as wide as it needs, so ids and factories stay whole
+    for bad in corrupt:
+        out.print(shown(f"run {bad.flow_id} is corrupt: {bad.error}", "red"))

@@ -76,10 +76,11 @@ def load_run(backend: str | Storage, flow_id: str) -> tuple[RunInfo, list[Transi
     """Return run `flow_id`'s description and transitions (oldest first) from `backend`.
 
     `backend` is a URL (`sqlite:///path`, `dir:///path`, `postgresql://...`) or a `Storage`; a
-    store opened here from a URL is closed again. Raises `UnknownRun` when the store has no
-    such run, `UsageError` for a bad URL, and what the store raises when it cannot be read.
+    store opened here from a URL is only read (never created nor changed) and closed again.
+    Raises `UnknownRun` when the store has no such run, `StoreNotFound` when there is no store
+    at the URL, `UsageError` for a bad URL, and what the store raises when it cannot be read.
     """
-    storage = open_storage(backend)
+    storage = open_storage(backend, read_only=True)
     try:
         info, transitions, _version = storage.load(flow_id)
     finally:

@@ -200,10 +200,10 @@ class Loop:
 
     def _finish(self, executor: Executor) -> None:
         completion = self.completions.popleft()
-        work, failure = completion.work, completion.failure
+        work, failure, result = completion.work, completion.failure, completion.result
         if failure is None and work.action == "execute":
-            failure = self._unstorable(work.node, completion.result)
-        self.core.finish(work, completion.result, failure)
+            result, failure = self._as_stored(work.node, result)
+        self.core.finish(work, result, failure)
         self.finished = work
 
     def _honour(self, executor: Executor) -> None:
@@ -229,13 +229,14 @@ class Loop:
         self.event = event
         self.steps.append("enter")
 
-    def _unstorable(self, atom: str, result: Any) -> Failure | None:
-        """Return the failure of a result the store cannot keep (it fails its task), or None."""
+    def _as_stored(self, atom: str, result: Any) -> tuple[Any, Failure | None]:
+        """Return `result` as the store gives it back after a crash (what the atoms that need
+        it are given, crash or not), and None; or None and the failure of a result the store
+        cannot keep (it fails its task)."""
         try:
-            self.storage.check_value(self.flow_id, atom, "result", result)
+            return self.storage.stored_value(self.flow_id, atom, "result", result), None
         except UnstorableValue as exc:
-            return Failure.from_exception(exc)
-        return None
+            return None, Failure.from_exception(exc)
 
 
 _STEPS: dict[str, Callable[[Loop, Executor], None]] = {

@@ -133,10 +133,11 @@ class Engine:
         names code to run (see `provenflow.engine.resume_factory`). Raises `UnknownRun` for an
         unknown id, `UntrustedFactory` (naming the recorded factory and how to trust it) when
         the recorded factory is not trusted, `UsageError` when the run recorded no factory and
-        none is given (or rebuild the flow yourself and use `Engine.load`), and `FlowMismatch`
-        when the flow differs from the run's record. Nothing is written when it raises.
+        none is given (or rebuild the flow yourself and use `Engine.load`), `FlowMismatch`
+        when the flow differs from the run's record, and `StoreNotFound` when there is no store
+        at the URL (none is made). Nothing is written when it raises.
         """
-        storage = open_storage(backend)
+        storage = open_storage(backend, create=False)  # a missing store is not made
         info = storage.load(flow_id)[0]
         if factory is None or isinstance(factory, str):
             build = load_factory(resume_factory(info, storage.url, factory))
@@ -162,9 +163,10 @@ class Engine:
         atoms added where the run has not reached are accepted). Raises `UnknownRun` when the
         store has no such run, and `FlowMismatch` naming every difference when a recorded atom
         is missing, of another kind or version, or in another scope (see
-        `provenflow.engine.check_flow`); nothing is run or written then.
+        `provenflow.engine.check_flow`); nothing is run or written then. `StoreNotFound` when
+        there is no store at the URL (none is made).
         """
-        storage = open_storage(backend)
+        storage = open_storage(backend, create=False)  # a missing store is not made
         info, transitions, version = storage.load(flow_id)
         compiled = compile_flow(flow, store_keys=info.store)
         core = resumed_core(compiled, info, transitions, clock=time.time)

@@ -15,19 +15,21 @@ from provenflow.persistence._dir import DirStorage
 from provenflow.persistence._lease import Grant, Lease, Owner
 from provenflow.persistence._memory import MemoryStorage
 from provenflow.persistence._protocol import Storage, open_storage
-from provenflow.persistence._records import AtomInfo, RunInfo, Transition
+from provenflow.persistence._records import AtomInfo, CorruptRun, RunInfo, RunListing, Transition
 
 if TYPE_CHECKING:
     from provenflow.persistence._sql import SqlStorage
 
 __all__ = [
     "AtomInfo",
+    "CorruptRun",
     "DirStorage",
     "Grant",
     "Lease",
     "MemoryStorage",
     "Owner",
     "RunInfo",
+    "RunListing",
     "SqlStorage",
     "Storage",
     "Transition",

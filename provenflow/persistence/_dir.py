@@ -2,7 +2,10 @@
 
 Everything after `dir://` is the path: `dir:///var/lib/runs` is absolute, `dir://runs` is
 relative to the working directory. The directory is created if missing; an existing one must be
-empty or a provenflow store.
+empty or a provenflow store (one holding other files is refused, `ForeignStore`, unless opened
+with `initialise=True`). Opened with `create=False` (to resume) or `read_only=True` (to list or
+read), a missing directory, or one without the marker file, is `StoreNotFound` and nothing is
+made; read-only, nothing is ever written, so a store on read-only media can be read.
 
 Layout (schema version 1):
 
@@ -51,14 +54,16 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from provenflow.errors import (
     CorruptRecord,
+    ForeignStore,
     NewerSchema,
     RunExists,
     StaleVersion,
     StorageUnavailable,
+    StoreNotFound,
     UnknownRun,
     UsageError,
 )
@@ -75,7 +80,8 @@ from provenflow.persistence._json import (
     store_from_json,
     transition_from_fields,
 )
-from provenflow.persistence._records import RunInfo, Transition
+from provenflow.persistence._records import CorruptRun, RunInfo, RunListing, Transition
+from provenflow.persistence._values import stored_form
 
 __all__ = ["DirStorage"]
 
@@ -91,13 +97,18 @@ _FIELDS = (
 class DirStorage(DirRunLeases):
     """Runs kept as JSON files under one directory; see the module docstring.
 
-    Opening creates the directory and its marker file when it is new or empty. Raises
-    `StorageUnavailable` when the path cannot be used as a directory, `CorruptRecord` when it
-    holds something else than a provenflow store, and `NewerSchema` when a newer provenflow
-    wrote it. Safe to share between threads and processes.
+    Opening creates the directory and its marker file when it is new or empty (unless
+    `create=False` or `read_only=True`; `initialise=True` also makes a directory holding other
+    files a store). Raises `StoreNotFound` for a store that is not there to open without
+    creating it, `StorageUnavailable` when the path cannot be used as a directory,
+    `ForeignStore` when it holds other files only, `CorruptRecord` when its marker is damaged,
+    and `NewerSchema` when a newer provenflow wrote it. Safe to share between threads and
+    processes.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, create: bool = True, read_only: bool = False, initialise: bool = False
+    ) -> None:
         if not url.startswith("dir://") or url == "dir://":
             raise UsageError(f"backend {url!r}: expected dir:///absolute/path or dir://relative")
         self.url = url
@@ -105,8 +116,9 @@ class DirStorage(DirRunLeases):
         self._runs = self.root / "runs"
         self._ends: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._read_only = read_only
         with self._guard("open the store"):
-            self._prepare()
+            self._prepare(create and not read_only, initialise)
 
     def __repr__(self) -> str:
         return f"DirStorage({self.url!r})"
@@ -117,12 +129,17 @@ class DirStorage(DirRunLeases):
         """Raise `UnstorableValue` unless `value` can be kept as JSON and read back equal."""
         check_value(value, flow_id, atom, field)
 
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        """Return `value` as it reads back (subclasses as their base types); see `_values`."""
+        return stored_form(value, flow_id, atom, field)
+
     def create(self, run: RunInfo) -> int:
         """Record a new run; return version 0.
 
         Raises `RunExists` if the id exists and `UnstorableValue` if its store is not JSON;
         nothing is written then.
         """
+        self._check_writable("create a run")
         check_run(run)
         document = {
             "flow_id": run.flow_id,
@@ -178,6 +195,7 @@ class DirStorage(DirRunLeases):
         `RunOwned`, `UnknownRun`, `UnrecordableTransition` or `UnstorableValue`; nothing is
         written in every case.
         """
+        self._check_writable("record transitions")
         entries = []
         for index, transition in enumerate(transitions, 1):
             check_transition(flow_id, index, transition)
@@ -205,20 +223,32 @@ class DirStorage(DirRunLeases):
 
         Raises `CorruptRecord` naming a file that cannot be trusted.
         """
+        return self.list_runs().all_healthy()
+
+    def list_runs(self) -> RunListing:
+        """Return the runs whose files can be trusted, oldest first (by creation time, then
+        id), and the others (`CorruptRun`, naming the file and the value), by id."""
         found: list[tuple[float, str, RunInfo, str]] = []
+        corrupt: list[CorruptRun] = []
         with self._guard("list runs"):
-            for directory in sorted(self._runs.iterdir()):
+            directories = sorted(self._runs.iterdir()) if self._runs.is_dir() else []
+            for directory in directories:
                 if directory.name.startswith(".") or not directory.is_dir():
                     continue  # a writer's staging directory, or not a run
-                info, created_at = self._read_run(directory, None)
-                transitions, _ = self._read_chain(directory, info.flow_id)
+                try:
+                    info, created_at = self._read_run(directory, None)
+                    transitions, _ = self._read_chain(directory, info.flow_id)
+                except CorruptRecord as error:
+                    where, problem = map(str, error.args)
+                    corrupt.append(CorruptRun(unquote(directory.name), where, problem))
+                    continue
                 state = "PENDING"
                 for transition in transitions:
                     if transition.atom is None and transition.lifecycle == "flow":
                         state = str(transition.new_state)
                 found.append((created_at, info.flow_id, info, state))
         found.sort(key=lambda entry: (entry[0], entry[1]))
-        return [(info, state) for _, _, info, state in found]
+        return RunListing([(info, state) for _, _, info, state in found], sorted(corrupt))
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -326,17 +356,22 @@ class DirStorage(DirRunLeases):
             raise UsageError(f"run {flow_id!r}: a dir:// store needs a flow id of 1 to 200 bytes")
         return self._runs / name
 
-    def _prepare(self) -> None:
+    def _prepare(self, create: bool, initialise: bool) -> None:
         if not self.root.exists():
+            if not create:
+                raise StoreNotFound(self.url, f"the directory {self.root.resolve()} does not exist")
             self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / MARKER
         if not marker.exists():
-            if any(
-                name != "runs" and not name.startswith(".tmp-") for name in os.listdir(self.root)
-            ):
-                raise CorruptRecord(
-                    str(self.root), f"holds other files and no {MARKER}: not a provenflow store"
-                )
+            others = sorted(
+                name
+                for name in os.listdir(self.root)
+                if name not in ("runs", MARKER) and not name.startswith(".tmp-")
+            )  # the marker itself: made meanwhile by a concurrent opener
+            if others and not (initialise and create):
+                raise ForeignStore(str(self.root), [f"file {name}" for name in others])
+            if not create:
+                raise StoreNotFound(self.url, f"the directory holds no {MARKER}")
             document = dumps({"format": FORMAT, "schema_version": SCHEMA_VERSION})
             _create_durably(marker, document)  # a concurrent opener may have won: same content
         data = loads(marker.read_bytes(), str(marker))
@@ -347,7 +382,15 @@ class DirStorage(DirRunLeases):
             raise CorruptRecord(str(marker), f"schema_version {version!r} is not a version")
         if version > SCHEMA_VERSION:
             raise NewerSchema(str(marker), version, SCHEMA_VERSION)
-        self._runs.mkdir(exist_ok=True)
+        if not self._read_only:
+            self._runs.mkdir(exist_ok=True)
+
+    def _check_writable(self, action: str) -> None:
+        if self._read_only:
+            raise UsageError(
+                f"{self.url} was opened read-only: cannot {action}; open it without "
+                "read_only=True to write"
+            )
 
     @contextlib.contextmanager
     def _guard(self, action: str) -> Iterator[None]:

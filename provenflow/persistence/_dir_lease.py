@@ -157,7 +157,8 @@ class DirRunLeases:
         lease file is damaged is left out)."""
         found: dict[str, Lease] = {}
         with self._os_errors("read leases"):
-            for directory in sorted(self._runs.iterdir()):
+            directories = sorted(self._runs.iterdir()) if self._runs.is_dir() else []
+            for directory in directories:
                 if directory.name.startswith(".") or not directory.is_dir():
                     continue
                 with contextlib.suppress(CorruptRecord):  # a listing shows the healthy ones

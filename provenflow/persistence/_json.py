@@ -1,21 +1,11 @@
 """How the durable backends turn records into JSON and back, checking both ways.
 
-Rules for values (a task's result, a retry's history, the run's store):
-
-- A durable store keeps JSON, never pickle: loading a store must not run code. Values are
-  checked before anything is written; a value JSON cannot hold is refused with
-  `UnstorableValue` naming the run, the atom, the place in the value (`result['items'][2]`) and
-  its type, and nothing of the batch is written.
-- Kept as they are: `str`, `int`, finite `float`, `bool`, `None`, `list`, and `dict` whose keys
-  are all `str`. Subclasses of these are kept as their base type (a `StrEnum` member comes back
-  as a plain `str`, an `OrderedDict` as a `dict`).
-- Tuples come back as lists (JSON has one array type). A transition's `history` is the one
-  exception: it is a tuple in `Transition`, so it comes back as a tuple (its items as lists).
-- Refused: dict keys that are not `str` (JSON would turn `{1: "a"}` into `{"1": "a"}` and give
-  back a different dict), NaN and the infinities (not JSON), sets, bytes, dates, any other
-  object, a container that contains itself, and nesting deeper than the interpreter can walk.
-- Failures are stored as `Failure.to_dict()` and read back with `Failure.from_dict()`; histories
-  as `History.to_list()` makes them.
+Values (a task's result, a retry's history, the run's store) follow `_values`: JSON, never
+pickle, so that loading a store runs no code; checked before anything is written (a value the
+store cannot keep is refused with `UnstorableValue`, and nothing of the batch is written); each
+type kept, tuples included (`dumps` tags them, `loads` reads the tags back), so a value reads
+back as the engine handed it on. Failures are stored as `Failure.to_dict()` and read back with
+`Failure.from_dict()`; histories as `History.to_list()` makes them.
 
 Reading back is strict too: text that is not JSON (or uses NaN / Infinity), a row naming a
 lifecycle, state or event that `provenflow.fsm.LIFECYCLES` does not know, or an edge its table
@@ -35,11 +25,11 @@ from provenflow.errors import (
     CorruptRecord,
     RecordError,
     UnrecordableTransition,
-    UnstorableValue,
 )
 from provenflow.failure import Failure
 from provenflow.fsm import LIFECYCLES
 from provenflow.persistence._records import AtomInfo, RunInfo, Transition
+from provenflow.persistence._values import check_value, tagged, untagged
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -71,17 +61,10 @@ _JSON_DUMPS = json.JSONEncoder(
 ).encode
 
 
-class _Refused(Exception):
-    def __init__(self, path: list[object], type_name: str, problem: str) -> None:
-        super().__init__(list(path), type_name, problem)
-        self.path = list(path)
-        self.type_name = type_name
-        self.problem = problem
-
-
 def dumps(value: object) -> str:
-    """Return the compact JSON text of a value already passed by `check_value`."""
-    return _JSON_DUMPS(value)
+    """Return the compact JSON text of a value already passed by `check_value`, its tuples
+    tagged (see `_values`)."""
+    return _JSON_DUMPS(tagged(value))
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -89,70 +72,12 @@ def _refuse_constant(name: str) -> NoReturn:
 
 
 def loads(text: str | bytes, where: str) -> Any:
-    """Return the value in JSON `text`; raises `CorruptRecord` naming `where` if it is not JSON."""
+    """Return the value in JSON `text`, its tags read back (see `_values`); raises
+    `CorruptRecord` naming `where` if it is not JSON."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, object_hook=untagged)
     except (ValueError, RecursionError) as error:
         raise CorruptRecord(where, f"not valid JSON ({error})") from None
-
-
-def check_value(value: object, flow_id: str, atom: str | None, field: str) -> None:
-    """Check that `value` can be stored as JSON and read back equal (tuples as lists).
-
-    Raises `UnstorableValue` naming the run, the atom, the place in the value and its type.
-    """
-    if value is None or type(value) in (str, int, bool):
-        return
-    try:
-        _walk(value, [], set())
-    except _Refused as refused:
-        raise UnstorableValue(
-            flow_id, atom, field + _render(refused.path), refused.type_name, refused.problem
-        ) from None
-    except RecursionError:
-        raise UnstorableValue(
-            flow_id, atom, field, _type_name(value), "it is nested too deeply to store"
-        ) from None
-
-
-def _walk(value: object, path: list[object], active: set[int]) -> None:
-    if value is None or isinstance(value, str | int):  # bool is an int
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Refused(path, "float", f"{value!r} is not a finite number (JSON has no NaN)")
-        return
-    if isinstance(value, list | tuple | dict):
-        if id(value) in active:
-            raise _Refused(path, _type_name(value), "it contains itself")
-        active.add(id(value))
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    path.append(key)
-                    raise _Refused(path, _type_name(key), "a dict key must be a str")
-                path.append(key)
-                _walk(item, path, active)
-                path.pop()
-        else:
-            for index, item in enumerate(value):
-                path.append(index)
-                _walk(item, path, active)
-                path.pop()
-        active.discard(id(value))
-        return
-    raise _Refused(path, _type_name(value), "JSON cannot hold it")
-
-
-def _render(path: list[object]) -> str:
-    return "".join(f"[{step!r}]" for step in path)
-
-
-def _type_name(value: object) -> str:
-    cls = type(value)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def atoms_to_json(atoms: Sequence[AtomInfo]) -> list[dict[str, str | None]]:

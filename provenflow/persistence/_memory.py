@@ -18,7 +18,7 @@ from typing import Any
 from provenflow.errors import StaleVersion, UnknownRun, UsageError
 from provenflow.persistence import _lease
 from provenflow.persistence._lease import Grant, Lease, Owner
-from provenflow.persistence._records import RunInfo, Transition
+from provenflow.persistence._records import RunInfo, RunListing, Transition
 
 __all__ = ["MemoryStorage"]
 
@@ -80,10 +80,18 @@ class MemoryStorage:
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         """Memory keeps any Python value: never raises."""
 
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        """Memory keeps any Python value as it is: return `value` itself."""
+        return value
+
     def runs(self) -> list[tuple[RunInfo, str]]:
         """Return every run with its flow's state, oldest first."""
         with self._lock:
             return [(run, self._states[flow_id]) for flow_id, (run, _) in self._runs.items()]
+
+    def list_runs(self) -> RunListing:
+        """Return every run with its flow's state, oldest first; none is ever corrupt."""
+        return RunListing(self.runs(), [])
 
     def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
         """Give `owner` the run's lease (see `Storage.take_lease`); `RunOwned` if held."""

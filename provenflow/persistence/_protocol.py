@@ -20,12 +20,12 @@ ones keep JSON).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from provenflow.errors import UsageError
 from provenflow.persistence._dir import DirStorage
 from provenflow.persistence._lease import Grant, Lease, Owner
-from provenflow.persistence._records import RunInfo, Transition
+from provenflow.persistence._records import RunInfo, RunListing, Transition
 
 __all__ = ["Storage", "open_storage"]
 
@@ -91,7 +91,19 @@ class Storage(Protocol):
         ...
 
     def runs(self) -> list[tuple[RunInfo, str]]:
-        """Return every run with the state of its flow, oldest first."""
+        """Return every run with the state of its flow, oldest first.
+
+        Raises `CorruptRecord` for the first run that cannot be read back (`list_runs` lists
+        the others and names each such run instead).
+        """
+        ...
+
+    def list_runs(self) -> RunListing:
+        """Return every run that reads back with its flow's state, oldest first, and every run
+        that does not with what is wrong with it (`CorruptRun`): one bad run spoils no listing.
+
+        Raises `StorageUnavailable` when the store itself cannot be read.
+        """
         ...
 
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
@@ -102,18 +114,41 @@ class Storage(Protocol):
         """
         ...
 
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        """Return `value` as this store gives it back after a reload; check it as `check_value`.
 
-def open_storage(backend: str | Storage | None) -> Storage:
+        The engine hands this, not the value a task returned, to the atoms that need it, so an
+        atom is given the same value whether or not a crash came in between (a durable store
+        gives back a subclass of `str`, `dict`, ... as its base type; memory gives `value`).
+        """
+        ...
+
+
+def open_storage(
+    backend: str | Storage | None,
+    *,
+    create: bool = True,
+    read_only: bool = False,
+    initialise: bool = False,
+) -> Storage:
     """Return the backend named by a URL, or `backend` itself when it already is one.
 
     None and `memory://` give a new in-memory backend; `sqlite:///path` (relative, or
     `sqlite:////absolute`) and `postgresql://user@host/db` a `SqlStorage`; `dir:///path` (all
-    after `dir://` is the path) a `DirStorage`. Raises `UsageError` for an unknown URL, and
-    what the backend raises when it cannot be opened (`StorageUnavailable`, `CorruptRecord`,
-    `NewerSchema`).
+    after `dir://` is the path) a `DirStorage`. A durable store is made when missing
+    (`create`); `create=False` opens only a store that exists (to resume a run), and
+    `read_only=True` only reads one (to list runs, show a history): nothing is created or
+    changed, not even a missing file or an SQLite journal mode. A database or directory that
+    holds other data and no store is refused unless `initialise=True` (with `create`) asks to
+    keep runs there too.
+
+    Raises `UsageError` for an unknown URL, `StoreNotFound` for a store that is not there to
+    open without creating it, and what the backend raises when it cannot be opened
+    (`StorageUnavailable`, `ForeignStore`, `CorruptRecord`, `NewerSchema`).
     """
     from provenflow.persistence._memory import MemoryStorage  # noqa: PLC0415 (cycle)
 
+    options = {"create": create, "read_only": read_only, "initialise": initialise}
     if backend is None:
         return MemoryStorage()
     if isinstance(backend, str):
@@ -121,7 +156,7 @@ def open_storage(backend: str | Storage | None) -> Storage:
         if backend.startswith("memory://"):
             return MemoryStorage(backend)
         if backend.startswith("dir://"):
-            return DirStorage(backend)
+            return DirStorage(backend, **options)
         if "://" in backend and scheme in ("sqlite", "postgresql"):
             try:
                 from provenflow.persistence._sql import SqlStorage  # noqa: PLC0415 (SQLAlchemy)
@@ -129,7 +164,7 @@ def open_storage(backend: str | Storage | None) -> Storage:
                 raise UsageError(
                     f"backend {backend!r} needs SQLAlchemy, which is not installed ({error})"
                 ) from None
-            return SqlStorage(backend)
+            return SqlStorage(backend, **options)
         raise UsageError(
             f"backend {backend!r}: unknown URL scheme "
             "(known: memory://, sqlite:///path, postgresql://..., dir:///path)"

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from provenflow.errors import CorruptRecord
 from provenflow.failure import Failure
 
-__all__ = ["AtomInfo", "RunInfo", "Transition"]
+__all__ = ["AtomInfo", "CorruptRun", "RunInfo", "RunListing", "Transition"]
 
 
 class Transition(NamedTuple):
@@ -70,3 +71,30 @@ class RunInfo:
     atoms: tuple[AtomInfo, ...]
     store: Mapping[str, Any] = field(default_factory=dict)
     factory: str | None = None
+
+
+class CorruptRun(NamedTuple):
+    """A run a store holds but cannot read back: its id, where the bad data is, and what."""
+
+    flow_id: str
+    where: str
+    problem: str
+
+    @property
+    def error(self) -> CorruptRecord:
+        """The `CorruptRecord` that reading the run raises."""
+        return CorruptRecord(self.where, self.problem)
+
+
+class RunListing(NamedTuple):
+    """What a store holds, run by run (`Storage.list_runs`): the runs that read back, each with
+    its flow's state, oldest first; and the runs that do not, by id."""
+
+    runs: list[tuple[RunInfo, str]]
+    corrupt: list[CorruptRun]
+
+    def all_healthy(self) -> list[tuple[RunInfo, str]]:
+        """Return `runs`; raises the first corrupt run's `CorruptRecord` if there is one."""
+        if self.corrupt:
+            raise self.corrupt[0].error
+        return self.runs

@@ -55,10 +55,11 @@ from provenflow.persistence._json import (
     store_from_json,
     transition_from_fields,
 )
-from provenflow.persistence._records import RunInfo, Transition
-from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors
+from provenflow.persistence._records import CorruptRun, RunInfo, RunListing, Transition
+from provenflow.persistence._sql_engine import _BEGIN, Access, _make_engine, database_errors
 from provenflow.persistence._sql_lease import LEASE_COLUMNS, SqlRunLeases, lease_from_row
 from provenflow.persistence._sql_schema import DETAILS, RUNS, TRANSITIONS, prepare_schema
+from provenflow.persistence._values import stored_form
 
 __all__ = ["SqlStorage"]
 
@@ -125,17 +126,25 @@ class _Compiled:
 class SqlStorage(SqlRunLeases):
     """Runs kept in an SQL database (SQLite or PostgreSQL); see the module docstring.
 
-    Opening connects, checks the schema version and creates the tables of an empty database.
-    Raises `StorageUnavailable` when the database cannot be reached, `CorruptRecord` when it is
-    not a database or not provenflow's, `NewerSchema` when a newer provenflow wrote it, and
-    `UsageError` for a URL it does not handle. Safe to share between threads; `close()` (or a
-    `with` block) releases the connections.
+    Opening connects, checks the schema version and creates the tables of an empty database
+    (`create`, the default); with `create=False` the store must exist, and with
+    `read_only=True` it is only read (nothing is created or changed, and writes are refused
+    by the database); `initialise=True` also makes the tables in a database holding other
+    tables. Raises `StoreNotFound` for a store that is not there to open without creating it,
+    `StorageUnavailable` when the database cannot be reached, `ForeignStore` when it holds
+    other tables only, `CorruptRecord` when it is not a database or a damaged store,
+    `NewerSchema` when a newer provenflow wrote it, and `UsageError` for a URL it does not
+    handle. Safe to share between threads; `close()` (or a `with` block) releases the
+    connections.
     """
 
     _leased = RUNS  # the table whose rows carry the runs' leases (see `SqlRunLeases`)
 
-    def __init__(self, url: str) -> None:
-        self._engine, self.url, self._dialect = _make_engine(url)
+    def __init__(
+        self, url: str, *, create: bool = True, read_only: bool = False, initialise: bool = False
+    ) -> None:
+        access: Access = "read" if read_only else "create" if create else "write"
+        self._engine, self.url, self._dialect = _make_engine(url, access)
         self._writer = self._engine.execution_options(**{_BEGIN: "IMMEDIATE"})
         self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         dialect = self._engine.dialect
@@ -143,7 +152,9 @@ class SqlStorage(SqlRunLeases):
             name: _Compiled(statement, dialect) for name, statement in _HOT_STATEMENTS.items()
         }
         try:
-            prepare_schema(self._engine, self._writer, self.url, self._dialect, self._guard)
+            prepare_schema(
+                self._engine, self._writer, self.url, self._dialect, self._guard, access, initialise
+            )
         except BaseException:
             self._engine.dispose()
             raise
@@ -166,6 +177,10 @@ class SqlStorage(SqlRunLeases):
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         """Raise `UnstorableValue` unless `value` can be kept as JSON and read back equal."""
         check_value(value, flow_id, atom, field)
+
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        """Return `value` as it reads back (subclasses as their base types); see `_values`."""
+        return stored_form(value, flow_id, atom, field)
 
     def create(self, run: RunInfo) -> int:
         """Record a new run; return version 0.
@@ -265,10 +280,21 @@ class SqlStorage(SqlRunLeases):
 
         Raises `CorruptRecord` naming a run whose row does not decode.
         """
+        return self.list_runs().all_healthy()
+
+    def list_runs(self) -> RunListing:
+        """Return the runs whose rows decode, oldest first (by creation time, then id), and
+        the others (`CorruptRun`, naming the row and the value), by id."""
         query = _RUN_WITH_DETAILS.order_by(RUNS.c.created_at, RUNS.c.flow_id)
         with self._guard("list runs"), self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [self._run_from_row(row)[:2] for row in rows]
+        healthy, corrupt = [], []
+        for row in rows:
+            try:
+                healthy.append(self._run_from_row(row)[:2])
+            except CorruptRecord as error:
+                corrupt.append(CorruptRun(str(row.flow_id), *map(str, error.args)))
+        return RunListing(healthy, sorted(corrupt))
 
     # -- helpers -----------------------------------------------------------------------------
 

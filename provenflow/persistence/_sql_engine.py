@@ -18,6 +18,14 @@ Transactions (SQLite). The sqlite3 module's own transaction handling is turned o
 transaction begins as the `_BEGIN` execution option says (`DEFERRED` unless set): the storage's
 writes set `IMMEDIATE`, so that they take the database lock up front.
 
+Opening without creating (`access`). `create` (what `provenflow run` does) makes a missing
+SQLite file; `write` (resuming) and `read` (listing, history, diagrams) refuse a missing file
+with `StoreNotFound`, and open it as an SQLite URI with `mode=rw` / `mode=ro`, so SQLite itself
+never creates one. `read` never writes: on PostgreSQL its sessions are read-only; a read-only
+SQLite file whose directory cannot be written either (so SQLite cannot make the shared-memory
+file a WAL reader needs) is opened `immutable=1` when no write-ahead log is left beside it
+(nothing can change such a file), and refused with `StorageUnavailable` when one is.
+
 Errors (`database_errors`): a file that is not an SQLite database, or a damaged one, gives
 `CorruptRecord` naming the store; a database that cannot be reached or opened gives
 `StorageUnavailable`. A URL that names no database this module handles gives `UsageError`.
@@ -26,22 +34,33 @@ Errors (`database_errors`): a file that is not an SQLite database, or a damaged 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from provenflow.errors import CorruptRecord, StorageUnavailable, UsageError
+from provenflow.errors import CorruptRecord, StorageUnavailable, StoreNotFound, UsageError
 
-__all__ = ["database_errors"]
+__all__ = ["Access", "database_errors", "use_wal"]
+
+Access = Literal["create", "write", "read"]
+"""How a store is opened: made if missing, written but not made, or only read."""
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _BEGIN = "provenflow_begin"
 
 
-def _make_engine(url: str) -> tuple[sa.Engine, str, str]:
-    """Return an engine for `url`, `url` as shown in messages (no password), and the dialect."""
+def _make_engine(url: str, access: Access = "create") -> tuple[sa.Engine, str, str]:
+    """Return an engine for `url`, `url` as shown in messages (no password), and the dialect.
+
+    Raises `UsageError` for a URL this module does not handle, and `StoreNotFound` when
+    `access` is not `create` and the SQLite file does not exist.
+    """
     try:
         parsed = sa.make_url(url)
     except sa_exc.ArgumentError as error:
@@ -49,7 +68,7 @@ def _make_engine(url: str) -> tuple[sa.Engine, str, str]:
     dialect = parsed.get_backend_name()
     shown = parsed.render_as_string(hide_password=True)
     if dialect == "sqlite":
-        engine = _sqlite_engine(url, parsed)
+        engine = _sqlite_engine(url, parsed, access)
     elif dialect == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -60,12 +79,23 @@ def _make_engine(url: str) -> tuple[sa.Engine, str, str]:
                 f"backend {url!r}: the PostgreSQL driver is not installed ({error}); "
                 "install provenflow[postgres]"
             ) from None
+        if access == "read":
+            sa.event.listen(engine, "connect", _read_only_session)
     else:
         raise UsageError(f"backend {url!r}: unknown database (known: sqlite, postgresql)")
     return engine, shown, dialect
 
 
-def _sqlite_engine(url: str, parsed: sa.URL) -> sa.Engine:
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
+
+
+def _sqlite_engine(url: str, parsed: sa.URL, access: Access) -> sa.Engine:
     if not parsed.database or parsed.database == ":memory:":
         raise UsageError(
             f"backend {url!r}: name a file (sqlite:///provenflow.db); "
@@ -78,6 +108,8 @@ def _sqlite_engine(url: str, parsed: sa.URL) -> sa.Engine:
             f"{', '.join(s.lower() for s in _SYNCHRONOUS)}"
         )
     parsed = parsed.difference_update_query(["synchronous"])
+    if access != "create":
+        parsed = _existing_file(url, parsed, access)
     engine = sa.create_engine(parsed, connect_args={"timeout": 30.0})
 
     @sa.event.listens_for(engine, "connect")
@@ -93,6 +125,72 @@ def _sqlite_engine(url: str, parsed: sa.URL) -> sa.Engine:
         conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN, 'DEFERRED')}")
 
     return engine
+
+
+def _existing_file(url: str, parsed: sa.URL, access: Access) -> sa.URL:
+    """Return `parsed` as an SQLite URI that opens the file without ever creating it.
+
+    Raises `StoreNotFound` when the file is missing, `StorageUnavailable` when a read-only file
+    cannot be read for the write-ahead log left beside it.
+    """
+    path = Path(str(parsed.database))
+    if not path.exists():
+        raise StoreNotFound(url, f"the file {path.resolve()} does not exist")
+    query = {"mode": "rw" if access == "write" else "ro", "uri": "true"}
+    if access == "read" and not _readable_in_place(path):
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StorageUnavailable(
+                url,
+                f"cannot read: the file and its directory are read-only and {wal.name} holds "
+                "changes not yet in the file; open it once where it can be written",
+            )
+        query["immutable"] = "1"  # nothing can change it, and no log is left: read it as is
+    return parsed.set(database=f"file:{quote(str(path.resolve()))}", query=query)
+
+
+def _readable_in_place(path: Path) -> bool:
+    """Whether SQLite can read `path` in read-only mode (it may need to make its -shm file)."""
+    try:
+        connection = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return True  # not for this check to report: the real open says what is wrong
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as error:
+        return "readonly" not in str(error) and "unable to open" not in str(error)
+    except sqlite3.Error:
+        return True
+    finally:
+        connection.close()
+    return True
+
+
+def use_wal(
+    engine: sa.Engine, guard: Callable[[str], contextlib.AbstractContextManager[None]]
+) -> None:
+    """Switch the SQLite database of `engine` to WAL mode (a persistent setting).
+
+    SQLite does not wait for other connections here as it does for a transaction: a switch
+    made while another process reads or writes fails at once with `database is locked`. So it
+    is tried again, backing off, for as long as a transaction would wait (30 s). Raises
+    `StorageUnavailable` (through `guard`) when it still fails.
+    """
+    deadline = time.monotonic() + 30.0
+    pause = 0.001
+    while True:
+        with guard("switch the database to WAL mode"):
+            raw = engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            finally:
+                raw.close()
+        time.sleep(pause)  # another connection holds the lock: wait as SQLite's busy handler
+        pause = min(pause * 2, 0.05)
 
 
 @contextlib.contextmanager

@@ -19,9 +19,14 @@ Schema (version 1, in `provenflow_meta`):
 
 Opening a database (`prepare_schema`) checks the version, or creates the tables and the version
 row in an empty database, in one transaction; on PostgreSQL it first takes an advisory lock on
-the schema, so that one process at a time creates the tables. On SQLite it then switches the
-database to WAL mode (a persistent setting; see `_sql_engine`), only once the database is known
-to be provenflow's.
+the schema, so that one process at a time creates the tables (on SQLite the transaction begins
+`IMMEDIATE`, which does the same). A database that holds other tables and no provenflow ones is
+refused (`ForeignStore`, naming them) unless it is opened to be initialised; opened to be read
+or resumed, a database without provenflow tables is `StoreNotFound`, and nothing is written.
+A new SQLite database is switched to WAL mode (a persistent setting; see `_sql_engine`) right
+after its tables are made, once; a database the user asked to initialise keeps its own
+journal mode. Opening a store to read changes nothing; opening it to write adds the lease
+columns a store made before leases lacks (read-only, such a store is refused, saying so).
 """
 
 from __future__ import annotations
@@ -31,8 +36,15 @@ from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
-from provenflow.errors import CorruptRecord, NewerSchema
+from provenflow.errors import (
+    CorruptRecord,
+    ForeignStore,
+    NewerSchema,
+    StorageUnavailable,
+    StoreNotFound,
+)
 from provenflow.persistence._json import SCHEMA_VERSION
+from provenflow.persistence._sql_engine import Access, use_wal
 from provenflow.persistence._sql_lease import LEASE_COLUMNS, lease_columns
 
 __all__ = [
@@ -92,47 +104,67 @@ TRANSITIONS = sa.Table(
 )
 
 
-def prepare_schema(
+def prepare_schema(  # noqa: PLR0917 (the parts of one opening)
     engine: sa.Engine,
     writer: sa.Engine,
     url: str,
     dialect: str,
     guard: Callable[[str], AbstractContextManager[None]],
+    access: Access = "create",
+    initialise: bool = False,
 ) -> None:
     """Check the schema version, or create the schema in an empty database.
 
     `writer` is `engine` with its transactions begun `IMMEDIATE` (see `_sql_engine`), `url`
-    the store as shown in messages, `guard(action)` turns database errors into provenflow's.
-    Raises `NewerSchema`, `CorruptRecord` (a foreign or damaged database) or, through `guard`,
-    `StorageUnavailable`; a refused database is left as it was (the transaction rolls back).
+    the store as shown in messages, `guard(action)` turns database errors into provenflow's;
+    `access` is how the store is opened (only `create` makes tables) and `initialise` lets it
+    make them beside other tables. Raises `NewerSchema`, `CorruptRecord` (a damaged database),
+    `ForeignStore`, `StoreNotFound` or, through `guard`, `StorageUnavailable`; a refused
+    database is left as it was (the transaction rolls back).
     """
+    if access == "read":
+        with guard("open the database"), engine.connect() as conn:
+            _check_or_create(conn, url, access, initialise)
+        return
     with guard("open the database"), writer.begin() as conn:
         if dialect == "postgresql":  # one initializer per schema at a time
             lock = "SELECT pg_advisory_xact_lock(hashtext('provenflow:' || current_schema()))"
             conn.execute(sa.text(lock))
-        inspector = sa.inspect(conn)
-        if inspector.has_table(META.name):
-            query = sa.select(META.c.value).where(META.c.name == "schema_version")
-            check_schema(url, conn.execute(query).scalar())
-            _add_lease_columns(conn, inspector)
+        created, foreign = _check_or_create(conn, url, access, initialise)
+    if created and not foreign and dialect == "sqlite":
+        use_wal(engine, guard)
+
+
+def _check_or_create(
+    conn: sa.Connection, url: str, access: Access, initialise: bool
+) -> tuple[bool, bool]:
+    """Check the schema of the database `conn` is on, or create it (only if `access` is
+    `create`); return whether it was created, and whether beside other tables."""
+    inspector = sa.inspect(conn)
+    tables = inspector.get_table_names()
+    if META.name in tables:
+        query = sa.select(META.c.value).where(META.c.name == "schema_version")
+        check_schema(url, conn.execute(query).scalar())
+        if access == "read":
+            _check_lease_columns(url, inspector)
         else:
-            tables = (RUNS, DETAILS, TRANSITIONS)
-            present = [t.name for t in tables if inspector.has_table(t.name)]
-            if present:
-                raise CorruptRecord(
-                    url,
-                    f"{', '.join(present)} exist(s) without provenflow_meta: not a store of "
-                    "provenflow, or a damaged one",
-                )
-            METADATA.create_all(conn)
-            conn.execute(META.insert(), {"name": "schema_version", "value": str(SCHEMA_VERSION)})
-    if dialect == "sqlite":  # persistent; only set on a database known to be ours
-        with guard("open the database"):
-            raw = engine.raw_connection()
-            try:
-                raw.cursor().execute("PRAGMA journal_mode=WAL")
-            finally:
-                raw.close()
+            _add_lease_columns(conn, inspector)
+        return False, False
+    present = [t.name for t in (RUNS, DETAILS, TRANSITIONS) if t.name in tables]
+    if present:
+        raise CorruptRecord(
+            url,
+            f"{', '.join(present)} exist(s) without provenflow_meta: not a store of "
+            "provenflow, or a damaged one",
+        )
+    others = sorted(name for name in tables if not name.startswith("provenflow_"))
+    if others and not (initialise and access == "create"):
+        raise ForeignStore(url, [f"table {name}" for name in others])
+    if access != "create":
+        raise StoreNotFound(url, "the database holds no provenflow tables")
+    METADATA.create_all(conn)
+    conn.execute(META.insert(), {"name": "schema_version", "value": str(SCHEMA_VERSION)})
+    return True, bool(others)
 
 
 def check_schema(url: str, found: object) -> None:
@@ -149,6 +181,18 @@ def check_schema(url: str, found: object) -> None:
         raise NewerSchema(url, version, SCHEMA_VERSION)
     if version < 1:
         raise CorruptRecord(where, f"schema_version {version} is not a valid version")
+
+
+def _check_lease_columns(url: str, inspector: sa.Inspector) -> None:
+    """Refuse to read a store made before leases existed (it lacks their columns, which only a
+    writer adds), saying how to upgrade it."""
+    present = {column["name"] for column in inspector.get_columns(RUNS.name)}
+    if not present.issuperset(LEASE_COLUMNS):
+        raise StorageUnavailable(
+            url,
+            "cannot read it read-only: it was made before run leases, and only a writer adds "
+            "their columns; open it once to write (`provenflow resume`, `provenflow run`)",
+        )
 
 
 def _add_lease_columns(conn: sa.Connection, inspector: sa.Inspector) -> None:

@@ -5,6 +5,9 @@
   engine's real core and resume path with the user's real code and a simulated store, and
   reports a trace with the fewest faults to any broken invariant (or a run that can go on
   forever, with its `Loop`); `replay` plays it again.
+- `check_owners(flow_or_factory)` explores several engines contending for one run (loading it,
+  taking its lease, stepping, renewing, pausing past their lease's expiry on a simulated clock)
+  and shows that only the engine granted the lease last ever has a write kept.
 - `fuzz(factory)` runs a flow many times through the real engine and store with random faults
   (hypothesis strategies in `flows()` / `behaviours()` build random flows), shrinking failures.
 - `verify_lifecycles()` reports the table checks and, given a test run's transition coverage,
@@ -22,6 +25,7 @@ from provenflow.verification._checker import Report, Violation, check
 from provenflow.verification._coverage import TransitionCoverage, TransitionRecorder
 from provenflow.verification._fuzz import FuzzReport, fuzz
 from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
+from provenflow.verification._owners import OwnersReport, OwnersViolation, check_owners
 from provenflow.verification._replay import replay
 from provenflow.verification._report import Loop
 from provenflow.verification._simulation import InjectedFailure
@@ -48,6 +52,8 @@ __all__ = [
     "LifecycleReport",
     "LinkPlan",
     "Loop",
+    "OwnersReport",
+    "OwnersViolation",
     "ProcessCrash",
     "Report",
     "RetryPlan",
@@ -58,6 +64,7 @@ __all__ = [
     "assert_sound",
     "behaviours",
     "check",
+    "check_owners",
     "flows",
     "fuzz",
     "replay",

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from provenflow.engine import Engine, Work
 from provenflow.flows import CompiledFlow, Flow, compile_flow
-from provenflow.persistence import Grant, Lease, Owner, RunInfo, Storage, Transition
+from provenflow.persistence import Grant, Lease, Owner, RunInfo, RunListing, Storage, Transition
 from provenflow.verification._simulation import InjectedFailure
 from provenflow.verification._strategies import _strategies
 from provenflow.verification._strategies_tasks import ProcessCrash
@@ -132,8 +132,14 @@ class _Store:
     def runs(self) -> list[tuple[RunInfo, str]]:
         return self.inner.runs()
 
+    def list_runs(self) -> RunListing:
+        return self.inner.list_runs()
+
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         self.inner.check_value(flow_id, atom, field, value)
+
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        return self.inner.stored_value(flow_id, atom, field, value)
 
     def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
         return self.inner.take_lease(flow_id, owner, ttl)

@@ -2,8 +2,8 @@
 
 `SimulatedStore` keeps one run the way the durable stores do: each recorded transition is
 encoded with the stores' own JSON codec (`provenflow.persistence._json`), checked as they check
-it, and decoded back on load (so a tuple comes back a list, as after a real restart), behind the
-same compare-and-set on the version. (A crash before a write is the path's: it never calls
+it, and decoded back on load (so a value comes back as after a real restart), behind the same
+compare-and-set on the version. (A crash before a write is the path's: it never calls
 `record` then.) Its lease is decided by the stores' own rules (`provenflow.persistence._lease`)
 on a simulated clock, `now`, which only the path moves.
 
@@ -21,8 +21,9 @@ from typing import Any
 
 from provenflow.engine import Work
 from provenflow.errors import StaleVersion, UnknownRun, UsageError
-from provenflow.persistence import Grant, Lease, Owner, RunInfo, Transition, _lease
+from provenflow.persistence import Grant, Lease, Owner, RunInfo, RunListing, Transition, _lease
 from provenflow.persistence._json import check_value, dumps, loads, transition_from_fields
+from provenflow.persistence._values import stored_form
 
 __all__ = ["SimulatedExecutor", "SimulatedStore", "encoded"]
 
@@ -111,8 +112,14 @@ class SimulatedStore:
         flow = [t.new_state for t in self.transitions if t.atom is None]
         return [(self.info, str(flow[-1]) if flow else "PENDING")]
 
+    def list_runs(self) -> RunListing:
+        return RunListing(self.runs(), [])
+
     def check_value(self, flow_id: str, atom: str | None, field: str, value: object) -> None:
         check_value(value, flow_id, atom, field)
+
+    def stored_value(self, flow_id: str, atom: str | None, field: str, value: object) -> Any:
+        return stored_form(value, flow_id, atom, field)
 
     def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
         self._info(flow_id)

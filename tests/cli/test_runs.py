@@ -16,6 +16,7 @@ import pytest
 
 import provenflow as pf
 from provenflow.fsm import LIFECYCLES
+from provenflow.persistence import open_storage
 from tests.cli.conftest import invoke, plain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +105,7 @@ def test_resume_latest_continues_the_stores_last_run(
 
 
 def test_resume_latest_in_an_empty_store_says_so(db: str) -> None:
-    invoke("runs", "-b", db)
+    open_storage(db)  # an empty store (reading commands make none)
     result = invoke("resume", "latest", "-b", db)
     assert result.exit_code == 2
     assert plain(result.stderr) == f"provenflow: error: no runs recorded in {db}\n"

@@ -221,3 +221,31 @@ def test_an_interrupted_task_stops_the_engine_and_the_reload_runs_it_again() -> 
         ("b", "succeed", "SUCCESS"),
         (None, "succeed", "SUCCESS"),
     ]
+
+
+def test_an_engine_whose_run_was_taken_over_is_stopped_and_never_says_success() -> None:
+    now = [1_000.0]
+    storage = MemoryStorage(clock=lambda: now[0])
+    journal = Journal()
+    successor: list[pf.Engine] = []
+
+    def last() -> None:  # the first engine pauses past its lease; another takes the run over
+        journal("execute", "c")
+        if not successor:
+            now[0] += 60.0
+            successor.append(pf.Engine.load(flow(), storage, first.flow_id))
+            successor[0].run()
+
+    def flow() -> pf.Flow:
+        return pf.LinearFlow("f").add(make_task(journal, "a"), pf.task(last, name="c"))
+
+    first = pf.Engine(flow(), backend=storage, lease_ttl=10.0)
+    with pytest.raises(pf.LeaseLost):
+        first.run()  # its last write, c's and the flow's succeed, is refused
+    assert successor[0].state == "SUCCESS"
+    assert first.state == "UNKNOWN"  # not the SUCCESS it could not record
+    recorded = steps(storage, first.flow_id)
+    with pytest.raises(EngineStopped, match=r"a write to memory:// failed \(LeaseLost: "):
+        first.run()
+    assert steps(storage, first.flow_id) == recorded
+    assert journal.actions("execute") == ["a", "c", "c"]

@@ -6,8 +6,8 @@ import os
 import signal
 from typing import Any
 
-from provenflow.errors import StaleVersion
-from provenflow.persistence import open_storage
+from provenflow.errors import ProvenflowError, StaleVersion
+from provenflow.persistence import RunInfo, open_storage
 from tests.persistence._samples import running
 
 
@@ -39,3 +39,21 @@ def record_then_die(url: str, flow_id: str, batches: int, done: Any) -> None:
         version = store.record(flow_id, [running(f"a{n}")], version)
     done.send(version)  # a pipe writes at once (a Queue's feeder thread would die unsent)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def first_opens(urls: list[str], me: int, *, barrier: Any, results: Any) -> None:
+    """Open each store of `urls` in turn (a new one each round, all workers together after the
+    barrier), record a run in it and list its runs; report the failures."""
+    failures = []
+    for url in urls:
+        barrier.wait()
+        try:
+            store = open_storage(url)
+            store.create(RunInfo(f"run-{me}", "f", ()))
+            store.runs()
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+        except ProvenflowError as error:
+            failures.append(f"{url}: {error!r}")
+    results.put(failures)

@@ -13,6 +13,7 @@ import pytest
 
 from provenflow.errors import (
     CorruptRecord,
+    ForeignStore,
     NewerSchema,
     RunExists,
     StaleVersion,
@@ -189,7 +190,7 @@ def test_a_bad_marker_is_refused(root: Path, content: bytes, problem: str) -> No
 
 def test_a_directory_of_other_files_is_refused_and_untouched(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(CorruptRecord, match=r"holds other files and no provenflow-store\.json"):
+    with pytest.raises(ForeignStore, match=r"holds file notes.txt and no provenflow store"):
         DirStorage(f"dir://{tmp_path}")
     assert tree(tmp_path) == {"notes.txt": b"mine"}
 

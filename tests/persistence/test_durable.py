@@ -92,19 +92,33 @@ def test_a_store_json_cannot_hold_is_refused_at_create(durable: Backend) -> None
     assert store.runs() == []
 
 
-def test_tuples_come_back_as_lists_and_subclasses_as_their_base(durable: Backend) -> None:
+def test_tuples_come_back_as_tuples_and_subclasses_as_their_base(durable: Backend) -> None:
     store = durable.open()
     store.create(RUN)
-    result = {"pair": (1, (2, "3")), "ordered": OrderedDict(b=1, a=2), "state": task.State.RUNNING}
+    result = {
+        "pair": (1, (2, "3"), [()]),
+        "ordered": OrderedDict(b=1, a=2),
+        "state": task.State.RUNNING,
+        "tag-like": {"$tuple": [1]},
+        "escape-like": {"$dict": [["a", 1]]},
+    }
     history = ({"value": (1, 2), "failures": {}},)
     retry = Transition("again", "retry", "PENDING", "start", "RUNNING", 1, 1.0, None, None, history)
     store.record("run-1", [succeeded("charge", result), retry], 0)
     transitions, _ = loaded(durable.open())
     back = transitions[0].result
-    assert back == {"pair": [1, [2, "3"]], "ordered": {"b": 1, "a": 2}, "state": "RUNNING"}
+    assert back == {
+        "pair": (1, (2, "3"), [()]),
+        "ordered": {"b": 1, "a": 2},
+        "state": "RUNNING",
+        "tag-like": {"$tuple": [1]},
+        "escape-like": {"$dict": [["a", 1]]},
+    }
+    assert type(back["pair"]) is tuple and type(back["pair"][1]) is tuple
+    assert type(back["tag-like"]) is dict and type(back["escape-like"]) is dict
     assert type(back["ordered"]) is dict and type(back["state"]) is str
     assert list(back["ordered"]) == ["b", "a"]
-    assert transitions[1].history == ({"value": [1, 2], "failures": {}},)
+    assert transitions[1].history == ({"value": (1, 2), "failures": {}},)
     assert type(transitions[1].history) is tuple
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import provenflow as pf
 from provenflow.engine import _loop, _runner
+from provenflow.persistence import _json
 from provenflow.verification import _simulation, check
 from provenflow.verification._simulation import Simulation
 
@@ -79,7 +80,7 @@ def test_a_runner_that_skips_the_stores_value_check_is_caught(
         return pf.LinearFlow("sets").add(pf.task(lambda: {1, 2}, name="make", provides="s"))
 
     assert check(make, crashes=0).ok  # the set fails its task, which is then reverted
-    monkeypatch.setattr(_loop.Loop, "_unstorable", lambda self, atom, result: None)
+    monkeypatch.setattr(_loop.Loop, "_as_stored", lambda self, atom, result: (result, None))
     report = check(make, crashes=0)
     assert not report.ok
     assert "UnstorableValue" in report.violations[0].message
@@ -108,12 +109,26 @@ def pair_then_consumer() -> tuple[pf.Flow, Seen]:
     return flow, seen
 
 
-def test_a_value_comes_back_from_the_store_as_the_real_stores_give_it() -> None:
-    # the consumer is given a tuple when the run goes straight on; after a crash and a resume
-    # from the store it is given what the store's JSON gives back: a list
-    def only_tuples(seen: Seen) -> bool:
-        return all(kind == "tuple" for kind in seen.types)
+def only_tuples(seen: Seen) -> bool:
+    return all(kind == "tuple" for kind in seen.types)
 
+
+def test_a_value_comes_back_from_the_store_as_the_real_stores_give_it() -> None:
+    # the consumer is given a tuple when the run goes straight on, and after a crash and a
+    # resume from the store too: the store's codec keeps tuples
+    assert check(pair_then_consumer, crashes=0, always=only_tuples).ok
+    assert check(pair_then_consumer, crashes=1, always=only_tuples).ok
+
+
+def test_a_codec_that_gives_back_another_type_after_a_crash_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # plant the codec of old (tuples read back as lists): the checker's store decodes with the
+    # real codec, so only a path with a crash before the consumer shows the difference
+    def lists_for_tuples(data: dict[str, Any]) -> Any:
+        return list(data["$tuple"]) if list(data) == ["$tuple"] else data
+
+    monkeypatch.setattr(_json, "untagged", lists_for_tuples)
     assert check(pair_then_consumer, crashes=0, always=only_tuples).ok
     report = check(pair_then_consumer, crashes=1, always=only_tuples)
     assert not report.ok

@@ -34,19 +34,19 @@ from tests.helpers import consistent, make_careless, make_double_charge, make_fo
 
 
 def chain() -> pf.Flow:
-    """login provides a token (a tuple, which the store gives back as a list) that use and
+    """login provides a token (a tuple, which the store gives back as a tuple) that use and
     ship need, in their execute and their revert."""
 
     def login() -> tuple[str, int]:
         return ("tok", 1)
 
-    def use(token: list[Any]) -> str:
+    def use(token: tuple[str, int]) -> str:
         return f"used {token[0]}"
 
-    def undo(token: list[Any], **_: Any) -> None:
+    def undo(token: tuple[str, int], **_: Any) -> None:
         assert token[0] == "tok"
 
-    def ship(token: list[Any], used: str) -> int:
+    def ship(token: tuple[str, int], used: str) -> int:
         return 3
 
     return pf.LinearFlow("chain").add(
@@ -455,7 +455,7 @@ def hand_the_core_a_success_for_a_call_that_raised(monkeypatch: pytest.MonkeyPat
 
 @mutant(unstorable, "engine", says="UnstorableValue: run 'checked': atom 'odd'", crashes=0)
 def skip_the_check_of_a_result_the_store_cannot_keep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_loop.Loop, "_unstorable", lambda loop, atom, result: None)
+    monkeypatch.setattr(_loop.Loop, "_as_stored", lambda loop, atom, result: (result, None))
 
 
 @mutant(chain, "engine", says="StaleVersion: run 'checked': expected version", crashes=0)
@@ -507,12 +507,12 @@ def read_back_a_failure_without_its_message(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @mutant(chain, "result-from-execute", crashes=0)
-def decode_a_list_one_item_short(monkeypatch: pytest.MonkeyPatch) -> None:
+def decode_a_sequence_one_item_short(monkeypatch: pytest.MonkeyPatch) -> None:
     original = _json.loads
 
     def loads(text: Any, where: str) -> Any:
         value = original(text, where)
-        short = isinstance(value, list) and value and not isinstance(value[0], dict)
+        short = isinstance(value, list | tuple) and value and not isinstance(value[0], dict)
         return value[:-1] if short else value
 
     replace_everywhere(monkeypatch, _json, "loads", loads)
