@@ -83,6 +83,10 @@ class Engine:
         self.storage = open_storage(backend)
         self.flow_id = flow_id or uuid.uuid4().hex
         version = self.storage.create(run_info(compiled, self.flow_id, store, factory))
+        store = {  # as the store gives them back after a crash: what the atoms are given
+            name: self.storage.stored_value(self.flow_id, None, f"store[{name!r}]", value)
+            for name, value in store.items()
+        }
         self._setup(compiled, Core(compiled, store, clock=time.time), version)
         self._configure(executor, max_workers, listeners, lease_ttl)
 

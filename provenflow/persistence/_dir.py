@@ -18,9 +18,8 @@ Layout (schema version 1):
     runs/<id>/lease.lock             empty: locked by whoever writes the run or its lease
 
 `<id>` is the flow id percent-encoded (`quote(flow_id, safe="")`, dots too), so any id makes one
-safe file name. Every file is written whole to a temporary file in its directory, fsynced, and
-then given its final name, and the directory is fsynced: a reader sees a file complete or not at
-all, and a killed writer leaves at most a stray `.tmp-*` file, which readers ignore.
+safe file name. Every file is written whole and durably (`_files`): a reader sees a file
+complete or not at all, and a killed writer leaves at most a stray `.tmp-*` file, ignored.
 
 Compare-and-set. A batch file is named by the sequence number of its first transition, which is
 the run's version before the batch plus one. A writer at version v first walks the chain of
@@ -38,8 +37,8 @@ and names its batch file, so a write with a stale token is refused before anythi
 `load` reads the chain in order and refuses, with `CorruptRecord` naming the file, anything it
 cannot trust: a truncated or hand-edited file, a batch that does not start where the last ended,
 a stray batch file off the chain, an unknown state or event. Nothing is ever rewritten or
-deleted, so a refusal leaves the store as it was. `runs()` reads every run in full (it is meant
-for listing, not for a hot path).
+deleted, so a refusal leaves the store as it was. `list_runs()` reads every run in full (it is
+meant for listing, not for a hot path) and names each run it cannot trust.
 """
 
 from __future__ import annotations
@@ -68,6 +67,7 @@ from provenflow.errors import (
     UsageError,
 )
 from provenflow.persistence._dir_lease import DirRunLeases, locked
+from provenflow.persistence._files import create_durably, remove_tree, sync_directory, write_durably
 from provenflow.persistence._json import (
     SCHEMA_VERSION,
     atoms_from_json,
@@ -154,14 +154,14 @@ class DirStorage(DirRunLeases):
             staging = self._runs / f".tmp-{uuid.uuid4().hex}"
             staging.mkdir()
             try:
-                _write_durably(staging / "run.json", dumps(document))
+                write_durably(staging / "run.json", dumps(document))
                 os.rename(staging, final)  # refused when `final` exists (it is never empty)
             except OSError as error:
-                _remove_tree(staging)
+                remove_tree(staging)
                 if error.errno in (errno.EEXIST, errno.ENOTEMPTY) or final.exists():
                     raise RunExists(run.flow_id, self.url) from None
                 raise
-            _sync_directory(self._runs)
+            sync_directory(self._runs)
         with self._lock:
             self._ends[run.flow_id] = 0
         return 0
@@ -210,7 +210,7 @@ class DirStorage(DirRunLeases):
                 return expected_version
             first = expected_version + 1
             document = dumps({"first_seq": first, "transitions": entries})
-            if not _create_durably(directory / f"{first:010d}.json", document):
+            if not create_durably(directory / f"{first:010d}.json", document):
                 found = self._current_version(directory, flow_id)
                 raise StaleVersion(flow_id, expected_version, found)
         version = expected_version + len(entries)
@@ -373,7 +373,7 @@ class DirStorage(DirRunLeases):
             if not create:
                 raise StoreNotFound(self.url, f"the directory holds no {MARKER}")
             document = dumps({"format": FORMAT, "schema_version": SCHEMA_VERSION})
-            _create_durably(marker, document)  # a concurrent opener may have won: same content
+            create_durably(marker, document)  # a concurrent opener may have won: same content
         data = loads(marker.read_bytes(), str(marker))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CorruptRecord(str(marker), f"not a provenflow store marker (format {FORMAT!r})")
@@ -416,45 +416,3 @@ def _entry(transition: Transition) -> dict[str, Any]:
         "failure": None if failure is None else failure.to_dict(),
         "history": None if history is None else list(history),
     }
-
-
-def _write_durably(path: Path, text: str) -> None:
-    """Write `path` whole and flush it to disk (it must not exist yet)."""
-    with open(path, "xb") as file:
-        file.write(text.encode())
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def _create_durably(path: Path, text: str) -> bool:
-    """Give `path` the content `text` atomically, unless it exists; return whether it was made.
-
-    The text goes to a temporary file, is fsynced, and is linked to `path` (a link, unlike a
-    rename, never replaces an existing file); then the directory is fsynced.
-    """
-    temporary = path.with_name(f".tmp-{uuid.uuid4().hex}")
-    _write_durably(temporary, text)
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(temporary)
-    _sync_directory(path.parent)
-    return True
-
-
-def _sync_directory(path: Path) -> None:
-    if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a directory to sync it
-        return
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _remove_tree(path: Path) -> None:
-    for child in path.iterdir():
-        child.unlink()
-    path.rmdir()

@@ -31,7 +31,7 @@ Each rule has a short stable name, which a violation carries (`Violation.rule`):
 
 from __future__ import annotations
 
-import json
+import math
 import reprlib
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -67,21 +67,42 @@ _short = _REPR.repr
 
 
 def stored(value: Any) -> Any:
-    """Return `value` as a durable store gives it back: through JSON (a tuple comes back a
-    list), a `Failure` as its dict. A value JSON cannot hold is returned as it is (the memory
-    store keeps it; the durable ones refuse it, which is not this module's rule).
+    """Return `value` as a durable store gives it back: each JSON type and tuple as it is,
+    a subclass of one as its base type (a named tuple as a tuple, a `StrEnum` as its str), a
+    `Failure` as its dict. A value a store cannot hold is returned as it is (the memory store
+    keeps it; the durable ones refuse it, which is not this module's rule).
 
-    The round trip is the standard library's, not the stores' codec: the rules check the
-    stores too, so they must not share their code.
+    Written here, not taken from the stores' codec: the rules check the stores too, so they
+    must not share their code.
     """
     if type(value) in _AS_IS:
         return value
     if isinstance(value, Failure):
         value = value.to_dict()
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        return _plain(value)
     except (TypeError, ValueError, RecursionError):
         return value
+
+
+def _plain(value: Any) -> Any:  # noqa: PLR0911 (one return per kind of value)
+    if value is None or type(value) is bool:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not JSON")
+        return float.__float__(value)
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {str.__str__(key): _plain(item) for key, item in value.items()}
+    raise TypeError("not JSON")
 
 
 def _misreported(

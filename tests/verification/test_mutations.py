@@ -518,6 +518,16 @@ def decode_a_sequence_one_item_short(monkeypatch: pytest.MonkeyPatch) -> None:
     replace_everywhere(monkeypatch, _json, "loads", loads)
 
 
+@mutant(chain, "result-from-execute", crashes=0)
+def decode_tuples_as_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The codec of old: JSON's arrays only, so a tuple comes back a list."""
+
+    def lists_for_tuples(data: dict[str, Any]) -> Any:
+        return list(data["$tuple"]) if list(data) == ["$tuple"] else data
+
+    monkeypatch.setattr(_json, "untagged", lists_for_tuples)
+
+
 # -- the tests -------------------------------------------------------------------------------
 
 
