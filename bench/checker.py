@@ -61,6 +61,9 @@ def with_section(text: str, section: str) -> str:
     """Return `text` with its model checker section replaced by `section` (or appended)."""
     old = section_of(text)
     if old is not None:
+        start, end = old.find(REDUCTION_BEGIN), old.find(REDUCTION_END)
+        if 0 <= start < end:  # `--reduction`'s table, kept in the section
+            section = section.replace(END, old[start : end + len(REDUCTION_END)] + "\n" + END)
         return text.replace(old, section)
     return text.rstrip("\n") + "\n\n" + section + "\n"
 
@@ -223,9 +226,15 @@ def main() -> None:
     parser.add_argument("--before-commit", help="its commit, when it is not a git checkout")
     parser.add_argument("--summary-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--note", default="", help="a sentence on the machine, for the report")
+    parser.add_argument(
+        "--reduction", action="store_true", help="only the partial-order reduction's cases"
+    )
     args = parser.parse_args()
     global START_LOAD, NOTE  # what the report says of the run as a whole
     START_LOAD, NOTE = load_average(), args.note
+    if args.reduction:
+        reduction_section(args.max_seconds)
+        return
     if args.summary_only:
         print(json.dumps(summary(args.max_seconds)))
         return
@@ -436,6 +445,75 @@ def write(
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     RESULTS.write_text(with_section(old, "\n".join(lines)))
     print(f"wrote the model checker section of {RESULTS}", file=sys.stderr)
+
+
+REDUCTION_BEGIN = "<!-- partial-order reduction: written by bench/checker.py --reduction -->"
+REDUCTION_END = "<!-- end of partial-order reduction -->"
+REDUCTION_CASES = ((7, 1, 2), (7, 1, 3), (7, 2, 2), (6, 2, 3))
+"""(unordered tasks, crashes, workers) measured with and without the reduction."""
+
+
+def reduction_section(max_seconds: float) -> None:
+    """Check each of `REDUCTION_CASES` (the default mode) with and without the partial-order
+    reduction, and write the table between `REDUCTION_BEGIN` and `REDUCTION_END` of
+    RESULTS.md (appended when there is none)."""
+    rows = []
+    for size, crashes, workers in REDUCTION_CASES:
+        for reduction in (False, True):
+            report = check(
+                factory("unordered", size),
+                crashes=crashes,
+                workers=workers,
+                reduction=reduction,
+                max_seconds=max_seconds,
+            )
+            exhausted = "—" if report.incomplete else f"{report.elapsed:.1f} s"
+            status = "ok" if report.ok else (report.incomplete or "VIOLATION")
+            row = f"| {size} | {crashes} | {workers} | {'on' if reduction else 'off'} | "
+            row += f"{report.states_explored:,} | {report.transitions:,} | {report.pruned:,} | "
+            row += f"{rate_of(report):,.0f} | {exhausted} | {status} |"
+            rows.append(row)
+            print(row, file=sys.stderr)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    lines = [
+        REDUCTION_BEGIN,
+        "### Partial-order reduction",
+        "",
+        f"Written by `python3 bench/checker.py --reduction` on {now}; do not edit by hand. "
+        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"provenflow checkout {commit}; load average (1 / 5 / 15 min): {START_LOAD} at the "
+        f"start, {load_average()} at the end. {NOTE + ' ' if NOTE else ''}"
+        f"Unordered flows of no-op tasks, the default mode, bound {max_seconds:g} s per case, "
+        "with `reduction=False` (off) and the default (on). `pruned`: the options the reduction "
+        "did not take (`Report.pruned`).",
+        "",
+        "| tasks | crashes | workers | reduction | states | transitions | pruned | states/s "
+        "| time to exhaust | result |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
+        *rows,
+        REDUCTION_END,
+    ]
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    start, end = text.find(REDUCTION_BEGIN), text.find(REDUCTION_END)
+    section = "\n".join(lines)
+    if 0 <= start < end:
+        text = text[:start] + section + text[end + len(REDUCTION_END) :]
+    elif END in text:  # inside the model checker's section, which bench/run.py keeps
+        text = text.replace(END, section + "\n" + END)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,25 @@ def test_revert_failures_explores_reverts_that_raise(tmp_path: Path) -> None:
     assert report["ok"] and report["states_explored"] > plain["states_explored"]
 
 
+def test_no_reduction_explores_every_order_and_the_report_says_what_it_pruned(
+    tmp_path: Path,
+) -> None:
+    factory = tmp_path / "wide.py"
+    factory.write_text(
+        "import provenflow as pf\n\n"
+        "def make_flow():\n"
+        "    return pf.UnorderedFlow('wide').add(\n"
+        "        *(pf.task(lambda: 1, name=f't{i}', revert=lambda **_: None) for i in range(3)))\n"
+    )
+    args = ["verify", f"{factory}:make_flow", "--crashes", "0"]
+    reduced = json.loads(invoke(*args, "--json").output)
+    full = json.loads(invoke(*args, "--no-reduction", "--json").output)
+    assert reduced["ok"] and full["ok"]
+    assert reduced["pruned"] > 0 and full["pruned"] == 0
+    assert reduced["states_explored"] < full["states_explored"]
+    assert "partial-order reduction:" in invoke(*args).output
+
+
 def test_a_run_that_can_go_on_forever_is_printed_with_its_loop_and_in_json() -> None:
     spec = "tests.helpers:make_forever"
     result = invoke("verify", spec, "--crashes", "0")

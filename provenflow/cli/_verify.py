@@ -74,6 +74,11 @@ def guarded_factory(spec: str) -> Callable[[], Any]:
 @click.option("--eventually", metavar="SPEC", help="FILE_OR_MODULE:NAME of eventually(ctx).")
 @json_option("Print the report as one JSON object.")
 @click.option(
+    "--no-reduction",
+    is_flag=True,
+    help="Explore every order of completion, also in settled revert phases.",
+)
+@click.option(
     "--show-output", is_flag=True, help="Let the flow's own prints through (hidden by default)."
 )
 def verify(  # noqa: PLR0917 (click passes every option by name)
@@ -89,6 +94,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
     always: str | None,
     eventually: str | None,
     as_json: bool,
+    no_reduction: bool,
     show_output: bool,
 ) -> None:
     """Explore every run of a flow: each order of ready atoms, each failure, each crash point
@@ -124,6 +130,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             invariant=None if invariant is None else load_object(invariant, "invariant"),
             always=None if always is None else load_object(always, "always"),
             eventually=None if eventually is None else load_object(eventually, "eventually"),
+            reduction=not no_reduction,
         )
     rate = report.states_explored / report.elapsed if report.elapsed > 0 else 0.0
     if as_json:
@@ -132,6 +139,7 @@ def verify(  # noqa: PLR0917 (click passes every option by name)
             "states_explored": report.states_explored,
             "choices": report.choices,
             "transitions": report.transitions,
+            "pruned": report.pruned,
             "paths": report.paths,
             "elapsed": report.elapsed,
             "states_per_second": rate,

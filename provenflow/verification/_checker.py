@@ -11,6 +11,9 @@ meets a state another path passed with no more faults stops there (`Merged`). So
 explored once per distinct state, whatever order of events led there. This is the reduction
 that keeps parallel flows tractable: two orders of independent atoms that reach the same state
 are explored once. The report counts the distinct states and, among them, the choices.
+Where every order ends alike (a settled revert phase: no fault left, only reverts in flight,
+no world and no `always` check), a partial-order reduction takes one of them (`_reduction`;
+`reduction=False` takes all); the report counts the options it left (`pruned`).
 
 The order is by faults (a 0-1 breadth-first search): a crash, an injected failure or a
 suspension costs one, the run's normal course (the first option, or any order of completion)
@@ -100,6 +103,7 @@ def check(
     revert_failures: bool = False,
     workers: int = 2,
     world_at_each_step: bool = False,
+    reduction: bool = True,
     _merge: bool = True,
     _fingerprints: bool = True,
 ) -> Report:
@@ -128,6 +132,10 @@ def check(
     the start. `snapshots=True` insists on copies (`UsageError` for a world that cannot be
     saved); `snapshots=False` always replays.
 
+    `reduction=False` turns the partial-order reduction off (`_reduction`): by default, in a
+    settled revert phase (no fault left, only reverts in flight, no world and no `always`
+    check) one order of completion stands for all; `report.pruned` counts the options left.
+
     `world_at_each_step=True` gives each violation the world after each of its steps
     (`Violation.worlds`, printed where it changed): its path is played once more to note them.
     """
@@ -152,6 +160,7 @@ def check(
         merge=_merge,
         fingerprints=_fingerprints,
         world_steps=world_at_each_step,
+        reduction=reduction,
     )
     with collector_paused():
         report = search.run(snapshots)

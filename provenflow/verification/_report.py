@@ -183,6 +183,11 @@ class Report:
     """When a bound stopped the search: the number of faults (crashes, injected failures,
     suspensions) of the runs it was exploring. Every run with fewer faults was explored (the
     search goes in order of faults), so the report is sound up to `fault_level - 1` faults."""
+    pruned: int = 0
+    """The options the partial-order reduction did not take (`check(..., reduction=True)`,
+    see `_reduction`): transitions not explored, each standing for an order of completion
+    another option covers; the states only they lead to are not counted anywhere. 0 with
+    `reduction=False` or when no settled revert phase was reached."""
     fault_level_explored: float | None = None
     """Of the branches (with snapshots: states) with `fault_level` faults found so far, the
     share taken when the search stopped. An upper bound: those still to be found from them are
@@ -211,6 +216,11 @@ class Report:
             lines[0] += (
                 "; states kept as 64-bit fingerprints "
                 f"(probability of a collision at most {self.collision_probability:.1g})"
+            )
+        if self.pruned:
+            lines.append(
+                f"partial-order reduction: {self.pruned} options not taken (orders of "
+                "completion in settled revert phases; reduction=False takes them)"
             )
         if self.incomplete:
             lines.append(f"INCOMPLETE: {self.incomplete}")

@@ -21,6 +21,7 @@ from provenflow.errors import IllegalTransition, ProvenflowError, UsageError
 from provenflow.verification._fingerprint import collision_bound, fingerprint
 from provenflow.verification._lasso import Lineage, Looped, follow, looped
 from provenflow.verification._levels import Levels
+from provenflow.verification._reduction import fault, settled
 from provenflow.verification._report import Report, Violation
 from provenflow.verification._restore import Saved, Unsaveable, capture, restore
 from provenflow.verification._signals import Branch, Broken, Finished, Merged
@@ -54,6 +55,7 @@ class Search:
         merge: bool = True,
         fingerprints: bool = True,
         world_steps: bool = False,
+        reduction: bool = True,
     ) -> None:
         self.arguments: tuple[Any, ...] = (factory, store, crashes, suspends, checks, spec)
         self.arguments += (max_states, max_seconds, all_violations, revert_failures, workers)
@@ -72,6 +74,8 @@ class Search:
         self.revert_failures = revert_failures
         self.merge = merge
         """Whether states with equal keys are merged (False: every path explored to its end)."""
+        self.reduction = reduction
+        """Whether a settled revert phase takes one option of each choice (`_reduction`)."""
         self.report = Report()
         self.seen: set[Any] = set()
         """The keys of the choices expanded."""
@@ -123,6 +127,7 @@ class Search:
             merge=self.merge,
             fingerprints=self.fingerprints,
             world_steps=self.world_steps,
+            reduction=self.reduction,
         )
         self.started = started  # the time bound counts the first try too
         self.report.replayed = why
@@ -241,17 +246,23 @@ class Search:
             simulation.run()  # it ends as it did: at the violation
         return tuple(simulation.world_after_steps())
 
-    def new_state(self, key: Any, options: int) -> bool:
-        """Count a state reached; return False when it was seen before (never without
-        `merge`)."""
-        if not self.merge:
+    def options(self, simulation: Simulation) -> tuple[int, int]:
+        """Run `simulation` to its next choice; return how many of its options to take (one
+        where the reduction applies: `_reduction.settled`) and how many it has."""
+        options = simulation.advance()
+        return (1 if self.reduction and options > 1 and settled(simulation) else options), options
+
+    def new_state(self, key: Any, options: int, has: int) -> bool:
+        """Count a state reached, of whose `has` options `options` are taken; return False
+        when it was seen before (never without `merge`)."""
+        if self.merge:
+            if key in self.seen:
+                return False
+            self.seen.add(key)
+        else:
             self.unmerged += 1
-            self.report.transitions += options
-            return True
-        if key in self.seen:
-            return False
-        self.seen.add(key)
         self.report.transitions += options
+        self.report.pruned += has - options
         return True
 
     def by_replay(self) -> Report:
@@ -277,18 +288,18 @@ class Search:
         try:
             simulation.catch_up()
             while True:
-                options = simulation.advance()
+                options, has = self.options(simulation)
                 if self.bounded():
                     self.cut = True
                     return False
-                if not self.new_state(simulation.key(), options):
+                if not self.new_state(simulation.key(), options, has):
                     return False
                 followed = self.follow(node, simulation, path)
                 if isinstance(followed, Looped):
                     raise followed
                 node = followed
                 for choice in range(options - 1, 0, -1):
-                    cost = _fault(simulation.stage, choice)
+                    cost = fault(simulation.stage, choice)
                     entry = (faults + cost, (*path, choice), node)
                     if cost == 0:
                         queue.appendleft(entry)
@@ -326,11 +337,11 @@ class Search:
         if self._reach(root, (), 0, 0, None):
             return self.done()
         while self.queue and not self.bounded():
-            faults, parent, path, options, key, node = self.queue.popleft()
+            faults, parent, path, counts, key, node = self.queue.popleft()
             self.levels.take(faults)
             if self.pending is not None and faults >= self.pending[0]:
                 break  # nothing left to pop reaches a violation with fewer faults
-            if self.new_state(key, options) and self._expand(parent, path, faults, options, node):
+            if self.new_state(key, *counts) and self._expand(parent, path, faults, counts[0], node):
                 return self.done()
         if self.report.incomplete is not None:
             self.levels.stopped(self.report, self.queue[0][0], self.queue)
@@ -373,7 +384,7 @@ class Search:
                 continue  # a crash into a state explored before: not even taken
             # the last choice takes the parent itself: nothing else needs it any more
             child = parent.clone(parent.crashes_at(choice)) if choice < options - 1 else parent
-            cost = faults + _fault(stage, choice)
+            cost = faults + fault(stage, choice)
             try:
                 child.apply(choice)
                 if self.repeats_a_resume(child):
@@ -414,7 +425,7 @@ class Search:
         `parent` on its path; return whether the search stops."""
         simulation.faults = cost
         try:
-            options = simulation.advance()
+            options = self.options(simulation)
         except Finished:
             self.report.paths += 1
             return False
@@ -437,20 +448,9 @@ class Search:
 
 _Branch = tuple[int, tuple[int, ...], Lineage | None]
 """A path waiting to be replayed: (faults so far, its choices, its lineage)."""
-_Entry = tuple[int, Simulation, tuple[int, ...], int, Any, Lineage | None]
+_Entry = tuple[int, Simulation, tuple[int, ...], tuple[int, int], Any, Lineage | None]
 """A state waiting to be expanded: (faults so far, the path's snapshot, its choices, how many
-options it has, its key, its lineage)."""
-
-
-def _fault(stage: str, choice: int) -> int:
-    """What taking `choice` at `stage` costs: 1 for a fault (a crash, an injected failure, a
-    suspension), 0 for the run's normal course (the first option, or any order of completion)."""
-    return 0 if choice == 0 or stage in _NORMAL else 1
-
-
-_NORMAL = frozenset({"pick", "take"})
-"""Stages whose every option is the run's normal course: which work completes first, and how
-much room the executor has."""
+of its options are taken and how many it has, its key, its lineage)."""
 
 
 def _violation(
