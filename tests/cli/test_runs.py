@@ -1,7 +1,7 @@
-"""`provenflow run`, `resume`, `history` and `runs` (`provenflow/cli/_runs.py`): what a newcomer
-needs beyond the outcome. The run's id is named before the flow starts (so a killed run can be
-resumed), `latest` names the store's last run, `runs --state` filters by the flow lifecycle's
-states, and tables printed to a pipe are never cut to 80 columns."""
+"""`provenflow run`, `resume`, `history` and `runs` (`provenflow/cli/_runs.py`, `_history.py`):
+what a newcomer needs beyond the outcome. The run's id is named before the flow starts (so a
+killed run can be resumed), `latest` names the store's last run, `runs --state` filters by the
+flow lifecycle's states, and tables printed to a pipe are never cut to 80 columns."""
 
 from __future__ import annotations
 
