@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from provenflow.errors import CorruptRecord, ForeignStore, StoreNotFound, UsageError
+from provenflow.errors import (
+    CorruptRecord,
+    ForeignStore,
+    StorageUnavailable,
+    StoreNotFound,
+    UsageError,
+)
 from provenflow.persistence import CorruptRun, DirStorage, RunInfo, open_storage
+from provenflow.persistence._sql_lease import LEASE_COLUMNS
 from tests.persistence.conftest import Backend, durable, postgres_url  # noqa: F401 (fixtures)
 from tests.persistence.test_durable import RUN, start
 
@@ -223,3 +230,21 @@ def test_a_dir_store_is_listed_without_its_runs_directory(tmp_path: Path) -> Non
     reader = open_storage(f"dir://{tmp_path}", read_only=True)
     assert reader.list_runs() == ([], [])
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_store_made_before_leases_is_upgraded_by_a_writer_only(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    writer = open_storage(f"sqlite:///{path}")
+    writer.create(RUN)
+    writer.close()  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as connection:  # as a store made before leases existed
+        for name in LEASE_COLUMNS:
+            connection.execute(f"ALTER TABLE provenflow_runs DROP COLUMN {name}")
+    connection.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageUnavailable, match="made before run leases") as caught:
+        open_storage(f"sqlite:///{path}", read_only=True)
+    assert "open it once to write" in str(caught.value)
+    assert path.read_bytes() == before
+    open_storage(f"sqlite:///{path}", create=False).close()  # type: ignore[attr-defined]
+    assert open_storage(f"sqlite:///{path}", read_only=True).runs() == [(RUN, "PENDING")]
