@@ -24,7 +24,8 @@ with `StoreNotFound`, and open it as an SQLite URI with `mode=rw` / `mode=ro`, s
 never creates one. `read` never writes: on PostgreSQL its sessions are read-only; a read-only
 SQLite file whose directory cannot be written either (so SQLite cannot make the shared-memory
 file a WAL reader needs) is opened `immutable=1` when no write-ahead log is left beside it
-(nothing can change such a file), and refused with `StorageUnavailable` when one is.
+(read as it is, without locks: meant for a store nothing writes any more, such as an archive
+or read-only media), and refused with `StorageUnavailable` when one is.
 
 Errors (`database_errors`): a file that is not an SQLite database, or a damaged one, gives
 `CorruptRecord` naming the store; a database that cannot be reached or opened gives
@@ -145,7 +146,7 @@ def _existing_file(url: str, parsed: sa.URL, access: Access) -> sa.URL:
                 f"cannot read: the file and its directory are read-only and {wal.name} holds "
                 "changes not yet in the file; open it once where it can be written",
             )
-        query["immutable"] = "1"  # nothing can change it, and no log is left: read it as is
+        query["immutable"] = "1"  # no log left, and we cannot lock it: read the file as it is
     return parsed.set(database=f"file:{quote(str(path.resolve()))}", query=query)
 
 
