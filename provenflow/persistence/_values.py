@@ -40,6 +40,7 @@ TUPLE_TAG = "$tuple"
 DICT_TAG = "$dict"
 """The key of the one-key object that escapes a dict whose only key is a tag."""
 _TAGS = frozenset((TUPLE_TAG, DICT_TAG))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 _LONG_INT_BITS = 13_000
 """Ints of fewer bits always convert to text (under the default limit of 4300 digits)."""
 
@@ -158,20 +159,49 @@ def _sequence(value: list[Any] | tuple[Any, ...], path: list[object], active: se
 
 def tagged(value: Any) -> Any:
     """Return `value` (checked by `stored_form`) with its tuples as `{"$tuple": [...]}` and its
-    tag-like dicts escaped, ready for `json`: `value` itself when it holds neither."""
+    tag-like dicts escaped, ready for `json`: `value` itself when it holds neither.
+
+    On the hot path of every write: scalars are passed over without a call, and a container is
+    copied only when something in it changes.
+    """
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is dict or (cls is not list and isinstance(value, dict)):
+        return _tagged_dict(value)
     if isinstance(value, tuple):
         return {TUPLE_TAG: [tagged(item) for item in value]}
     if isinstance(value, list):
-        items = [tagged(item) for item in value]
-        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
-    if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in _TAGS:
-            return {DICT_TAG: [[key, tagged(item)] for key, item in value.items()]}
-        entries = {key: tagged(item) for key, item in value.items()}
-        if all(entries[key] is item for key, item in value.items()):
-            return value
-        return entries
+        return _tagged_list(value)
     return value
+
+
+def _tagged_dict(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) == 1 and next(iter(value)) in _TAGS:
+        return {DICT_TAG: [[key, tagged(item)] for key, item in value.items()]}
+    copy: dict[str, Any] | None = None
+    for key, item in value.items():
+        if type(item) in _SCALARS:
+            continue
+        new = tagged(item)
+        if new is not item:
+            if copy is None:
+                copy = dict(value)
+            copy[key] = new
+    return value if copy is None else copy
+
+
+def _tagged_list(value: list[Any]) -> list[Any]:
+    items: list[Any] | None = None
+    for index, item in enumerate(value):
+        if type(item) in _SCALARS:
+            continue
+        new = tagged(item)
+        if new is not item:
+            if items is None:
+                items = list(value)
+            items[index] = new
+    return value if items is None else items
 
 
 def untagged(data: dict[str, Any]) -> Any:
