@@ -109,6 +109,8 @@ CASES = [
     Case(["history", "{r}", "--json"], 0),
     Case(["history", "[/]\x1b[2J"], 2, ("run '[/]\\x1b[2J': not found",)),
     Case(["runs"], 0, ("[/]flow\\x1b]0;title\\x07",)),
+    Case(["run", "{m}:ok", "-b", "{u}"], 0, ("/store[/]\\x1b[2J\\r\n",)),
+    Case(["runs", "-b", "{u}"], 0, ("runs in dir://", "store[/]\\x1b[2J\\r")),
     Case(["runs", "--state", "[/]\x1b"], 2, ("'[/]\\x1b': not a flow state",)),
     Case(["runs", "-b", "ftp://[/]\x1b[2J"], 2, ("backend 'ftp://[/]\\x1b[2J'",)),
     Case(["verify", "{m}:bad", "--invariant", "{m}:never"], 1, (SHOWN_NAME, "VIOLATION")),
@@ -129,8 +131,8 @@ def case_id(case: Case) -> str:
 @pytest.fixture
 def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The hostile module ({m}), a store ({d}) holding a REVERTED run of it ({r}) and a
-    SUSPENDED one ({s}, the last), and a verify report with a violation on the hostile names
-    ({j})."""
+    SUSPENDED one ({s}, the last), a verify report with a violation on the hostile names ({j}),
+    and a store whose URL is hostile ({u}), holding one run."""
     for variable in ("FORCE_COLOR", "TTY_COMPATIBLE"):
         monkeypatch.delenv(variable, raising=False)
     module = tmp_path / "hostile.py"
@@ -146,12 +148,15 @@ def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     report = invoke("verify", f"{module}:bad", "--invariant", f"{module}:never", "--json")
     assert report.exit_code == 1, report.output
     (tmp_path / "report.json").write_text(report.stdout, encoding="utf-8")
+    hostile_url = f"dir://{tmp_path}/store[/]\x1b[2J\r"
+    pf.Engine.from_factory(f"{module}:ok", {}, hostile_url).run()
     return {
         "{m}": str(module),
         "{d}": db,
         "{r}": failed.flow_id,
         "{s}": paused.flow_id,
         "{j}": str(tmp_path / "report.json"),
+        "{u}": hostile_url,
     }
 
 
