@@ -3,8 +3,11 @@
 Every transition of a run is recorded through a `Storage` before its side effect, as a
 compare-and-set on the run's version; the transitions of a run are its audit trail. Backends:
 `MemoryStorage` (`memory://`), `SqlStorage` (`sqlite:///path`, `postgresql://...`) and
-`DirStorage` (`dir:///path`); `open_storage(url)` picks one. `SqlStorage` is imported on first
-use, so that SQLAlchemy is only loaded by a program that uses a database.
+`DirStorage` (`dir:///path`); `open_storage(url)` picks one, and makes the store only when
+asked to (`create`, the default; `read_only=True` reads and changes nothing). `list_runs()`
+gives a `RunListing`: the runs that read back, and each one that does not as a `CorruptRun`.
+`SqlStorage` is imported on first use, so that SQLAlchemy is only loaded by a program that
+uses a database.
 """
 
 from __future__ import annotations
