@@ -147,7 +147,8 @@ def _existing_file(url: str, parsed: sa.URL, access: Access) -> sa.URL:
                 "changes not yet in the file; open it once where it can be written",
             )
         query["immutable"] = "1"  # no log left, and we cannot lock it: read the file as it is
-    return parsed.set(database=f"file:{quote(str(path.resolve()))}", query=query)
+    located = parsed.set(database=f"file:{quote(str(path.resolve()))}")
+    return located.update_query_dict(query)  # the URL's other options are kept
 
 
 def _readable_in_place(path: Path) -> bool:

@@ -248,3 +248,17 @@ def test_a_store_made_before_leases_is_upgraded_by_a_writer_only(tmp_path: Path)
     assert path.read_bytes() == before
     open_storage(f"sqlite:///{path}", create=False).close()  # type: ignore[attr-defined]
     assert open_storage(f"sqlite:///{path}", read_only=True).runs() == [(RUN, "PENDING")]
+
+
+def test_an_sqlite_store_read_keeps_the_urls_options(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}?synchronous=full&timeout=7"
+    open_storage(url).create(RUN)
+    for options in ({"create": False}, {"read_only": True}):
+        store = open_storage(url, **options)
+        engine = store._engine  # type: ignore[attr-defined]
+        assert engine.url.query["timeout"] == "7"
+        assert engine.url.query["mode"] == ("ro" if options.get("read_only") else "rw")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert store.runs() == [(RUN, "PENDING")]
+        store.close()  # type: ignore[attr-defined]
