@@ -19,6 +19,7 @@ import provenflow.engine
 import provenflow.errors
 import provenflow.flows
 import provenflow.fsm
+import provenflow.jobs
 import provenflow.persistence
 import provenflow.verification
 
@@ -74,6 +75,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "BadDecision",
         "BadLink",
         "BadResult",
+        "BoardNotFound",
+        "ClaimLost",
         "CorruptRecord",
         "DependencyCycle",
         "DuplicateName",
@@ -85,6 +88,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "InternalError",
         "Interrupted",
         "InvalidMember",
+        "JobClaimed",
         "LeaseLost",
         "LifecycleDefinitionError",
         "MissingInput",
@@ -103,6 +107,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "StorageError",
         "StorageUnavailable",
         "StoreNotFound",
+        "UnknownJob",
         "UnknownRun",
         "UnorderedDependency",
         "UnrecordableTransition",
@@ -184,6 +189,19 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "compile_flow",
         "reporting_progress",
         "task",
+    ],
+    "provenflow.jobs": [
+        "BOARD_SCHEMES",
+        "Board",
+        "Claim",
+        "CorruptJob",
+        "Job",
+        "JobListing",
+        "JobStep",
+        "MemoryBoard",
+        "SqlBoard",
+        "check_factory",
+        "open_board",
     ],
     "provenflow.persistence": [
         "AtomInfo",

@@ -37,7 +37,8 @@ FLOW = "order-7"
             "order-7",
             State.UNCLAIMED,
             Event.COMPLETE,
-            "job 'job-42' in flow 'order-7': cannot 'complete' from UNCLAIMED (allowed: claim, trash)",
+            "job 'job-42' in flow 'order-7': cannot 'complete' from UNCLAIMED"
+            " (allowed: claim, trash)",
         ),
         (
             "job-42",
