@@ -20,6 +20,7 @@ import provenflow.errors
 import provenflow.flows
 import provenflow.fsm
 import provenflow.jobs
+import provenflow.locks
 import provenflow.persistence
 import provenflow.verification
 
@@ -91,6 +92,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "JobClaimed",
         "LeaseLost",
         "LifecycleDefinitionError",
+        "LockHeld",
+        "LockLost",
         "MissingInput",
         "MissingValue",
         "MultipleFailures",
@@ -202,6 +205,18 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "SqlBoard",
         "check_factory",
         "open_board",
+    ],
+    "provenflow.locks": [
+        "HeldLock",
+        "Lease",
+        "LockHeld",
+        "LockLost",
+        "LockService",
+        "MAX_NAME_BYTES",
+        "MemoryLocks",
+        "Owner",
+        "new_owner",
+        "open_locks",
     ],
     "provenflow.persistence": [
         "AtomInfo",
