@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 
 import pytest
 
@@ -53,14 +54,12 @@ def test_tokens_strictly_increase_across_holders_and_after_release(locks: Backen
     assert other.token >= 1
 
 
-def test_a_released_lock_is_kept_with_its_token(locks: Backend) -> None:
+def test_a_released_lock_keeps_its_token_but_is_not_listed(locks: Backend) -> None:
     service = locks.open()
     owner = new_owner()
     lease = service.acquire("orders", owner, 30.0)
     service.release("orders", owner, lease.token)
-    leases, _ = service.leases()
-    assert leases["orders"].held is False
-    assert leases["orders"].token == lease.token
+    assert "orders" not in service.leases()[0]  # only held locks are listed
     with pytest.raises(LockLost) as lost:
         service.check("orders", lease.token)
     assert lost.value.holder is None
@@ -176,6 +175,7 @@ def test_hostile_names_are_locks_like_any_other(locks: Backend, name: str) -> No
     service.renew(name, owner, lease.token, 30.0)
     assert set(service.leases()[0]) == {name}
     service.release(name, owner, lease.token)
+    assert service.leases()[0] == {}
     assert service.acquire(name, owner, 30.0).token == lease.token + 1
 
 
@@ -219,3 +219,35 @@ def test_owners_with_the_same_id_elsewhere_are_different_owners(locks: Backend) 
     service.acquire("orders", here, 30.0)
     with pytest.raises(LockHeld):
         service.acquire("orders", there, 30.0)
+
+
+def test_contending_holders_take_turns_with_increasing_tokens(locks: Backend) -> None:
+    """Four threads, each with a service of its own, take one lock five times each."""
+    inside: list[int] = []
+    tokens: list[int] = []
+    problems: list[BaseException] = []
+    guard = threading.Lock()
+
+    def worker() -> None:
+        service = locks.open()
+        try:
+            for _ in range(5):
+                with service.lease("orders", ttl=30, wait=30) as held:
+                    with guard:
+                        inside.append(held.token)
+                        assert len(inside) == 1, f"two holders at once: {inside}"
+                        tokens.append(held.token)
+                    service.check("orders", held.token)
+                    with guard:
+                        inside.remove(held.token)
+        except BaseException as error:
+            problems.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert problems == []
+    assert len(tokens) == 20
+    assert tokens == sorted(set(tokens)), tokens  # strictly increasing, in the order taken
