@@ -42,6 +42,8 @@ __all__ = [
     "InvalidMember",
     "LeaseLost",
     "LifecycleDefinitionError",
+    "LockHeld",
+    "LockLost",
     "MissingInput",
     "MissingValue",
     "MultipleFailures",
@@ -224,6 +226,76 @@ class RunOwned(StorageError):
             f"run {flow_id!r} is owned by engine {owner}, whose lease expires at {when} "
             f"(in {max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was run. Wait "
             "until that engine ends, or stop it and resume once its lease expired"
+        )
+
+
+class LockHeld(StorageError):
+    """A lock is held by another owner whose lease is live; names the holder and its expiry."""
+
+    def __init__(self, name: str, holder: str, expires_at: float, now: float) -> None:
+        super().__init__(name, holder, expires_at, now)
+
+    @property
+    def name(self) -> str:
+        """The name of the lock."""
+        return str(self.args[0])
+
+    @property
+    def holder(self) -> str:
+        """The owner that holds the lock: its id, pid and host."""
+        return str(self.args[1])
+
+    @property
+    def expires_at(self) -> float:
+        """When the holder's lease expires unless renewed (seconds since the epoch, the lock
+        service's time)."""
+        return float(self.args[2])
+
+    @property
+    def now(self) -> float:
+        """The lock service's time when the lock was found held."""
+        return float(self.args[3])
+
+    def __str__(self) -> str:
+        name, holder, expires_at, now = self.args
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"lock {name!r} is held by {holder}, whose lease expires at {when} "
+            f"(in {max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was changed. "
+            "Wait for it (lease(..., wait=SECONDS)), or try again later"
+        )
+
+
+class LockLost(StorageError):
+    """A lock's token is no longer current (taken over, released or never granted): refused."""
+
+    def __init__(self, name: str, token: int | None, holder: str | None, reason: str) -> None:
+        super().__init__(name, token, holder, reason)
+
+    @property
+    def name(self) -> str:
+        """The name of the lock."""
+        return str(self.args[0])
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token that was refused."""
+        token: int | None = self.args[1]
+        return token
+
+    @property
+    def holder(self) -> str | None:
+        """The owner that holds the lock now, or None when nobody does."""
+        holder: str | None = self.args[2]
+        return holder
+
+    def __str__(self) -> str:
+        name, token, holder, reason = self.args
+        now = "nobody holds it now" if holder is None else f"it is now held by {holder}"
+        return (
+            f"lock {name!r}: the lease with token {token} was {reason}; {now}. Whatever "
+            "this holder does under the lock must stop (nothing was changed); acquire the "
+            "lock again to go on"
         )
 
 

@@ -19,6 +19,7 @@ import provenflow.engine
 import provenflow.errors
 import provenflow.flows
 import provenflow.fsm
+import provenflow.locks
 import provenflow.persistence
 import provenflow.verification
 
@@ -87,6 +88,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "InvalidMember",
         "LeaseLost",
         "LifecycleDefinitionError",
+        "LockHeld",
+        "LockLost",
         "MissingInput",
         "MissingValue",
         "MultipleFailures",
@@ -184,6 +187,18 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "compile_flow",
         "reporting_progress",
         "task",
+    ],
+    "provenflow.locks": [
+        "HeldLock",
+        "Lease",
+        "LockHeld",
+        "LockLost",
+        "LockService",
+        "MAX_NAME_BYTES",
+        "MemoryLocks",
+        "Owner",
+        "new_owner",
+        "open_locks",
     ],
     "provenflow.persistence": [
         "AtomInfo",
