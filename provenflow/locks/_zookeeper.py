@@ -40,7 +40,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    OperationTimeoutError,
+    SessionExpiredError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
 
 from provenflow.errors import StorageUnavailable, UsageError
 from provenflow.locks._protocol import LockService, check_name, check_ttl, refused
@@ -60,15 +72,17 @@ _ATTEMPTS = 100
 """How many times one operation starts again after losing a race to another client's write."""
 
 
-class _Lost(Exception):
-    """A version-checked write lost to another client's write: read again and decide again."""
+_RECONNECT = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0}
+"""How kazoo reconnects after losing the server: for ever, at most a second apart (its own
+default waits up to an hour between attempts after a long outage)."""
 
 
+@dataclass(frozen=True, slots=True)
 class _Request:
     """One request to send: what it is for (in messages) and whether it writes a lock."""
 
-    def __init__(self, doing: str, *, writes: bool = False) -> None:
-        self.doing, self.writes = doing, writes
+    doing: str
+    writes: bool = False
 
 
 class ZooKeeperLocks(LockService):
@@ -77,12 +91,12 @@ class ZooKeeperLocks(LockService):
     request may take (seconds)."""
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        from kazoo.client import KazooClient  # noqa: PLC0415 (only with the zookeeper extra)
-
         self._address = parse_url(url)
         self.url = url
         self._timeout = check_ttl(timeout, "timeout")
-        self._client: Any = KazooClient(hosts=self._address.hosts, timeout=self._timeout)
+        self._client: Any = KazooClient(
+            hosts=self._address.hosts, timeout=self._timeout, connection_retry=_RECONNECT
+        )
         self._noted_session: int | None = None
         self._closed = False
         try:
@@ -168,8 +182,6 @@ class ZooKeeperLocks(LockService):
 
         `decide` raises to refuse, and nothing is written.
         """
-        from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError  # noqa: PLC0415
-
         path, doing = self._address.lock_path(name), f"{doing} lock {name!r}"
         write = _Request(doing, writes=True)
         for _ in range(_ATTEMPTS):
@@ -195,7 +207,6 @@ class ZooKeeperLocks(LockService):
     def _read(self, path: str, doing: str) -> tuple[LeaseRecord | None, int | None]:
         """Return the lease record a lock's node keeps and the node's version (None, None
         when there is no such node: a lock never held)."""
-        from kazoo.exceptions import NoNodeError  # noqa: PLC0415
 
         try:
             data, stat = self._call(doing, self._client.get_async, path)
@@ -214,8 +225,6 @@ class ZooKeeperLocks(LockService):
 
     def _note_session(self, doing: str) -> int:
         """Return this client's session id, after making sure its session node exists."""
-        from kazoo.exceptions import NodeExistsError  # noqa: PLC0415
-
         client_id = self._client.client_id
         if client_id is None:
             raise self._unavailable(_Request(doing), "not connected")
@@ -245,13 +254,6 @@ class ZooKeeperLocks(LockService):
         connection is lost or the session expired on the way, or no answer comes within the
         timeout; `UsageError` once the service is closed; kazoo's own errors otherwise.
         """
-        from kazoo.exceptions import (  # noqa: PLC0415
-            ConnectionLoss,
-            OperationTimeoutError,
-            SessionExpiredError,
-        )
-        from kazoo.handlers.threading import KazooTimeoutError  # noqa: PLC0415
-
         request = _Request(request) if isinstance(request, str) else request
         if self._closed:
             raise UsageError(f"lock service {self.url}: closed; open it again to use it")

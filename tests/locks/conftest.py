@@ -9,8 +9,9 @@ service's clock until the lease is over (with a deadline).
 
 PostgreSQL comes from `PROVENFLOW_TEST_POSTGRES_URL` (a schema per test, as for the storage
 tests) and Redis from `PROVENFLOW_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/0`, with a
-key prefix per test, whose keys are deleted after it). An unreachable server skips its tests,
-saying why, except under `CI=true`, where they fail.
+key prefix per test, whose keys are deleted after it), ZooKeeper from
+`PROVENFLOW_TEST_ZOOKEEPER_URL` (a path per test: `tests/zookeeper_helpers.py`). An unreachable
+server skips its tests, saying why, except under `CI=true`, where they fail.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def _make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         clock = FakeClock()
         url = f"sqlite:///{tmp_path / 'locks.db'}"
         return Backend(name, url, lambda: open_locks(url, clock=clock), clock)
-    url = request.getfixturevalue("postgres_url" if name == "postgresql" else "redis_url")
+    fixtures = {"postgresql": "postgres_url", "redis": "redis_url", "zookeeper": "zookeeper_url"}
+    url = request.getfixturevalue(fixtures[name])
     return Backend(name, url, lambda: open_locks(url))
 
 
@@ -156,7 +158,7 @@ def _backend_fixture(names: list[str]) -> Any:
     return fixture
 
 
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "zookeeper"]
 SERVERS: list[str] = []
 locks = _backend_fixture(BACKENDS)
 server_locks = _backend_fixture(SERVERS or ["memory"])
