@@ -29,6 +29,8 @@ __all__ = [
     "BadDecision",
     "BadLink",
     "BadResult",
+    "BoardNotFound",
+    "ClaimLost",
     "CorruptRecord",
     "DependencyCycle",
     "DuplicateName",
@@ -40,6 +42,7 @@ __all__ = [
     "InternalError",
     "Interrupted",
     "InvalidMember",
+    "JobClaimed",
     "LeaseLost",
     "LifecycleDefinitionError",
     "LockHeld",
@@ -60,6 +63,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoreNotFound",
+    "UnknownJob",
     "UnknownRun",
     "UnorderedDependency",
     "UnrecordableTransition",
@@ -326,6 +330,75 @@ class EngineStopped(UsageError):
             f"run {flow_id!r}: {reason}; this engine is stopped, since what it holds may "
             "differ from the store: load the run again (Engine.load(flow, backend, flow_id) "
             "or Engine.resume(backend, flow_id)) and run that engine"
+        )
+
+
+class ClaimLost(StorageError):
+    """A job board refused a claim's request: its fencing token is no longer the job's current one.
+
+    Raised by renew, complete, abandon and trash; the job was left as it was.
+    """
+
+    def __init__(self, job_id: str, token: int, holder: str | None, reason: str) -> None:
+        super().__init__(job_id, token, holder, reason)
+
+    @property
+    def job_id(self) -> str:
+        """The id of the job the claim was on."""
+        return str(self.args[0])
+
+    def __str__(self) -> str:
+        job_id, token, holder, reason = self.args
+        now = "nobody holds it now" if holder is None else f"it is now claimed by {holder}"
+        return (
+            f"job {job_id!r}: this claim (token {token}) was {reason}; {now}. Nothing was "
+            "changed: stop working on the job (its new owner, if any, carries it on)"
+        )
+
+
+class JobClaimed(StorageError):
+    """A job was to be trashed without its claim while another owner's claim on it is live."""
+
+    def __init__(self, job_id: str, owner: str, expires_at: float, now: float) -> None:
+        super().__init__(job_id, owner, expires_at, now)
+
+    @property
+    def owner(self) -> str:
+        """The owner whose live claim holds the job: its id, pid and host."""
+        return str(self.args[1])
+
+    def __str__(self) -> str:
+        job_id, owner, expires_at, now = self.args
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"job {job_id!r} is claimed by {owner} until {when} (in "
+            f"{max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was changed. Let its "
+            "owner trash it, or try again once the claim has expired"
+        )
+
+
+class UnknownJob(UsageError):
+    """No job with the given id is on the job board."""
+
+    def __init__(self, job_id: str, url: str) -> None:
+        super().__init__(job_id, url)
+
+    def __str__(self) -> str:
+        job_id, url = self.args
+        return f"job {job_id!r}: not found on the board {url} (list its jobs: provenflow jobs list)"
+
+
+class BoardNotFound(UsageError):
+    """A job board opened without creating it does not exist; names where it was looked for."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(url, problem)
+
+    def __str__(self) -> str:
+        url, problem = self.args
+        return (
+            f"no job board at {url}: {problem}; check the URL (a board is made when the first "
+            "job is posted: provenflow jobs post), nothing was created"
         )
 
 

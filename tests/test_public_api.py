@@ -19,6 +19,7 @@ import provenflow.engine
 import provenflow.errors
 import provenflow.flows
 import provenflow.fsm
+import provenflow.jobs
 import provenflow.locks
 import provenflow.persistence
 import provenflow.verification
@@ -75,6 +76,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "BadDecision",
         "BadLink",
         "BadResult",
+        "BoardNotFound",
+        "ClaimLost",
         "CorruptRecord",
         "DependencyCycle",
         "DuplicateName",
@@ -86,6 +89,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "InternalError",
         "Interrupted",
         "InvalidMember",
+        "JobClaimed",
         "LeaseLost",
         "LifecycleDefinitionError",
         "LockHeld",
@@ -106,6 +110,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "StorageError",
         "StorageUnavailable",
         "StoreNotFound",
+        "UnknownJob",
         "UnknownRun",
         "UnorderedDependency",
         "UnrecordableTransition",
@@ -187,6 +192,19 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "compile_flow",
         "reporting_progress",
         "task",
+    ],
+    "provenflow.jobs": [
+        "BOARD_SCHEMES",
+        "Board",
+        "Claim",
+        "CorruptJob",
+        "Job",
+        "JobListing",
+        "JobStep",
+        "MemoryBoard",
+        "SqlBoard",
+        "check_factory",
+        "open_board",
     ],
     "provenflow.locks": [
         "HeldLock",

@@ -75,9 +75,10 @@ def locks_list(url: str, as_json: bool) -> None:
     """
     service = open_locks(url, read_only=True)
     try:
-        held, now = service.leases()
+        leases, now = service.leases()
     finally:
         service.close()
+    held = {name: lease for name, lease in leases.items() if lease.held}
     names = sorted(held)
     if as_json:
         document = [_lock_json(name, held[name], now) for name in names]

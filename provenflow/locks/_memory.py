@@ -67,8 +67,7 @@ class MemoryLocks(LockService):
     def leases(self) -> tuple[dict[str, Lease], float]:
         """See `LockService.leases`."""
         with self._mutex:
-            held = {name: lease for name, lease in self._locks.items() if lease.held}
-            return held, self._clock()
+            return dict(self._locks), self._clock()
 
     def close(self) -> None:
         """Nothing to let go of."""

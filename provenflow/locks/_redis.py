@@ -196,11 +196,9 @@ class RedisLocks(LockService):
         for raw_name, raw in zip(flat[::2], flat[1::2], strict=True):
             name = raw_name.decode("utf-8", errors="replace")
             try:
-                lease = self._lease(name, raw)
+                found[name] = self._lease(name, raw)
             except CorruptRecord:
                 continue  # a listing shows the healthy locks
-            if lease.held:
-                found[name] = lease
         return found, now / 1000
 
     def close(self) -> None:

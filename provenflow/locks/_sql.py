@@ -121,7 +121,7 @@ class SqlLocks(LockService):
     def leases(self) -> tuple[dict[str, Lease], float]:
         """See `LockService.leases`; a row whose lease columns are damaged is left out."""
         columns = [LOCKS.c[column] for column in LEASE_COLUMNS]
-        query = sa.select(LOCKS.c.name, *columns).where(LOCKS.c.lease_held == 1)
+        query = sa.select(LOCKS.c.name, *columns).where(LOCKS.c.lease_token > 0)
         with self._guard("list the locks"), self._engine.connect() as conn:
             rows = conn.execute(query).all() if self._exists else []
             now = self._now(conn)
@@ -129,7 +129,7 @@ class SqlLocks(LockService):
         for row in rows:
             with contextlib.suppress(CorruptRecord):  # a listing shows the healthy locks
                 lease = lease_from_row(tuple(row[1:]), f"{self.url}: lock {row[0]!r}")
-                if lease is not None and lease.held:
+                if lease is not None:
                     found[row[0]] = lease
         return found, now
 

@@ -9,8 +9,9 @@ service's clock until the lease is over (with a deadline).
 
 PostgreSQL comes from `PROVENFLOW_TEST_POSTGRES_URL` (a schema per test, as for the storage
 tests) and Redis from `PROVENFLOW_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/0`, with a
-key prefix per test, whose keys are deleted after it). An unreachable server skips its tests,
-saying why, except under `CI=true`, where they fail.
+key prefix per test, whose keys are deleted after it), ZooKeeper from
+`PROVENFLOW_TEST_ZOOKEEPER_URL` (a path per test: `tests/zookeeper_helpers.py`). An unreachable
+server skips its tests, saying why, except under `CI=true`, where they fail.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def _make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         clock = FakeClock()
         url = f"sqlite:///{tmp_path / 'locks.db'}"
         return Backend(name, url, lambda: open_locks(url, clock=clock), clock)
+    if name == "zookeeper":
+        url = request.getfixturevalue("zookeeper_url")
+        return Backend(name, url, lambda: open_locks(url))
     tag = f"pflocks_{uuid.uuid4().hex[:12]}"
     if name == "postgresql":
         url = f"{request.getfixturevalue('postgres_url')}&application_name={tag}"
@@ -204,7 +208,7 @@ def _backend_fixture(names: list[str]) -> Any:
     return fixture
 
 
-BACKENDS = ["memory", "sqlite", "postgresql", "redis"]
+BACKENDS = ["memory", "sqlite", "postgresql", "redis", "zookeeper"]
 SERVERS = ["postgresql", "redis"]
 locks = _backend_fixture(BACKENDS)
 server_locks = _backend_fixture(SERVERS)
