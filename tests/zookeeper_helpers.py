@@ -11,15 +11,22 @@ they fail.
 joins the same session (its id and password) and closes it, so the server drops the session
 and its ephemeral nodes, and the first client learns it on its next request, as it would after
 a partition longer than its session timeout.
+
+`ZooKeeperServer` is a server of a test's own, to stop and start again (an outage made for
+real, without stopping the server other tests share).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,3 +122,81 @@ def expire_session(client: Any) -> None:
     twin.start(timeout=10.0)
     twin.stop()  # sends closeSession for the shared session
     twin.close()
+
+
+class ZooKeeperServer:
+    """A ZooKeeper server of a test's own (Debian's zookeeperd classes, a JVM started here),
+    on a free port with its data in `directory`: for outages made for real, which the shared
+    server must not suffer. `start()` starts it (again, on the same port and data, after
+    `stop()`) and returns once it serves; `stop()` kills it as a crash would (SIGKILL).
+    Use it as a context manager: the process is stopped on exit, whatever happened.
+    """
+
+    JAR = Path("/usr/share/java/zookeeper.jar")
+
+    def __init__(self, directory: Path) -> None:
+        if not self.JAR.exists():
+            problem = f"{self.JAR} is missing; `.ci/zookeeper` installs Debian's zookeeperd"
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{problem} (CI=true: ZooKeeper tests must run)")
+            pytest.skip(problem)
+        self.directory = directory
+        self.port = _free_port()
+        self.hosts = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "zoo.cfg").write_text(
+            f"tickTime=500\ndataDir={directory / 'data'}\nclientPort={self.port}\n"
+            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+        )
+
+    def url(self, path: str = "/provenflow-test") -> str:
+        """Return the zookeeper:// URL of `path` on this server."""
+        return f"zookeeper://{self.hosts}{path}"
+
+    def start(self, deadline: float = 60.0) -> None:
+        """Start the server and return once a session can be opened on it."""
+        assert self.process is None, "the server is already running"
+        command = [
+            shutil.which("java") or "java",
+            "-Xmx96m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Dzookeeper.root.logger=INFO,CONSOLE",
+            "-cp",
+            f"{self.JAR}:/etc/zookeeper/conf",
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            str(self.directory / "zoo.cfg"),
+        ]
+        with (self.directory / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            with zookeeper_client(self.hosts, timeout=deadline) as client:
+                client.get_children("/")
+        except Exception:
+            self.stop()
+            tail = (self.directory / "server.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"ZooKeeper on {self.hosts} did not start:\n{tail}") from None
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL) and wait for it to be gone; nothing if it is not running."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def __enter__(self) -> ZooKeeperServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
