@@ -29,6 +29,8 @@ __all__ = [
     "BadDecision",
     "BadLink",
     "BadResult",
+    "BoardNotFound",
+    "ClaimLost",
     "CorruptRecord",
     "DependencyCycle",
     "DuplicateName",
@@ -40,8 +42,11 @@ __all__ = [
     "InternalError",
     "Interrupted",
     "InvalidMember",
+    "JobClaimed",
     "LeaseLost",
     "LifecycleDefinitionError",
+    "LockHeld",
+    "LockLost",
     "MissingInput",
     "MissingValue",
     "MultipleFailures",
@@ -58,6 +63,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoreNotFound",
+    "UnknownJob",
     "UnknownRun",
     "UnorderedDependency",
     "UnrecordableTransition",
@@ -227,6 +233,76 @@ class RunOwned(StorageError):
         )
 
 
+class LockHeld(StorageError):
+    """A lock is held by another owner whose lease is live; names the holder and its expiry."""
+
+    def __init__(self, name: str, holder: str, expires_at: float, now: float) -> None:
+        super().__init__(name, holder, expires_at, now)
+
+    @property
+    def name(self) -> str:
+        """The name of the lock."""
+        return str(self.args[0])
+
+    @property
+    def holder(self) -> str:
+        """The owner that holds the lock: its id, pid and host."""
+        return str(self.args[1])
+
+    @property
+    def expires_at(self) -> float:
+        """When the holder's lease expires unless renewed (seconds since the epoch, the lock
+        service's time)."""
+        return float(self.args[2])
+
+    @property
+    def now(self) -> float:
+        """The lock service's time when the lock was found held."""
+        return float(self.args[3])
+
+    def __str__(self) -> str:
+        name, holder, expires_at, now = self.args
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"lock {name!r} is held by {holder}, whose lease expires at {when} "
+            f"(in {max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was changed. "
+            "Wait for it (lease(..., wait=SECONDS)), or try again later"
+        )
+
+
+class LockLost(StorageError):
+    """A lock's token is no longer current (taken over, released or never granted): refused."""
+
+    def __init__(self, name: str, token: int | None, holder: str | None, reason: str) -> None:
+        super().__init__(name, token, holder, reason)
+
+    @property
+    def name(self) -> str:
+        """The name of the lock."""
+        return str(self.args[0])
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token that was refused."""
+        token: int | None = self.args[1]
+        return token
+
+    @property
+    def holder(self) -> str | None:
+        """The owner that holds the lock now, or None when nobody does."""
+        holder: str | None = self.args[2]
+        return holder
+
+    def __str__(self) -> str:
+        name, token, holder, reason = self.args
+        now = "nobody holds it now" if holder is None else f"it is now held by {holder}"
+        return (
+            f"lock {name!r}: the lease with token {token} was {reason}; {now}. Whatever "
+            "this holder does under the lock must stop (nothing was changed); acquire the "
+            "lock again to go on"
+        )
+
+
 class EngineStopped(UsageError):
     """An engine whose run was cut short (a failed write, an interruption) was asked to go on."""
 
@@ -254,6 +330,75 @@ class EngineStopped(UsageError):
             f"run {flow_id!r}: {reason}; this engine is stopped, since what it holds may "
             "differ from the store: load the run again (Engine.load(flow, backend, flow_id) "
             "or Engine.resume(backend, flow_id)) and run that engine"
+        )
+
+
+class ClaimLost(StorageError):
+    """A job board refused a claim's request: its fencing token is no longer the job's current one.
+
+    Raised by renew, complete, abandon and trash; the job was left as it was.
+    """
+
+    def __init__(self, job_id: str, token: int, holder: str | None, reason: str) -> None:
+        super().__init__(job_id, token, holder, reason)
+
+    @property
+    def job_id(self) -> str:
+        """The id of the job the claim was on."""
+        return str(self.args[0])
+
+    def __str__(self) -> str:
+        job_id, token, holder, reason = self.args
+        now = "nobody holds it now" if holder is None else f"it is now claimed by {holder}"
+        return (
+            f"job {job_id!r}: this claim (token {token}) was {reason}; {now}. Nothing was "
+            "changed: stop working on the job (its new owner, if any, carries it on)"
+        )
+
+
+class JobClaimed(StorageError):
+    """A job was to be trashed without its claim while another owner's claim on it is live."""
+
+    def __init__(self, job_id: str, owner: str, expires_at: float, now: float) -> None:
+        super().__init__(job_id, owner, expires_at, now)
+
+    @property
+    def owner(self) -> str:
+        """The owner whose live claim holds the job: its id, pid and host."""
+        return str(self.args[1])
+
+    def __str__(self) -> str:
+        job_id, owner, expires_at, now = self.args
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"job {job_id!r} is claimed by {owner} until {when} (in "
+            f"{max(expires_at - now, 0.0):.1f} s) unless renewed; nothing was changed. Let its "
+            "owner trash it, or try again once the claim has expired"
+        )
+
+
+class UnknownJob(UsageError):
+    """No job with the given id is on the job board."""
+
+    def __init__(self, job_id: str, url: str) -> None:
+        super().__init__(job_id, url)
+
+    def __str__(self) -> str:
+        job_id, url = self.args
+        return f"job {job_id!r}: not found on the board {url} (list its jobs: provenflow jobs list)"
+
+
+class BoardNotFound(UsageError):
+    """A job board opened without creating it does not exist; names where it was looked for."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(url, problem)
+
+    def __str__(self) -> str:
+        url, problem = self.args
+        return (
+            f"no job board at {url}: {problem}; check the URL (a board is made when the first "
+            "job is posted: provenflow jobs post), nothing was created"
         )
 
 

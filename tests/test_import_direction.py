@@ -8,7 +8,8 @@ may import its own layer and the layers `ALLOWED` lists for it:
 - `errors` and `_gc` (pausing the garbage collector) import nothing of ours; `failure` (a
   leaf) and `fsm` import only those two;
 - `flows` and `persistence` import `fsm`, `errors` and `failure`;
-- `engine` adds `flows` and `persistence`; `jobs` adds `engine`;
+- `engine` adds `flows` and `persistence`; `locks` imports `persistence` (and what it may);
+  `jobs` adds `engine` and `locks`;
 - `verification`, `diagrams` and the top-level `provenflow/__init__.py` import anything but
   `cli`; only `__main__` imports `cli`.
 
@@ -43,6 +44,7 @@ _EVERY_LAYER = frozenset(
         "flows",
         "fsm",
         "jobs",
+        "locks",
         "persistence",
         "verification",
     }
@@ -57,7 +59,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "flows": _DATA,
     "persistence": _DATA,
     "engine": _ENGINE,
-    "jobs": _ENGINE | {"jobs"},
+    "locks": _DATA | {"persistence"},
+    "jobs": _ENGINE | {"jobs", "locks"},
     "verification": _ALL_BUT_CLI,
     "diagrams": _ALL_BUT_CLI,
     PACKAGE: _ALL_BUT_CLI,
@@ -184,6 +187,13 @@ def test_module_imports_point_one_way(path: Path) -> None:
         ("provenflow.persistence", True, "from ..flows import Task", "provenflow.flows"),
         ("provenflow.failure", False, "from provenflow import fsm", "provenflow.fsm"),
         ("provenflow.engine.run", False, "from provenflow.jobs import Board", "provenflow.jobs"),
+        (
+            "provenflow.locks._sql",
+            False,
+            "from provenflow.engine import Engine",
+            "provenflow.engine",
+        ),
+        ("provenflow.engine._lease", False, "from provenflow.locks import x", "provenflow.locks"),
         ("provenflow.diagrams.dot", False, "from provenflow import cli", "provenflow.cli"),
         ("provenflow", True, "from .cli import main", "provenflow.cli"),
         ("provenflow.verification", True, "import provenflow.cli", "provenflow.cli"),
@@ -218,6 +228,8 @@ def test_checker_catches_a_violation(
             "from ..persistence import Storage\nfrom ..flows import x",
         ),
         ("provenflow.jobs.board", False, "from provenflow.engine import Engine"),
+        ("provenflow.jobs.board", False, "from provenflow.locks import open_locks"),
+        ("provenflow.locks._sql", False, "from provenflow.persistence._sql_engine import x"),
         ("provenflow.verification.check", False, "import provenflow\nfrom ..engine import core"),
         ("provenflow", True, "from provenflow import fsm\nfrom provenflow.errors import X"),
         ("provenflow.__main__", False, "from provenflow.cli import main"),

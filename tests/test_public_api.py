@@ -19,6 +19,8 @@ import provenflow.engine
 import provenflow.errors
 import provenflow.flows
 import provenflow.fsm
+import provenflow.jobs
+import provenflow.locks
 import provenflow.persistence
 import provenflow.verification
 
@@ -74,6 +76,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "BadDecision",
         "BadLink",
         "BadResult",
+        "BoardNotFound",
+        "ClaimLost",
         "CorruptRecord",
         "DependencyCycle",
         "DuplicateName",
@@ -85,8 +89,11 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "InternalError",
         "Interrupted",
         "InvalidMember",
+        "JobClaimed",
         "LeaseLost",
         "LifecycleDefinitionError",
+        "LockHeld",
+        "LockLost",
         "MissingInput",
         "MissingValue",
         "MultipleFailures",
@@ -103,6 +110,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "StorageError",
         "StorageUnavailable",
         "StoreNotFound",
+        "UnknownJob",
         "UnknownRun",
         "UnorderedDependency",
         "UnrecordableTransition",
@@ -184,6 +192,31 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "compile_flow",
         "reporting_progress",
         "task",
+    ],
+    "provenflow.jobs": [
+        "BOARD_SCHEMES",
+        "Board",
+        "Claim",
+        "CorruptJob",
+        "Job",
+        "JobListing",
+        "JobStep",
+        "MemoryBoard",
+        "SqlBoard",
+        "check_factory",
+        "open_board",
+    ],
+    "provenflow.locks": [
+        "HeldLock",
+        "Lease",
+        "LockHeld",
+        "LockLost",
+        "LockService",
+        "MAX_NAME_BYTES",
+        "MemoryLocks",
+        "Owner",
+        "new_owner",
+        "open_locks",
     ],
     "provenflow.persistence": [
         "AtomInfo",

@@ -1,11 +1,51 @@
-"""Job boards and conductors (to come).
+"""Jobs and job boards: work posted once, claimed under a lease, never lost.
 
-A job board holds units of work (jobs) that conductors claim and run with an engine; a job
-moves through the `job` lifecycle of `provenflow.fsm.job` (posted, claimed, abandoned or lost,
-completed or trashed). Nothing is implemented here yet; this package exists so the layout and
-its import rules (jobs may import the engine) are in place.
+A job names the flow factory that builds its flow (`FILE_OR_MODULE:NAME`, never imported by a
+board: whoever runs the job decides which factories it trusts), the store its run starts with,
+a name, a priority and details. It moves through the `job` lifecycle of `provenflow.fsm.job`
+(posted, claimed, abandoned or lost, completed or trashed), every change applied through the
+lifecycle's one chokepoint and kept in the job's own history.
+
+A claim is a lease with a fencing token (`provenflow.persistence`'s one lease mechanism): the
+owner renews it while it works, and completes, abandons or trashes the job with it; a request
+whose token is stale is refused (`ClaimLost`) and changes nothing; a claim that expired is
+recorded as lost and the job is claimed again.
+
+`open_board(url)` opens a board: `memory://`, `sqlite:///path`, `postgresql://...`; every board
+follows the `Board` protocol. `SqlBoard` is imported on first use, so that SQLAlchemy is only
+loaded by a program that uses a database.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING
+
+from provenflow.jobs._decide import check_factory
+from provenflow.jobs._memory import MemoryBoard
+from provenflow.jobs._protocol import BOARD_SCHEMES, Board, open_board
+from provenflow.jobs._records import Claim, CorruptJob, Job, JobListing, JobStep
+
+if TYPE_CHECKING:
+    from provenflow.jobs._sql import SqlBoard
+
+__all__ = [
+    "BOARD_SCHEMES",
+    "Board",
+    "Claim",
+    "CorruptJob",
+    "Job",
+    "JobListing",
+    "JobStep",
+    "MemoryBoard",
+    "SqlBoard",
+    "check_factory",
+    "open_board",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "SqlBoard":
+        from provenflow.jobs._sql import SqlBoard  # noqa: PLC0415 (imports SQLAlchemy)
+
+        return SqlBoard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

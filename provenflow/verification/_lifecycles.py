@@ -26,21 +26,7 @@ from provenflow.verification._coverage import Edge, TransitionCoverage, edges_of
 
 __all__ = ["UNREACHABLE", "CheckResult", "LifecycleReport", "verify_lifecycles"]
 
-_NO_JOBS = (
-    "provenflow.jobs has no implementation yet (job boards and conductors come later): "
-    "nothing applies the job table but its own table tests"
-)
-
-UNREACHABLE: Mapping[tuple[str, str, str], str] = MappingProxyType(
-    {
-        ("job", "DRAFT", "post"): _NO_JOBS,
-        ("job", "UNCLAIMED", "claim"): _NO_JOBS,
-        ("job", "CLAIMED", "abandon"): _NO_JOBS,
-        ("job", "CLAIMED", "claim_lost"): _NO_JOBS,
-        ("job", "CLAIMED", "complete"): _NO_JOBS,
-        ("job", "CLAIMED", "trash"): _NO_JOBS,
-    }
-)
+UNREACHABLE: Mapping[tuple[str, str, str], str] = MappingProxyType({})
 """Table edges that no test can make provenflow take, each with the reason.
 
 Keyed by (lifecycle, state, event). An entry is a claim about the code as it is: when the code

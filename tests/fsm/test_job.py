@@ -18,6 +18,7 @@ EXPECTED = ExpectedLifecycle.parse(
     edges="""
         DRAFT      post        UNCLAIMED
         UNCLAIMED  claim       CLAIMED
+        UNCLAIMED  trash       TRASHED
         CLAIMED    abandon     UNCLAIMED
         CLAIMED    claim_lost  UNCLAIMED
         CLAIMED    complete    COMPLETE
@@ -36,14 +37,15 @@ FLOW = "order-7"
             "order-7",
             State.UNCLAIMED,
             Event.COMPLETE,
-            "job 'job-42' in flow 'order-7': cannot 'complete' from UNCLAIMED (allowed: claim)",
+            "job 'job-42' in flow 'order-7': cannot 'complete' from UNCLAIMED"
+            " (allowed: claim, trash)",
         ),
         (
             "job-42",
             None,
             State.UNCLAIMED,
             Event.COMPLETE,
-            "job 'job-42': cannot 'complete' from UNCLAIMED (allowed: claim)",
+            "job 'job-42': cannot 'complete' from UNCLAIMED (allowed: claim, trash)",
         ),
         (
             None,
@@ -86,6 +88,8 @@ def test_message_forms(
         ("post claim complete", "COMPLETE"),
         ("post claim abandon claim complete", "COMPLETE"),
         ("post claim claim_lost claim claim_lost claim trash", "TRASHED"),
+        ("post trash", "TRASHED"),
+        ("post claim abandon trash", "TRASHED"),
     ],
     ids=lambda value: value.replace(" ", ","),
 )

@@ -175,7 +175,7 @@ def test_coverage_prints_a_summary_and_writes_json(pytester: pytest.Pytester) ->
             "*subprocesses not recorded*",
             "  task     2/13 edges covered, 0 listed unreachable, 11 uncovered",
             "*uncovered: RUNNING --fail--> FAILURE",
-            "  job      0/6  edges covered, 6 listed unreachable, 0 uncovered",
+            "  job      0/7  edges covered, 0 listed unreachable, 7 uncovered",
             "written to out/coverage.json",
         ]
     )

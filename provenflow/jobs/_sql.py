@@ -1,0 +1,353 @@
+"""The SQL job boards, `sqlite:///path` and `postgresql://...`, on SQLAlchemy Core: `SqlBoard`.
+
+Opening a board uses the database opening of the SQL stores (`persistence._sql_engine`: the
+URLs, SQLite's WAL mode and `BEGIN IMMEDIATE`, psycopg 3 for PostgreSQL, the errors) and makes
+the `provenflow_jobs` table of `_sql_rows` when it is missing (unless `create=False`). A board
+may live in the same database as a store of runs.
+
+Every request is one transaction: it reads the job's row (PostgreSQL: `FOR UPDATE`, so that
+requests on one job are serialized; SQLite: the transaction holds the database's write lock from
+its start, `BEGIN IMMEDIATE`), reads the board's time, asks `_decide` what to do, writes the
+row and commits, or writes nothing when `_decide` refuses. A claim is one transaction too: a
+`SELECT ... WHERE <ready at now> ORDER BY priority DESC, posted_at, seq LIMIT 1 FOR UPDATE SKIP
+LOCKED` picks the best ready job that no other claim is deciding on (so concurrent claimers take
+different jobs instead of queueing on one), then the same decide-and-write. A ready row that
+does not read back is passed over (listing the board shows it as corrupt) and left as it is.
+
+Time: PostgreSQL's `clock_timestamp()`, the same for every worker; the board's clock on SQLite
+(`time.time` unless given: one machine's workers share it).
+
+Wake-ups. On PostgreSQL every change sends `NOTIFY provenflow_jobs, '<job id>'` in its
+transaction (delivered on commit); `wait` and `wait_for_work` `LISTEN` on a connection of their
+own and sleep until a notification or the next time a job becomes ready (a not-before time, a
+claim's expiry), never polling. SQLite has no notifications: they look again after a short
+pause that grows to 0.2 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from provenflow.errors import BoardNotFound, CorruptRecord, StoreNotFound, UnknownJob
+from provenflow.fsm.job import Event, State
+from provenflow.jobs import _decide
+from provenflow.jobs._records import Claim, CorruptJob, Job, JobListing
+from provenflow.jobs._sql_rows import (
+    JOBS,
+    JOBS_METADATA,
+    SELECT_JOB,
+    job_from_row,
+    job_values,
+    lease_values,
+)
+from provenflow.persistence import Owner
+from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors, use_wal
+from provenflow.persistence._sql_lease import server_now
+
+__all__ = ["CHANNEL", "SqlBoard"]
+
+CHANNEL = "provenflow_jobs"
+"""The PostgreSQL notification channel of job changes; the payload is the job's id."""
+
+Answer = TypeVar("Answer")
+
+_CLAIMED = JOBS.c.state == str(State.CLAIMED)
+_UNCLAIMED = JOBS.c.state == str(State.UNCLAIMED)
+_BEST_FIRST = (JOBS.c.priority.desc(), JOBS.c.posted_at, JOBS.c.seq)
+
+
+def _ready(now: float) -> sa.ColumnElement[bool]:
+    """The rows of jobs a claim at `now` may take (see `Job.ready`)."""
+    waiting_done = sa.or_(JOBS.c.not_before.is_(None), JOBS.c.not_before <= now)
+    expired = sa.and_(JOBS.c.lease_held == 1, JOBS.c.lease_expires <= now)
+    return sa.or_(sa.and_(_UNCLAIMED, waiting_done), sa.and_(_CLAIMED, expired))
+
+
+class SqlBoard:
+    """A job board in an SQL database (SQLite or PostgreSQL); see the module docstring.
+
+    Raises, when opened, `BoardNotFound` (with `create=False`, for a board not made yet),
+    `StorageUnavailable` when the database cannot be reached and `UsageError` for a URL it does
+    not handle. Safe to share between threads; `close()` releases the connections.
+    """
+
+    def __init__(
+        self, url: str, *, create: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
+        try:
+            self._engine, self.url, self._dialect = _make_engine(
+                url, "create" if create else "write"
+            )
+        except StoreNotFound as error:
+            raise BoardNotFound(error.url, str(error.args[1])) from None
+        self._writer = self._engine.execution_options(**{_BEGIN: "IMMEDIATE"})
+        self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        self._clock = clock
+        self._postgres = self._dialect == "postgresql"
+        try:
+            self._prepare(create)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _prepare(self, create: bool) -> None:
+        with self._guard("open the job board"), self._writer.begin() as conn:
+            if self._postgres:  # one creator per schema at a time
+                lock = (
+                    "SELECT pg_advisory_xact_lock(hashtext('provenflow_jobs:' || current_schema()))"
+                )
+                conn.execute(sa.text(lock))
+            if sa.inspect(conn).has_table(JOBS.name):
+                return
+            if not create:
+                raise BoardNotFound(self.url, f"the database holds no {JOBS.name} table")
+            JOBS_METADATA.create_all(conn)
+        if not self._postgres:
+            use_wal(self._engine, self._guard)
+
+    def __repr__(self) -> str:
+        return f"SqlBoard({self.url!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections; the board may still be used (it reconnects)."""
+        self._engine.dispose()
+
+    def _guard(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return database_errors(self.url, self._dialect, self._dbapi_error, action)
+
+    @contextlib.contextmanager
+    def _transaction(self, action: str) -> Iterator[sa.Connection]:
+        with self._guard(action), self._writer.begin() as conn:
+            yield conn
+
+    def _now(self, conn: sa.Connection) -> float:
+        return server_now(conn) if self._postgres else self._clock()
+
+    def now(self) -> float:
+        """Return the board's time: the server's on PostgreSQL, the clock's on SQLite."""
+        if not self._postgres:
+            return self._clock()
+        with self._guard("read the time"), self._engine.connect() as conn:
+            return server_now(conn)
+
+    def _write(self, conn: sa.Connection, job: Job) -> None:
+        values = {"state": str(job.state), "not_before": job.not_before, **lease_values(job)}
+        values["history"] = job_values(job)["history"]
+        conn.execute(JOBS.update().where(JOBS.c.id == job.id).values(**values))
+        if self._postgres:
+            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, job.id)))
+
+    # -- posting and reading ----------------------------------------------------------------
+
+    def post(
+        self,
+        factory: str,
+        *,
+        store: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        priority: int = 0,
+        details: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        not_before: float | None = None,
+    ) -> Job:
+        """Post a job, or return the one posted with `key` (see `Board.post`)."""
+        fields: dict[str, Any] = {
+            "store": store, "name": name, "priority": priority, "details": details,
+            "key": key, "not_before": not_before,
+        }  # fmt: skip
+        _decide.new_job(factory, 0.0, **fields)  # refuses bad fields before connecting
+        try:
+            with self._transaction("post a job") as conn:
+                found = self._by_key(conn, key)
+                if found is not None:
+                    return found
+                job = _decide.new_job(factory, self._now(conn), **fields)
+                conn.execute(JOBS.insert().values(**job_values(job)))
+                if self._postgres:
+                    conn.execute(sa.select(sa.func.pg_notify(CHANNEL, job.id)))
+                return job
+        except sa.exc.IntegrityError:  # a concurrent post of the same key won (PostgreSQL)
+            with self._guard("read a job"), self._engine.connect() as conn:
+                found = self._by_key(conn, key)
+            if found is None:
+                raise
+            return found
+
+    def _by_key(self, conn: sa.Connection, key: str | None) -> Job | None:
+        if key is None:
+            return None
+        row = conn.execute(SELECT_JOB.where(JOBS.c.idempotency_key == key)).first()
+        return None if row is None else job_from_row(tuple(row), self.url)
+
+    def get(self, job_id: str) -> Job:
+        """Return the job; `UnknownJob` when there is none, `CorruptRecord` when it does not
+        read back."""
+        with self._guard("read a job"), self._engine.connect() as conn:
+            return self._read(conn, job_id)
+
+    def _read(self, conn: sa.Connection, job_id: str, *, lock: bool = False) -> Job:
+        query = SELECT_JOB.where(JOBS.c.id == job_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise UnknownJob(job_id, self.url)
+        return job_from_row(tuple(row), self.url)
+
+    def jobs(self, state: str | None = None) -> JobListing:
+        """Return every job (in `state`, if given), oldest first, and those that do not read
+        back (as `CorruptJob`s)."""
+        query = SELECT_JOB.order_by(JOBS.c.seq)
+        if state is not None:
+            query = query.where(JOBS.c.state == str(state))
+        with self._guard("list the jobs"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        healthy: list[Job] = []
+        corrupt: list[CorruptJob] = []
+        for row in rows:
+            try:
+                healthy.append(job_from_row(tuple(row), self.url))
+            except CorruptRecord as error:
+                corrupt.append(CorruptJob(str(row[0]), str(error.args[1])))
+        return JobListing(tuple(healthy), tuple(corrupt))
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def claim(self, owner: Owner, ttl: float) -> Claim | None:
+        """Claim the best ready job (see `Board.claim`); None when none is ready."""
+        passed_over: list[str] = []
+        with self._transaction("claim a job") as conn:
+            now = self._now(conn)
+            while True:
+                query = SELECT_JOB.where(_ready(now), JOBS.c.id.not_in(passed_over))
+                query = query.order_by(*_BEST_FIRST).limit(1).with_for_update(skip_locked=True)
+                row = conn.execute(query).first()
+                if row is None:
+                    return None
+                try:
+                    job = job_from_row(tuple(row), self.url)
+                except CorruptRecord:
+                    passed_over.append(str(row[0]))  # left as it is; listing shows it
+                    continue
+                job, claim = _decide.claim_job(job, owner, now, ttl)
+                self._write(conn, job)
+                return claim
+
+    def _change(
+        self, job_id: str, action: str, decide: Callable[[Job, float], tuple[Job, Answer]]
+    ) -> Answer:
+        with self._transaction(action) as conn:
+            job = self._read(conn, job_id, lock=True)
+            changed, answer = decide(job, self._now(conn))
+            self._write(conn, changed)
+            return answer
+
+    def renew(self, claim: Claim, ttl: float) -> Claim:
+        """Extend the claim (see `Board.renew`); `ClaimLost` when its token is stale."""
+        return self._change(
+            claim.job_id,
+            "renew a claim",
+            lambda job, now: _decide.renew_claim(job, claim, now, ttl),
+        )
+
+    def complete(self, claim: Claim, outcome: str) -> Job:
+        """Complete the claimed job (see `Board.complete`)."""
+        return self._finish(claim, Event.COMPLETE, outcome=outcome)
+
+    def abandon(self, claim: Claim, reason: str, delay: float | None = None) -> Job:
+        """Give the claimed job back (see `Board.abandon`)."""
+        return self._finish(claim, Event.ABANDON, reason=reason, delay=delay)
+
+    def trash(self, claim: Claim, reason: str) -> Job:
+        """Trash the claimed job (see `Board.trash`)."""
+        return self._finish(claim, Event.TRASH, reason=reason)
+
+    def _finish(self, claim: Claim, event: Event, **fields: Any) -> Job:
+        def decide(job: Job, now: float) -> tuple[Job, Job]:
+            done = _decide.finish(job, claim, event, now, **fields)
+            return done, done
+
+        return self._change(claim.job_id, f"{event} a job", decide)
+
+    def discard(self, job_id: str, reason: str) -> Job:
+        """Trash a job no live claim holds (see `Board.discard`)."""
+
+        def decide(job: Job, now: float) -> tuple[Job, Job]:
+            done = _decide.discard(job, now, reason)
+            return done, done
+
+        return self._change(job_id, "trash a job", decide)
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Return the job once COMPLETE or TRASHED, or as it is after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._listening("wait for a job") as sleep:
+            while True:
+                job = self.get(job_id)
+                left = None if deadline is None else deadline - time.monotonic()
+                if job.finished or (left is not None and left <= 0):
+                    return job
+                sleep(left)
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Return True once a job is ready to claim, False when `timeout` seconds passed."""
+        deadline = time.monotonic() + timeout
+        with self._listening("wait for work") as sleep:
+            while True:
+                soonest = self._soonest_ready()
+                left = deadline - time.monotonic()
+                if soonest is not None and soonest <= 0:
+                    return True
+                if left <= 0:
+                    return False
+                sleep(left if soonest is None else min(left, soonest))
+
+    def _soonest_ready(self) -> float | None:
+        """Return in how many seconds a job becomes ready (<= 0: one is), None if none will
+        without a change (every job is finished, or claimed and not expiring)."""
+        query = sa.select(
+            sa.func.min(JOBS.c.not_before).filter(_UNCLAIMED, JOBS.c.not_before.is_not(None)),
+            sa.func.count().filter(_UNCLAIMED, JOBS.c.not_before.is_(None)),
+            sa.func.min(JOBS.c.lease_expires).filter(_CLAIMED),
+        )
+        with self._guard("look for ready jobs"), self._engine.connect() as conn:
+            waiting, free, expiring = conn.execute(query).one()
+            now = self._now(conn)
+        if free:
+            return 0.0
+        times = [at - now for at in (waiting, expiring) if at is not None]
+        return min(times) if times else None
+
+    @contextlib.contextmanager
+    def _listening(self, action: str) -> Iterator[Callable[[float | None], None]]:
+        """Yield `sleep(seconds)`: return when a job may have changed (PostgreSQL: a
+        notification came; SQLite: a short pause passed) or `seconds` (None: no limit) passed.
+        On PostgreSQL the connection listens before the first look, so no change is missed."""
+        if not self._postgres:
+            pause = [0.005]
+
+            def poll(seconds: float | None) -> None:
+                time.sleep(pause[0] if seconds is None else max(min(pause[0], seconds), 0.0))
+                pause[0] = min(pause[0] * 2, 0.2)
+
+            yield poll
+            return
+        with self._guard(action), self._engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql(f"LISTEN {CHANNEL}")
+            raw: Any = conn.connection.driver_connection
+
+            def sleep(seconds: float | None) -> None:
+                timeout = None if seconds is None else max(seconds, 0.0)
+                for _ in raw.notifies(timeout=timeout, stop_after=1):
+                    break
+
+            try:
+                yield sleep
+            finally:
+                conn.exec_driver_sql("UNLISTEN *")

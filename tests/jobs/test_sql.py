@@ -1,0 +1,127 @@
+"""The SQL boards: opening, sharing a database with a store, and rows that do not read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from provenflow.errors import BoardNotFound, CorruptRecord, UsageError
+from provenflow.jobs import SqlBoard, open_board
+from provenflow.jobs._sql_rows import JOBS
+from provenflow.persistence import RunInfo, open_storage
+from tests.jobs.conftest import BoardCase
+from tests.jobs.test_conformance import ALICE, FACTORY
+
+
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+
+
+def _edit(case: BoardCase, job_id: str, **values: object) -> None:
+    engine = _engine(case.url)
+    with engine.begin() as conn:
+        conn.execute(JOBS.update().where(JOBS.c.id == job_id).values(**values))
+    engine.dispose()
+
+
+def _row(case: BoardCase, job_id: str) -> tuple[object, ...]:
+    engine = _engine(case.url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(JOBS).where(JOBS.c.id == job_id)).one()
+    engine.dispose()
+    return tuple(row)
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"history": "[{"}, "the history does not read back"),
+        ({"history": json.dumps([{"seq": 1}])}, "the history does not read back"),
+        ({"state": "CLAIMED"}, "the state is 'CLAIMED' but the history ends in UNCLAIMED"),
+        ({"store": "[1]"}, "the store is not a JSON object"),
+        ({"state": "RUNNING"}, "the state is 'RUNNING' but the history ends in UNCLAIMED"),
+        ({"lease_token": 3, "lease_owner": "x"}, "the lease columns hold no lease"),
+    ],
+    ids=["bad-json", "bad-step", "state", "store", "unknown-state", "lease"],
+)
+def test_a_corrupt_job_is_one_clear_error_and_is_left_as_it_is(
+    sql: BoardCase, values: dict[str, object], words: str
+) -> None:
+    board = sql.board
+    bad = board.post(FACTORY, name="bad", priority=9)
+    good = board.post(FACTORY, name="good")
+    _edit(sql, bad.id, **values)
+    edited = _row(sql, bad.id)
+    with pytest.raises(CorruptRecord, match=words) as caught:
+        board.get(bad.id)
+    assert caught.value.where == f"{board.url}: job {bad.id!r}"
+    listing = board.jobs()
+    assert [job.id for job in listing.jobs] == [good.id]
+    assert [found.id for found in listing.corrupt] == [bad.id]
+    claim = board.claim(ALICE, 60.0)  # passed over, not claimed, not changed
+    assert claim is not None and claim.job_id == good.id
+    assert _row(sql, bad.id) == edited
+    with pytest.raises(CorruptRecord):
+        board.discard(bad.id, "cannot read it")
+    assert _row(sql, bad.id) == edited
+
+
+def test_a_history_the_job_table_forbids_is_corrupt(sql: BoardCase) -> None:
+    board = sql.board
+    job = board.post(FACTORY)
+    step = {
+        "seq": 2, "event": "complete", "old_state": "UNCLAIMED", "new_state": "COMPLETE",
+        "at": 1.0, "owner": None, "token": None, "reason": None, "outcome": "SUCCESS",
+    }  # fmt: skip
+    history = [*json.loads(str(_row(sql, job.id)[-1])), step]
+    _edit(sql, job.id, history=json.dumps(history), state="COMPLETE")
+    with pytest.raises(CorruptRecord, match=r"not a path of the job table.*cannot 'complete'"):
+        board.get(job.id)
+
+
+def test_opening_without_creating_refuses_a_missing_board(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(BoardNotFound, match=r"no job board at .*does not exist"):
+        open_board(f"sqlite:///{missing}", create=False)
+    assert not missing.exists()
+    store_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    open_storage(store_url)
+    with pytest.raises(BoardNotFound, match="holds no provenflow_jobs table"):
+        open_board(store_url, create=False)
+    assert "provenflow_jobs" not in sa.inspect(_engine(store_url)).get_table_names()
+
+
+def test_a_board_shares_a_database_with_a_store_either_way_round(tmp_path: Path) -> None:
+    first = f"sqlite:///{tmp_path / 'board-first.db'}"
+    board = open_board(first)
+    job = board.post(FACTORY)
+    store = open_storage(first)
+    store.create(RunInfo(flow_id="run-1", flow_name="f", atoms=(), store={}))
+    assert open_board(first, create=False).get(job.id) == job
+    second = f"sqlite:///{tmp_path / 'store-first.db'}"
+    open_storage(second).create(RunInfo(flow_id="run-2", flow_name="f", atoms=(), store={}))
+    assert open_board(second).post(FACTORY).state == "UNCLAIMED"
+    assert [info.flow_id for info, _ in open_storage(second).runs()] == ["run-2"]
+
+
+def test_a_postgresql_board_reads_the_servers_clock(postgres_url: str) -> None:
+    board = open_board(postgres_url, clock=lambda: 0.0)
+    assert isinstance(board, SqlBoard)
+    engine = _engine(postgres_url)
+    with engine.connect() as conn:
+        before = float(
+            conn.execute(sa.text("SELECT EXTRACT(EPOCH FROM clock_timestamp())")).scalar_one()
+        )
+    engine.dispose()
+    job = board.post(FACTORY)
+    assert job.posted_at >= before
+    board.close()
+
+
+@pytest.mark.parametrize("url", ["redis://localhost/0", "jobs.db", "ftp://x/y"])
+def test_an_unknown_url_scheme_is_refused_naming_the_known_ones(url: str) -> None:
+    with pytest.raises(UsageError, match=r"unknown URL scheme .*\(known: memory://, sqlite"):
+        open_board(url)
