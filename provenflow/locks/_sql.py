@@ -182,19 +182,23 @@ class SqlLocks(LockService):
     ) -> Decided:
         """In one transaction, apply `decide(current, now)` to lock `name`'s row (inserted
         first when acquiring) and return its answer; raise `LockHeld` / `LockLost` for a
-        refusal, `StorageUnavailable` when the database cannot be reached."""
+        refusal, `StorageUnavailable` when the database cannot be reached, `CorruptRecord`
+        (nothing changed) when the row holds no lease."""
 
         def decide_now(current: Lease | None, now: float) -> Decided | Refusal:
             return decide(current, now if self._clock is None else self._clock())
 
-        with self._guard(f"{action} lock {name!r}"), self._writer.begin() as conn:
-            if action == "acquire":
-                insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(LOCKS)
-                conn.execute(insert.values(name=name).on_conflict_do_nothing())
-            key = LOCKS.c.name == name
-            decided, now = change_lease(conn, LOCKS, key, decide_now)
-            if self._clock is not None:
-                now = self._clock()
+        try:
+            with self._guard(f"{action} lock {name!r}"), self._writer.begin() as conn:
+                if action == "acquire":
+                    dialect = postgresql if self._dialect == "postgresql" else sqlite
+                    conn.execute(dialect.insert(LOCKS).values(name=name).on_conflict_do_nothing())
+                key = LOCKS.c.name == name
+                decided, now = change_lease(conn, LOCKS, key, decide_now)
+                if self._clock is not None:
+                    now = self._clock()
+        except CorruptRecord as corrupt:  # the row's lease columns hold no lease
+            raise CorruptRecord(f"{self.url}: lock {name!r}", corrupt.args[1]) from None
         if decided is None:
             decided = Refusal("unleased", None)
         if isinstance(decided, Refusal):
