@@ -161,22 +161,23 @@ class SqlBoard:
             "key": key, "not_before": not_before,
         }  # fmt: skip
         _decide.new_job(factory, 0.0, **fields)  # refuses bad fields before connecting
-        try:
-            with self._transaction("post a job") as conn:
-                found = self._by_key(conn, key)
-                if found is not None:
-                    return found
-                job = _decide.new_job(factory, self._now(conn), **fields)
-                conn.execute(JOBS.insert().values(**job_values(job)))
-                if self._postgres:
-                    conn.execute(sa.select(sa.func.pg_notify(CHANNEL, job.id)))
-                return job
-        except sa.exc.IntegrityError:  # a concurrent post of the same key won (PostgreSQL)
-            with self._guard("read a job"), self._engine.connect() as conn:
-                found = self._by_key(conn, key)
-            if found is None:
-                raise
-            return found
+        with self._guard("post a job"):
+            try:
+                with self._writer.begin() as conn:
+                    found = self._by_key(conn, key)
+                    if found is not None:
+                        return found
+                    job = _decide.new_job(factory, self._now(conn), **fields)
+                    conn.execute(JOBS.insert().values(**job_values(job)))
+                    if self._postgres:
+                        conn.execute(sa.select(sa.func.pg_notify(CHANNEL, job.id)))
+                    return job
+            except sa.exc.IntegrityError:  # a concurrent post of the key won (PostgreSQL)
+                with self._engine.connect() as conn:
+                    found = self._by_key(conn, key)
+                if found is None:
+                    raise
+                return found
 
     def _by_key(self, conn: sa.Connection, key: str | None) -> Job | None:
         if key is None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from provenflow.errors import BoardNotFound, CorruptRecord, UsageError
-from provenflow.jobs import SqlBoard, open_board
-from provenflow.jobs._sql_rows import JOBS
+from provenflow.jobs import Board, SqlBoard, open_board
+from provenflow.jobs._decide import new_job
+from provenflow.jobs._sql_rows import JOBS, job_values
 from provenflow.persistence import RunInfo, open_storage
 from tests.jobs.conftest import BoardCase
 from tests.jobs.test_conformance import ALICE, FACTORY
@@ -125,3 +128,40 @@ def test_a_postgresql_board_reads_the_servers_clock(postgres_url: str) -> None:
 def test_an_unknown_url_scheme_is_refused_naming_the_known_ones(url: str) -> None:
     with pytest.raises(UsageError, match=r"unknown URL scheme .*\(known: memory://, sqlite"):
         open_board(url)
+
+
+def test_a_key_posted_concurrently_on_postgresql_gives_the_job_that_won(postgres_url: str) -> None:
+    board = open_board(postgres_url)
+    other = new_job(FACTORY, board.now(), key="race", name="first")
+    engine = _engine(postgres_url)
+    posted: list[object] = []
+    with engine.connect() as conn:
+        conn.execute(JOBS.insert().values(**job_values(other)))  # not yet committed
+        thread = threading.Thread(target=lambda: posted.append(_post(board, "race")))
+        thread.start()
+        deadline = time.monotonic() + 30.0
+        while not _waiting_on_a_lock(engine):  # the post's insert waits on the unique key
+            assert time.monotonic() < deadline and thread.is_alive(), posted
+            time.sleep(0.01)
+        conn.commit()
+    thread.join(timeout=30.0)
+    engine.dispose()
+    assert [getattr(job, "id", job) for job in posted] == [other.id]
+    assert [job.id for job in board.jobs().jobs] == [other.id]
+    board.close()
+
+
+def _post(board: Board, key: str) -> object:
+    try:
+        return board.post(FACTORY, key=key, name="second")
+    except Exception as error:  # reported by the test's assertion
+        return error
+
+
+def _waiting_on_a_lock(engine: sa.Engine) -> bool:
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE 'INSERT INTO provenflow_jobs %'"
+    )
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text(query)).scalar_one())
