@@ -1,7 +1,8 @@
 """`memory://`: a job board in this process's memory, for tests, examples and one-process apps.
 
 Each request runs under one lock, so it is atomic; a condition variable on that lock wakes
-`wait` and `wait_for_work` when a job changes, without polling. Jobs are kept as the frozen
+`wait` and `wait_for_work` when a job changes, without polling (`wait_for_work` also wakes when
+the soonest not-before time or claim expiry comes). Jobs are kept as the frozen
 `Job` values `_decide` returns, so nothing here can corrupt one. Time is the board's clock
 (`time.time` unless given), which tests replace with a fake one; `wait` and `wait_for_work`
 count their timeout in real time, and also wake when `notify()` is called (after a fake clock
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from provenflow.errors import UnknownJob
-from provenflow.fsm.job import Event
+from provenflow.fsm.job import Event, State
 from provenflow.jobs import _decide
 from provenflow.jobs._records import Claim, Job, JobListing
 from provenflow.persistence import Owner
@@ -152,11 +153,30 @@ class MemoryBoard:
             return self._jobs[job_id]
 
     def wait_for_work(self, timeout: float) -> bool:
-        """Return True once a job is ready to claim, False when `timeout` seconds passed."""
+        """Return True once a job is ready to claim, False when `timeout` seconds passed.
 
-        def ready() -> bool:
-            now = self._clock()
-            return any(job.ready(now) for job in self._jobs.values())
-
+        Sleeps until a change, or until the soonest not-before time or claim expiry comes.
+        """
+        deadline = time.monotonic() + timeout
         with self._changed:
-            return self._changed.wait_for(ready, timeout)
+            while True:
+                soonest = self._soonest_ready()
+                if soonest is not None and soonest <= 0:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left if soonest is None else min(left, soonest))
+
+    def _soonest_ready(self) -> float | None:
+        """In how many seconds of the clock a job becomes ready (<= 0: one is), or None."""
+        now = self._clock()
+        times = []
+        for job in self._jobs.values():
+            if job.ready(now):
+                return 0.0
+            if job.state is State.UNCLAIMED and job.not_before is not None:
+                times.append(job.not_before - now)
+            elif job.state is State.CLAIMED and job.lease is not None:
+                times.append(job.lease.expires_at - now)
+        return min(times, default=None)

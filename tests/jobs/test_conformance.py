@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from provenflow.errors import ClaimLost, IllegalTransition, JobClaimed, UnknownJob, UsageError
-from provenflow.jobs import Board, Claim, Job
+from provenflow.jobs import Board, Claim, Job, MemoryBoard, open_board
 from provenflow.persistence import Owner
 from tests.jobs.conftest import BoardCase
 
@@ -323,3 +324,14 @@ def test_concurrent_claimers_take_each_job_once(case: BoardCase) -> None:
         thread.join(timeout=60.0)
     assert sorted(taken) == sorted(posted)
     assert all(job.state == "COMPLETE" for job in case.board.jobs().jobs)
+
+
+def test_wait_for_work_wakes_when_a_not_before_time_comes(case: BoardCase) -> None:
+    board = MemoryBoard() if case.kind == "memory" else open_board(case.url)  # the real clock
+    board.post(FACTORY, not_before=board.now() + 0.3)
+    assert board.claim(ALICE, 60.0) is None
+    started = time.monotonic()
+    assert board.wait_for_work(20.0) is True  # woken by the time, not by a change
+    assert time.monotonic() - started < 10.0
+    assert board.claim(ALICE, 60.0) is not None
+    board.close()

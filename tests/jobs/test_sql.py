@@ -165,3 +165,26 @@ def _waiting_on_a_lock(engine: sa.Engine) -> bool:
     )
     with engine.connect() as conn:
         return bool(conn.execute(sa.text(query)).scalar_one())
+
+
+def test_waiting_on_postgresql_listens_instead_of_polling(postgres_url: str) -> None:
+    board = open_board(postgres_url)
+    assert isinstance(board, SqlBoard)
+    job = board.post(FACTORY)
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM provenflow_jobs" in statement:
+            reads.append(statement)
+
+    sa.event.listen(board._engine, "before_cursor_execute", count)
+    assert not board.wait(job.id, timeout=1.0).finished
+    assert len(reads) <= 2, reads  # one look before sleeping, one after: no polling
+    assert board.wait_for_work(1.0) is True  # the job is ready: no sleep at all
+    claim = board.claim(ALICE, 600.0)
+    assert claim is not None
+    reads.clear()
+    assert board.wait_for_work(1.0) is False
+    assert len(reads) <= 2, reads  # one look before sleeping, one after: no polling
+    sa.event.remove(board._engine, "before_cursor_execute", count)
+    board.close()
