@@ -98,6 +98,7 @@ CONCEPT_PAGES = (
     "persistence",
     "retries-and-deciders",
     "verification",
+    "locks",
     "diagrams",
     "command",
 )

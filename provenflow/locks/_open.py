@@ -21,11 +21,15 @@ SCHEMES = ("memory", "sqlite", "postgresql", "redis", "rediss", "zookeeper")
 """The URL schemes `open_locks` knows (a SQLAlchemy driver may follow `+`)."""
 
 
-def open_locks(url: str, *, clock: Callable[[], float] | None = None) -> LockService:
+def open_locks(
+    url: str, *, clock: Callable[[], float] | None = None, read_only: bool = False
+) -> LockService:
     """Return the lock service named by `url` (see the module docstring).
 
-    `clock` replaces the local clock where the service has no server clock of its own
-    (memory, SQLite): a fake clock for tests. Raises `UsageError` for an unknown URL or a
+    `read_only=True` (for listing) makes nothing: an SQLite file or table that is missing is
+    not created (a missing table holds no locks; a missing file is refused). `clock` replaces
+    the local clock where the service has no server clock of its own (memory, SQLite): a fake
+    clock for tests. Raises `UsageError` for an unknown URL or a
     backend whose client library is missing (naming the extra to install), a `clock` given
     to a service with a server clock, and what the backend raises when it cannot be opened
     (`StorageUnavailable`).
@@ -41,7 +45,7 @@ def open_locks(url: str, *, clock: Callable[[], float] | None = None) -> LockSer
         if clock is not None and scheme == "postgresql":
             raise UsageError(f"lock service {url!r}: PostgreSQL keeps time; a clock is not taken")
         extra = "postgres" if scheme == "postgresql" else ""
-        return _backend(url, "_sql", "SqlLocks", extra)(url, clock=clock)
+        return _backend(url, "_sql", "SqlLocks", extra)(url, clock=clock, read_only=read_only)
     if clock is not None and scheme in ("redis", "rediss", "zookeeper"):
         raise UsageError(f"lock service {url!r}: the server keeps time; a clock is not taken")
     if scheme in ("redis", "rediss"):

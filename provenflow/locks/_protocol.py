@@ -19,8 +19,8 @@ atomically, with its own clock (the server's where there is one):
 - `check(name, token)`: returns when `token` is the token of the lock as held now, else raises
   `LockLost`. This is what a resource guarded by the lock calls with the token a writer
   presents, so that a stale holder (paused past its expiry, then taken over) is refused.
-- `leases()`: every lock that was ever held (released ones included, with `held` false), by
-  name, and the service's now, so that expiries can be shown relative to its clock.
+- `leases()`: every lock ever acquired, by name (a released one with `held` false, and its
+  token kept), and the service's now, so that expiries can be shown in its clock.
 - `lease(name, ttl, wait)`: the user's API, a context manager holding the lock while its body
   runs (`provenflow.locks._held`); every backend gets it from this protocol.
 
@@ -87,7 +87,7 @@ class LockService(Protocol):
         ...
 
     def leases(self) -> tuple[dict[str, Lease], float]:
-        """Return the lease of every lock ever held (released ones with `held` false), by
+        """Return the lease of every lock ever acquired (released ones with `held` false), by
         name, and the service's now (seconds since the epoch)."""
         ...
 

@@ -82,6 +82,8 @@ def _make_engine(url: str, access: Access = "create") -> tuple[sa.Engine, str, s
             ) from None
         if access == "read":
             sa.event.listen(engine, "connect", _read_only_session)
+        else:
+            sa.event.listen(engine, "connect", _bounded_transactions)
     else:
         raise UsageError(f"backend {url!r}: unknown database (known: sqlite, postgresql)")
     return engine, shown, dialect
@@ -92,6 +94,29 @@ def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
     cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
+
+
+IDLE_IN_TRANSACTION_MS = 10_000
+"""How long (ms) PostgreSQL lets one of a writing store's sessions sit idle inside a
+transaction before it ends the session, unless the URL's `options` set
+`idle_in_transaction_session_timeout` itself. A store's transactions take milliseconds; one
+left open this long belongs to a process that was paused (SIGSTOP, a frozen machine) while it
+held a run's row lock, and would otherwise block every engine that comes to take the run over
+until it woke up. Ended by the server, its lock goes; the paused process, when it wakes, finds
+its connection gone and its write refused."""
+
+
+def _bounded_transactions(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SHOW idle_in_transaction_session_timeout")
+    row = cursor.fetchone()
+    if row is not None and row[0] in ("0", "0ms"):  # not set by the server or the URL
+        timeout = int(IDLE_IN_TRANSACTION_MS)
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout}")
     cursor.close()
     dbapi_connection.autocommit = autocommit
 

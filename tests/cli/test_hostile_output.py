@@ -22,6 +22,7 @@ import provenflow as pf
 from provenflow.cli import main
 from provenflow.cli._output import printable, shown
 from provenflow.cli._progress import RunProgress
+from provenflow.locks import new_owner, open_locks
 from tests.cli.conftest import invoke
 from tests.cli.test_help import command_paths
 
@@ -121,6 +122,9 @@ CASES = [
     Case(["diagram", "flow", "{m}:bad"], 0, ("[bold red]fake[/]",)),
     Case(["diagram", "trace", "{j}", "-f", "md"], 0, ("[bold red]fake[/]",)),
     Case(["diagram", "trace", "{j}"], 0),
+    Case(["locks", "list", "--locks", "{l}"], 0, (rf"{MARKUP} \x1b[2J\r\x07\x9b\u202e",)),
+    Case(["locks", "list", "--locks", "{l}", "--json"], 0),
+    Case(["locks", "list", "--locks", "ftp://[/]\x1b[2J"], 2, ("'ftp://[/]\\x1b[2J'",)),
 ]
 
 
@@ -132,7 +136,8 @@ def case_id(case: Case) -> str:
 def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The hostile module ({m}), a store ({d}) holding a REVERTED run of it ({r}) and a
     SUSPENDED one ({s}, the last), a verify report with a violation on the hostile names ({j}),
-    and a store whose URL is hostile ({u}), holding one run."""
+    a store whose URL is hostile ({u}), holding one run, and a lock service holding a lock with
+    a hostile name ({l})."""
     for variable in ("FORCE_COLOR", "TTY_COMPATIBLE"):
         monkeypatch.delenv(variable, raising=False)
     module = tmp_path / "hostile.py"
@@ -148,6 +153,10 @@ def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     report = invoke("verify", f"{module}:bad", "--invariant", f"{module}:never", "--json")
     assert report.exit_code == 1, report.output
     (tmp_path / "report.json").write_text(report.stdout, encoding="utf-8")
+    locks_url = f"sqlite:///{tmp_path / 'locks.db'}"
+    locks = open_locks(locks_url)
+    locks.acquire(f"[/] {MARKUP} {CONTROLS} {UNICODE}", new_owner(), 3_600.0)
+    locks.close()
     hostile_url = f"dir://{tmp_path}/store[/]\x1b[2J\r"
     pf.Engine.from_factory(f"{module}:ok", {}, hostile_url).run()
     return {
@@ -157,6 +166,7 @@ def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str,
         "{s}": paused.flow_id,
         "{j}": str(tmp_path / "report.json"),
         "{u}": hostile_url,
+        "{l}": locks_url,
     }
 
 

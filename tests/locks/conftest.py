@@ -27,7 +27,11 @@ from typing import Any
 import pytest
 
 from provenflow.locks import Lease, LockService, MemoryLocks, open_locks
-from tests.persistence.conftest import postgres_url  # noqa: F401 (a fixture used here)
+from tests.persistence.conftest import (  # postgres_url: a fixture used here
+    POSTGRES_URL,
+    _driver_url,
+    postgres_url,  # noqa: F401
+)
 
 REDIS_URL = os.environ.get("PROVENFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _redis_problem: list[str | None] = []
@@ -55,6 +59,8 @@ class Backend:
     opener: Callable[[], LockService]
     clock: FakeClock | None = None
     opened: list[LockService] = field(default_factory=list)
+    cut: Callable[[LockService], None] | None = None
+    """For a server: cut `service`'s connection on the server, so that its next call fails."""
 
     @property
     def short_ttl(self) -> float:
@@ -141,9 +147,53 @@ def _make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         clock = FakeClock()
         url = f"sqlite:///{tmp_path / 'locks.db'}"
         return Backend(name, url, lambda: open_locks(url, clock=clock), clock)
-    fixtures = {"postgresql": "postgres_url", "redis": "redis_url", "zookeeper": "zookeeper_url"}
-    url = request.getfixturevalue(fixtures[name])
-    return Backend(name, url, lambda: open_locks(url))
+    if name == "zookeeper":
+        url = request.getfixturevalue("zookeeper_url")
+        return Backend(name, url, lambda: open_locks(url))
+    tag = f"pflocks_{uuid.uuid4().hex[:12]}"
+    if name == "postgresql":
+        url = f"{request.getfixturevalue('postgres_url')}&application_name={tag}"
+        return Backend(name, url, lambda: open_locks(url), cut=lambda _: _terminate(tag))
+    url = f"{request.getfixturevalue('redis_url')}&client_name={tag}"
+    return Backend(name, url, lambda: open_locks(url), cut=lambda service: _kill(service, tag))
+
+
+def _terminate(application: str) -> None:
+    """End the PostgreSQL sessions of `application` on the server (`pg_terminate_backend`)."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    admin = sa.create_engine(_driver_url(POSTGRES_URL), poolclass=sa.NullPool)
+    query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :a"
+    with admin.begin() as conn:
+        assert conn.execute(sa.text(query), {"a": application}).all(), "no session to end"
+    admin.dispose()
+
+
+def _kill(service: LockService, client_name: str) -> None:
+    """Make Redis kill `service`'s connection (`CLIENT KILL`) when it next sends a command.
+
+    redis-py checks an idle connection when it takes it from its pool and quietly opens a new
+    one if the server closed it; so the kill is made just after that check, as the command is
+    sent, which is when a server going away hurts.
+    """
+    import redis  # noqa: PLC0415
+
+    pool = service._client.connection_pool  # type: ignore[attr-defined]
+    connection = pool.get_connection()
+    pool.release(connection)
+    send = connection.send_packed_command
+
+    def killed_first(*args: Any, **kwargs: Any) -> Any:
+        connection.send_packed_command = send  # once
+        admin = redis.Redis.from_url(REDIS_URL)
+        ids = [c["id"] for c in admin.client_list() if c["name"] == client_name]
+        assert ids, "no connection to kill"
+        for each in ids:
+            admin.client_kill_filter(_id=each)
+        admin.close()
+        return send(*args, **kwargs)
+
+    connection.send_packed_command = killed_first
 
 
 def _backend_fixture(names: list[str]) -> Any:
@@ -158,7 +208,7 @@ def _backend_fixture(names: list[str]) -> Any:
     return fixture
 
 
-BACKENDS = ["memory", "zookeeper"]
-SERVERS: list[str] = []
+BACKENDS = ["memory", "sqlite", "postgresql", "redis", "zookeeper"]
+SERVERS = ["postgresql", "redis"]
 locks = _backend_fixture(BACKENDS)
-server_locks = _backend_fixture(SERVERS or ["memory"])
+server_locks = _backend_fixture(SERVERS)

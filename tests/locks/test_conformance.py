@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 
 import pytest
 
@@ -176,6 +177,7 @@ def test_hostile_names_are_locks_like_any_other(locks: Backend, name: str) -> No
     service.renew(name, owner, lease.token, 30.0)
     assert set(service.leases()[0]) == {name}
     service.release(name, owner, lease.token)
+    assert [lease.held for lease in service.leases()[0].values()] == [False]
     assert service.acquire(name, owner, 30.0).token == lease.token + 1
 
 
@@ -219,3 +221,35 @@ def test_owners_with_the_same_id_elsewhere_are_different_owners(locks: Backend) 
     service.acquire("orders", here, 30.0)
     with pytest.raises(LockHeld):
         service.acquire("orders", there, 30.0)
+
+
+def test_contending_holders_take_turns_with_increasing_tokens(locks: Backend) -> None:
+    """Four threads, each with a service of its own, take one lock five times each."""
+    inside: list[int] = []
+    tokens: list[int] = []
+    problems: list[BaseException] = []
+    guard = threading.Lock()
+
+    def worker() -> None:
+        service = locks.open()
+        try:
+            for _ in range(5):
+                with service.lease("orders", ttl=30, wait=30) as held:
+                    with guard:
+                        inside.append(held.token)
+                        assert len(inside) == 1, f"two holders at once: {inside}"
+                        tokens.append(held.token)
+                    service.check("orders", held.token)
+                    with guard:
+                        inside.remove(held.token)
+        except BaseException as error:
+            problems.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert problems == []
+    assert len(tokens) == 20
+    assert tokens == sorted(set(tokens)), tokens  # strictly increasing, in the order taken

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 
 import pytest
 
@@ -37,10 +37,7 @@ def test_urls_it_cannot_serve_are_refused_clearly(url: str, problem: str | None)
         open_locks(url)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("provenflow.locks._zookeeper") is not None,
-    reason="the ZooKeeper backend exists: its own tests cover opening it",
-)
-def test_zookeeper_without_its_backend_names_the_extra() -> None:
-    with pytest.raises(UsageError, match=r"provenflow\[zookeeper\]"):
+def test_zookeeper_without_its_backend_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "provenflow.locks._zookeeper", None)  # cannot be imported
+    with pytest.raises(UsageError, match=r"install provenflow\[zookeeper\]"):
         open_locks("zookeeper://127.0.0.1:2181/locks")
