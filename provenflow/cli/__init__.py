@@ -15,9 +15,10 @@ with `--json`) and returns. Two small modules serve them all:
   raising and never prints a traceback for them.
 
 Commands: `lifecycles` (`_lifecycles`), `run`, `resume` (`_runs`), `history`, `runs`
-(`_history`), `verify` (`_verify`), `diagram lifecycle|flow|trace` (`_diagram`), `locks
-list` (`_locks`). `_progress` draws the bar of atoms done that `run` and `resume` show on
-stderr; `_leases` words what `runs` says of each run's engine.
+(`_history`), `verify` (`_verify`), `diagram lifecycle|flow|trace` (`_diagram`), `jobs
+post|list|show|history|trash|wait` (`_jobs`), `locks list` (`_locks`). `_progress` draws the
+bar of atoms done that `run` and `resume` show on stderr; `_leases` words what `runs` says of
+each run's engine.
 
 Only this package and `provenflow/__main__.py` know about click and rich output; nothing else in
 the package imports `provenflow.cli`.
@@ -28,6 +29,7 @@ from __future__ import annotations
 from provenflow.cli._diagram import diagram as _diagram  # noqa: F401 (registers the command)
 from provenflow.cli._group import USAGE_EXIT, ProvenflowGroup, fail_usage, main
 from provenflow.cli._history import history as _history  # noqa: F401 (registers the command)
+from provenflow.cli._jobs import jobs as _jobs  # noqa: F401 (registers the command)
 from provenflow.cli._lifecycles import lifecycle_json, select_lifecycles
 from provenflow.cli._locks import locks as _locks  # noqa: F401 (registers the command)
 from provenflow.cli._runs import DEFAULT_BACKEND

@@ -115,4 +115,5 @@ def main() -> None:
       provenflow diagram lifecycle task -f svg -o task.svg
       provenflow diagram flow examples/order_saga.py:make_flow --run latest
       provenflow diagram trace report.json  # the counterexample, step by step
+      provenflow jobs list --board sqlite:///jobs.db  # the jobs on a job board
     """

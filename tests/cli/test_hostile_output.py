@@ -22,7 +22,9 @@ import provenflow as pf
 from provenflow.cli import main
 from provenflow.cli._output import printable, shown
 from provenflow.cli._progress import RunProgress
+from provenflow.jobs import open_board
 from provenflow.locks import new_owner, open_locks
+from provenflow.persistence import Owner
 from tests.cli.conftest import invoke
 from tests.cli.test_help import command_paths
 
@@ -122,6 +124,18 @@ CASES = [
     Case(["diagram", "flow", "{m}:bad"], 0, ("[bold red]fake[/]",)),
     Case(["diagram", "trace", "{j}", "-f", "md"], 0, ("[bold red]fake[/]",)),
     Case(["diagram", "trace", "{j}"], 0),
+    Case(["jobs", "post", "{m}:ok", "--board", "{b}", "--name", MARKUP + CONTROLS], 0),
+    Case(["jobs", "list", "--board", "{b}"], 0, (SHOWN_NAME, "TRASHED")),
+    Case(["jobs", "list", "--board", "{b}", "--json"], 0),
+    Case(["jobs", "list", "--board", "ftp://[/]\x1b[2J"], 2, ("job board 'ftp://[/]\\x1b[2J'",)),
+    Case(["jobs", "show", "{job}", "--board", "{b}"], 0, (SHOWN_NAME, r'"[/]\u001b[2J"')),
+    Case(["jobs", "history", "{job}", "--board", "{b}"], 0, (r"\nflow 'saga' ended SUCCESS",)),
+    Case(
+        ["jobs", "trash", "[/]\x1b[2J", "--board", "{b}", "--reason", "x"],
+        2,
+        ("job '[/]\\x1b[2J': not found",),
+    ),
+    Case(["jobs", "wait", "{job}", "--board", "{b}"], 1, (SHOWN_NAME, r"\nflow 'saga' ended")),
     Case(["locks", "list", "--locks", "{l}"], 0, (rf"{MARKUP} \x1b[2J\r\x07\x9b\u202e",)),
     Case(["locks", "list", "--locks", "{l}", "--json"], 0),
     Case(["locks", "list", "--locks", "ftp://[/]\x1b[2J"], 2, ("'ftp://[/]\\x1b[2J'",)),
@@ -136,8 +150,9 @@ def case_id(case: Case) -> str:
 def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The hostile module ({m}), a store ({d}) holding a REVERTED run of it ({r}) and a
     SUSPENDED one ({s}, the last), a verify report with a violation on the hostile names ({j}),
-    a store whose URL is hostile ({u}), holding one run, and a lock service holding a lock with
-    a hostile name ({l})."""
+    a store whose URL is hostile ({u}), holding one run, a lock service holding a lock with a
+    hostile name ({l}), and a job board ({b}) holding a job ({job}) with a hostile name, store
+    and owner, trashed for a hostile reason."""
     for variable in ("FORCE_COLOR", "TTY_COMPATIBLE"):
         monkeypatch.delenv(variable, raising=False)
     module = tmp_path / "hostile.py"
@@ -159,7 +174,15 @@ def where(tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     locks.close()
     hostile_url = f"dir://{tmp_path}/store[/]\x1b[2J\r"
     pf.Engine.from_factory(f"{module}:ok", {}, hostile_url).run()
+    board_url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    board = open_board(board_url)
+    job = board.post(f"{module}:ok", name=MARKUP + CONTROLS, store={"x": "[/]\x1b[2J"})
+    claim = board.claim(Owner("[/]host\x1b[2J", 1, MARKUP + CONTROLS), 60.0)
+    assert claim is not None
+    board.trash(claim, f"{MARKUP}{CONTROLS}\nflow 'saga' ended SUCCESS")
     return {
+        "{b}": board_url,
+        "{job}": job.id,
         "{m}": str(module),
         "{d}": db,
         "{r}": failed.flow_id,

@@ -13,6 +13,7 @@ import pytest
 
 from provenflow.diagrams import lifecycle, lifecycle_docs
 from provenflow.diagrams.__main__ import main
+from provenflow.diagrams._docs import embed_marker, embedded_diagrams
 from provenflow.fsm import LIFECYCLES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lifecycles.md"
@@ -65,3 +66,32 @@ def test_the_command_refuses_a_folder_that_does_not_exist(
         capsys.readouterr().err
     )
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_docs_jobs_md_embeds_the_job_lifecycle_as_generated() -> None:
+    text = (DOCS.parent / "jobs.md").read_text(encoding="utf-8")
+    assert f"{embed_marker('job')}\n```mermaid\n{lifecycle('job')}```" in text, (
+        "docs/jobs.md is out of date with the job table; regenerate it from the repository's "
+        "root with: python3 -m provenflow.diagrams"
+    )
+    assert embedded_diagrams(text) == text
+
+
+def test_the_command_regenerates_and_checks_diagrams_embedded_in_other_pages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "lifecycles.md"
+    page = tmp_path / "jobs.md"
+    stale = f"# Jobs\n\n{embed_marker('job')}\n```mermaid\nstateDiagram-v2\n```\n\nmore\n"
+    page.write_text(stale, encoding="utf-8")
+    (tmp_path / "other.md").write_text("no diagram\n", encoding="utf-8")
+    assert main([str(target)]) == 0
+    assert page.read_text(encoding="utf-8") == (
+        f"# Jobs\n\n{embed_marker('job')}\n```mermaid\n{lifecycle('job')}```\n\nmore\n"
+    )
+    assert main([str(target), "--check"]) == 0
+    page.write_text(stale, encoding="utf-8")
+    capsys.readouterr()
+    assert main([str(target), "--check"]) == 1
+    assert f"{page} is out of date" in capsys.readouterr().out
+    assert page.read_text(encoding="utf-8") == stale
