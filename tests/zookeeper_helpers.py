@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,13 +174,21 @@ class ZooKeeperServer:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        try:
-            with zookeeper_client(self.hosts, timeout=deadline) as client:
-                client.get_children("/")
-        except Exception:
-            self.stop()
-            tail = (self.directory / "server.log").read_text(errors="replace")[-3000:]
-            raise AssertionError(f"ZooKeeper on {self.hosts} did not start:\n{tail}") from None
+        give_up = time.monotonic() + deadline
+        while time.monotonic() < give_up and self.process.poll() is None:
+            try:
+                with zookeeper_client(self.hosts, timeout=2.0) as client:
+                    client.get_children("/")
+                return
+            except Exception:  # not serving yet: try again until the deadline
+                continue
+        status = self.process.poll()
+        self.stop()
+        tail = (self.directory / "server.log").read_text(errors="replace")[-3000:]
+        raise AssertionError(
+            f"ZooKeeper on {self.hosts} did not serve within {deadline:g} s "
+            f"(exit status {status}):\n{tail}"
+        )
 
     def stop(self) -> None:
         """Kill the server (SIGKILL) and wait for it to be gone; nothing if it is not running."""
@@ -196,7 +206,14 @@ class ZooKeeperServer:
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """Return a port free on 127.0.0.1, below the range the kernel gives outgoing connections
+    (so that no client's own end takes it while the server is down, or meets itself there)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(low // 2, low), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port found below {low}")

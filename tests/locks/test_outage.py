@@ -1,10 +1,13 @@
-"""A lock server that goes away: one clear error, nothing changed, and the next call works."""
+"""A lock server that goes away: one clear error, nothing changed, and the next call works; and
+a server's clock, not the caller's, decides."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from provenflow.errors import StorageUnavailable
+from provenflow.errors import LockHeld, StorageUnavailable
 from provenflow.locks import new_owner, open_locks
 from tests.locks.conftest import Backend
 
@@ -31,3 +34,16 @@ def test_a_server_that_cannot_be_reached_is_named(url: str) -> None:
         open_locks(url).acquire("orders", new_owner(), 30.0)
     assert unreachable.value.url == url
     assert "cannot" in str(unreachable.value)
+
+
+def test_a_server_decides_with_its_own_clock(
+    server_locks: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_now = time.time()
+    monkeypatch.setattr(time, "time", lambda: real_now + 86_400.0)  # this process is a day ahead
+    service = server_locks.open()
+    lease = service.acquire("orders", new_owner(), 30.0)
+    assert real_now < lease.expires_at < real_now + 60.0
+    assert abs(service.leases()[1] - real_now) < 30.0
+    with pytest.raises(LockHeld):  # the skewed process does not see the lease as expired
+        service.acquire("orders", new_owner(), 30.0)

@@ -8,7 +8,9 @@ that goes away and comes back, and opening it (by URL, unreachable, without kazo
 from __future__ import annotations
 
 import json
+import os
 import queue
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -197,6 +199,62 @@ def test_a_holder_whose_session_expired_is_taken_over_and_fenced(zookeeper_url: 
         other.close()
 
 
+HOLDER = """
+import sys
+from provenflow.locks import new_owner
+from provenflow.locks._zookeeper import ZooKeeperLocks
+
+service = ZooKeeperLocks(sys.argv[1], timeout=4.0)
+print(service.acquire("orders", new_owner(), 600.0).token, flush=True)
+sys.stdin.read()  # holds the lock until killed
+"""
+
+
+def test_a_killed_holder_is_taken_over_once_the_server_expires_its_session(
+    zookeeper_url: str,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, zookeeper_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=environment,
+    )
+    other = None
+    try:
+        assert holder.stdout is not None
+        token = int(holder.stdout.readline())
+        other = ZooKeeperLocks(zookeeper_url)
+        with pytest.raises(LockHeld) as held:
+            other.acquire("orders", new_owner(), 30.0)
+        address = parse_url(zookeeper_url)
+        with zookeeper_client(address.hosts) as client:
+            session = json.loads(client.get(address.lock_path("orders"))[0])["session"]
+            ended = threading.Event()
+            assert client.exists(f"{address.sessions}/{session}", watch=lambda _: ended.set())
+
+            holder.kill()  # no goodbye to the server: its session ends when the server says so
+            holder.wait(timeout=30)
+            assert ended.wait(30.0), "the server did not expire the killed holder's session"
+
+        taken = other.acquire("orders", new_owner(), 30.0)
+        assert taken.token == token + 1
+        assert taken.expires_at - 30.0 < held.value.expires_at - 500  # taken over long before
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+        if holder.stdin is not None:
+            holder.stdin.close()
+        if other is not None:
+            other.close()
+
+
 def test_a_holder_whose_session_expired_renews_when_nobody_took_over(
     zookeeper_url: str,
 ) -> None:
@@ -259,6 +317,32 @@ def test_a_server_outage_is_reported_and_the_service_goes_on_after_it(tmp_path: 
             service.check("orders", lease.token)
             with pytest.raises(LockHeld):
                 service.acquire("orders", new_owner(), 30.0)
+        finally:
+            service.close()
+
+
+def test_a_write_cut_off_on_its_way_says_it_may_have_landed(tmp_path: Path) -> None:
+    with ZooKeeperServer(tmp_path / "zookeeper") as server:
+        service = ZooKeeperLocks(server.url("/locks"), timeout=2.0)
+        try:
+            states = States(service)
+            real_create = service._client.create_async
+
+            def create_as_the_server_dies(path: str, *args: Any) -> Any:
+                if "/locks/locks/" in path:  # the lock's own write: the server goes first
+                    server.stop()
+                return real_create(path, *args)
+
+            service._client.create_async = create_as_the_server_dies
+            owner = new_owner()
+            with pytest.raises(StorageUnavailable, match="may have landed") as unavailable:
+                service.acquire("orders", owner, 600.0)
+            assert "ask again" in str(unavailable.value)
+
+            server.start()
+            states.wait_for(KazooState.CONNECTED)
+            lease = service.acquire("orders", owner, 600.0)  # asking again is safe
+            assert lease.token == 1
         finally:
             service.close()
 
