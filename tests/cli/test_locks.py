@@ -9,7 +9,8 @@ import pytest
 
 from provenflow.locks import Owner, open_locks
 from tests.cli.conftest import invoke, plain
-from tests.locks.conftest import FakeClock
+from tests.locks.conftest import FakeClock, redis_url  # noqa: F401 (a fixture used here)
+from tests.persistence.conftest import postgres_url  # noqa: F401 (a fixture used here)
 
 HOSTILE = "[bold red]fake[/]\x1b[2J\r名前"
 
@@ -91,3 +92,16 @@ def test_an_empty_database_holds_no_locks_and_is_left_alone(tmp_path: Path) -> N
     open_locks(url).close()  # made with its table
     result = invoke("locks", "list", "--locks", url, "--json")
     assert (result.exit_code, json.loads(result.stdout)) == (0, [])
+
+
+@pytest.mark.parametrize("server", ["redis_url", "postgres_url"])
+def test_a_server_s_locks_are_listed(request: pytest.FixtureRequest, server: str) -> None:
+    url = request.getfixturevalue(server)
+    service = open_locks(url)
+    lease = service.acquire("orders", Owner("worker-1", 4242, "c" * 32), 60.0)
+    service.close()
+    result = invoke("locks", "list", "--locks", url, "--json")
+    assert result.exit_code == 0, result.output
+    (lock,) = json.loads(result.stdout)
+    assert (lock["name"], lock["token"], lock["owner"]) == ("orders", lease.token, "c" * 32)
+    assert 0 < lock["expires_in"] <= 60.0  # in the server's clock
