@@ -217,3 +217,21 @@ def _free_port() -> int:
                 continue
             return port
     raise AssertionError(f"no free port found below {low}")
+
+
+def expire_on_next_request(service: Any) -> None:
+    """Make the server end the session of a ZooKeeper lock service (`service._client`) just
+    as the service sends its next request, once: that request finds its connection gone.
+
+    kazoo sends every request through its client's `_call`; it is wrapped once, so that the
+    session is expired (`expire_session`) the moment before the request is queued.
+    """
+    client = service._client
+    send = client._call
+
+    def expired_first(*args: Any) -> Any:
+        client._call = send  # once
+        expire_session(client)
+        return send(*args)
+
+    client._call = expired_first

@@ -20,25 +20,27 @@ as a `sync` would.
 
 Sessions. Each client session that holds a lock has an ephemeral node
 `<path>/sessions/<session id>`, which the server removes when the session ends: the client
-closed it, or the server expired it because it heard nothing for the session timeout. The lease
-records the writer's session, and `acquire` takes over a live lease whose session node is gone
-(the `gone` rule of `_lease.acquire`): unlike a bare lease, ZooKeeper knows a holder that was
-cut off for longer than its session timeout, or that exited, and the lock need not wait for the
-lease to expire. A holder whose session expired but whose lease nobody took over renews it as
-usual (from its new session). The fencing token, not the session, is what keeps a stale
-holder's writes out: check it with `check`.
+closed it (`close`), or the server expired it because it heard nothing for the session timeout
+(the holder's process was killed, paused or cut off). The lease records the writer's session,
+and `acquire` takes over a live lease whose session node is gone (the `gone` rule of
+`_lease.acquire`): unlike a bare lease, ZooKeeper knows such a holder, and the lock need not
+wait for the lease to expire. A holder whose session expired but whose lease nobody took over
+renews it as usual (from its new session). The fencing token, not the session, is what keeps a
+stale holder's writes out: check it with `check`.
 
-Outages. An operation on a client that is not connected fails at once with `StorageUnavailable`
-and sends nothing (kazoo reconnects in the background; the next call tries again). A
-connection cut while a write was on its way, or a write not answered within the timeout, leaves
-its outcome unknown, and the error says so: `acquire` and `renew` can simply be asked again
-(the same owner gets the same lease back), and a `release` asked again is refused as
-`released` when the first one had landed.
+Outages. kazoo reconnects in the background after a connection is lost. A request made
+meanwhile waits for it up to `_RECONNECT_WAIT` (2 s), and then fails with `StorageUnavailable`
+having sent nothing; the next call tries again. A connection cut while a write was on its way,
+or a write not answered within the timeout, leaves its outcome unknown, and the error says so:
+`acquire` and `renew` can simply be asked again (the same owner gets the same lease back), and
+a `release` asked again is refused as `released` when the first one had landed. After `close`,
+a call starts a new client (and session), as the other services open new connections.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +55,9 @@ from kazoo.exceptions import (
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import KazooState
 
-from provenflow.errors import StorageUnavailable, UsageError
+from provenflow.errors import StorageUnavailable
 from provenflow.locks._protocol import LockService, check_name, check_ttl, refused
 from provenflow.locks._zookeeper_nodes import (
     LeaseRecord,
@@ -71,6 +74,9 @@ __all__ = ["ZooKeeperLocks"]
 _ATTEMPTS = 100
 """How many times one operation starts again after losing a race to another client's write."""
 
+
+_RECONNECT_WAIT = 2.0
+"""How long a request waits for a client that is reconnecting before it fails unsent (s)."""
 
 _RECONNECT = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0}
 """How kazoo reconnects after losing the server: for ever, at most a second apart (its own
@@ -94,19 +100,31 @@ class ZooKeeperLocks(LockService):
         self._address = parse_url(url)
         self.url = url
         self._timeout = check_ttl(timeout, "timeout")
-        self._client: Any = KazooClient(
+        self._live = threading.Event()
+        self._opening = threading.Lock()
+        self._noted_session: int | None = None
+        self._client: Any = None
+        self._open()
+
+    def _open(self) -> None:
+        """Start a client (a new session) and make sure the service's nodes exist.
+
+        Raises `StorageUnavailable` when the server cannot be reached within the timeout.
+        """
+        client = KazooClient(
             hosts=self._address.hosts, timeout=self._timeout, connection_retry=_RECONNECT
         )
-        self._noted_session: int | None = None
-        self._closed = False
+        client.add_listener(lambda state: self._follow(client, state))
+        self._client = client
         try:
-            self._client.start(timeout=self._timeout)
+            client.start(timeout=self._timeout)
         except Exception as error:  # kazoo's timeout, a host name that does not resolve, ...
-            self._client.stop()
-            self._client.close()
-            raise StorageUnavailable(url, f"cannot connect to ZooKeeper: {error}") from None
+            self._client = None
+            client.stop()
+            client.close()
+            raise StorageUnavailable(self.url, f"cannot connect to ZooKeeper: {error}") from None
         for path in (self._address.locks, self._address.sessions, self._address.clock):
-            self._call(f"creating {path}", self._client.ensure_path_async, path)
+            self._call(f"create {path}", "ensure_path_async", path)
 
     def acquire(self, name: str, owner: Owner, ttl: float) -> Lease:
         """See `LockService.acquire`; a holder whose ZooKeeper session ended is taken over."""
@@ -119,7 +137,7 @@ class ZooKeeperLocks(LockService):
                 raise refused(name, decided, now, None)
             return decided.lease
 
-        return self._change(name, "acquiring", decide)
+        return self._change(name, "acquire", decide)
 
     def renew(self, name: str, owner: Owner, token: int, ttl: float) -> Lease:
         """See `LockService.renew`."""
@@ -131,7 +149,7 @@ class ZooKeeperLocks(LockService):
                 raise refused(name, decided, now, token)
             return decided
 
-        return self._change(name, "renewing", decide)
+        return self._change(name, "renew", decide)
 
     def release(self, name: str, owner: Owner, token: int) -> None:
         """See `LockService.release`."""
@@ -143,22 +161,23 @@ class ZooKeeperLocks(LockService):
                 raise refused(name, decided, now, token)
             return decided
 
-        self._change(name, "releasing", decide)
+        self._change(name, "release", decide)
 
     def check(self, name: str, token: int) -> None:
         """See `LockService.check`."""
         name = check_name(name)
-        now = self._now("checking")
-        record, _ = self._read(self._address.lock_path(name), f"checking lock {name!r}")
+        doing = f"check lock {name!r}"
+        now = self._now(doing)
+        record, _ = self._read(self._address.lock_path(name), doing)
         refusal = _lease.check_write(_lease_of(record), token)
         if refusal is not None:
             raise refused(name, refusal, now, token)
 
     def leases(self) -> tuple[dict[str, Lease], float]:
         """See `LockService.leases`."""
-        doing = "listing locks"
+        doing = "list the locks"
         now = self._now(doing)
-        nodes = self._call(doing, self._client.get_children_async, self._address.locks)
+        nodes = self._call(doing, "get_children_async", self._address.locks)
         found: dict[str, Lease] = {}
         for node in sorted(nodes):
             record, _ = self._read(f"{self._address.locks}/{node}", doing)
@@ -167,12 +186,25 @@ class ZooKeeperLocks(LockService):
         return found, now
 
     def close(self) -> None:
-        """End the ZooKeeper session. Held locks are not released, but their session node goes
-        with the session, so another owner can take them over at once."""
-        if not self._closed:
-            self._closed = True
-            self._client.stop()
-            self._client.close()
+        """End the ZooKeeper session (a later call starts a new one). Held locks are not
+        released, but their session node goes with the session, so another owner can take
+        them over at once."""
+        with self._opening:
+            client, self._client = self._client, None
+            self._live.clear()
+        if client is not None:
+            client.stop()
+            client.close()
+
+    def _follow(self, client: Any, state: str) -> None:
+        """Keep `_live` set while `client`, the service's client, is connected (kazoo calls
+        this on each change of its state)."""
+        if client is not self._client:
+            return
+        if state == KazooState.CONNECTED:
+            self._live.set()
+        else:
+            self._live.clear()
 
     def _change(
         self, name: str, doing: str, decide: Callable[[LeaseRecord | None, float], Lease]
@@ -192,16 +224,16 @@ class ZooKeeperLocks(LockService):
             data = encode_lease(lease, session)
             try:
                 if version is None:
-                    self._call(write, self._client.create_async, path, data)
+                    self._call(write, "create_async", path, data)
                 else:
-                    self._call(write, self._client.set_async, path, data, version)
+                    self._call(write, "set_async", path, data, version)
             except (BadVersionError, NodeExistsError, NoNodeError):
                 continue  # another client wrote first: decide again on what it wrote
             return lease
         raise StorageUnavailable(
             self.url,
-            f"{doing}: other clients changed it {_ATTEMPTS} times in a row while this one "
-            "tried; nothing was changed, try again",
+            f"cannot {doing}: other clients changed it {_ATTEMPTS} times in a row while "
+            "this one tried; nothing was changed, try again",
         )
 
     def _read(self, path: str, doing: str) -> tuple[LeaseRecord | None, int | None]:
@@ -209,7 +241,7 @@ class ZooKeeperLocks(LockService):
         when there is no such node: a lock never held)."""
 
         try:
-            data, stat = self._call(doing, self._client.get_async, path)
+            data, stat = self._call(doing, "get_async", path)
         except NoNodeError:
             return None, None
         where = f"lock service {self.url}: node {path}"
@@ -218,21 +250,21 @@ class ZooKeeperLocks(LockService):
     def _now(self, doing: str) -> float:
         """Return the server's time: the modification time of a write to the clock node."""
         clock = self._address.clock
-        stat = self._call(
-            f"{doing} (reading the server's time)", self._client.set_async, clock, b""
-        )
+        stat = self._call(f"{doing} (reading the server's time)", "set_async", clock, b"")
         return int(stat.mtime) / 1000.0
 
     def _note_session(self, doing: str) -> int:
         """Return this client's session id, after making sure its session node exists."""
-        client_id = self._client.client_id
-        if client_id is None:
-            raise self._unavailable(_Request(doing), "not connected")
+        self._wait_for_connection(_Request(doing))
+        client = self._client
+        client_id = None if client is None else client.client_id
+        if client_id is None:  # lost again, or closed, meanwhile
+            raise self._unavailable(_Request(doing), "not connected", sent=False)
         session = int(client_id[0])
         if session != self._noted_session:
             path = f"{self._address.sessions}/{session:x}"
             with contextlib.suppress(NodeExistsError):
-                self._call(doing, self._client.create_async, path, b"", None, True)
+                self._call(doing, "create_async", path, b"", None, True)
             self._noted_session = session
         return session
 
@@ -244,27 +276,40 @@ class ZooKeeperLocks(LockService):
         if record.lease.owner == requester:
             return False
         path = f"{self._address.sessions}/{record.session:x}"
-        found = self._call("looking for the holder's session", self._client.exists_async, path)
+        found = self._call("look for the holder's session", "exists_async", path)
         return found is None
 
-    def _call(self, request: _Request | str, method: Callable[..., Any], *args: Any) -> Any:
-        """Send one request (`method` is a kazoo `*_async` method) and return its answer.
+    def _call(self, request: _Request | str, method: str, *args: Any) -> Any:
+        """Send one request (`method` names a kazoo `*_async` method) and return its answer.
 
-        Raises `StorageUnavailable` when the client is not connected (nothing is sent), the
-        connection is lost or the session expired on the way, or no answer comes within the
-        timeout; `UsageError` once the service is closed; kazoo's own errors otherwise.
+        Raises `StorageUnavailable` when the client is still not connected after
+        `_RECONNECT_WAIT` (nothing is sent), the connection is lost or the session expired on
+        the way, or no answer comes within the
+        timeout (or the service was closed meanwhile); kazoo's own errors otherwise.
         """
         request = _Request(request) if isinstance(request, str) else request
-        if self._closed:
-            raise UsageError(f"lock service {self.url}: closed; open it again to use it")
-        if not self._client.connected:
-            raise self._unavailable(request, "not connected; reconnecting", sent=False)
+        self._wait_for_connection(request)
+        client = self._client
+        if client is None:
+            raise self._unavailable(request, "closed meanwhile", sent=False)
         try:
-            return method(*args).get(timeout=self._timeout)
+            return getattr(client, method)(*args).get(timeout=self._timeout)
         except (ConnectionLoss, SessionExpiredError, OperationTimeoutError) as error:
             raise self._unavailable(request, type(error).__name__) from None
         except KazooTimeoutError:
             raise self._unavailable(request, f"no answer within {self._timeout:g} s") from None
+
+    def _wait_for_connection(self, request: _Request) -> None:
+        """Return once the client is connected (starting a new one after `close`);
+        `StorageUnavailable` (nothing sent) when it is still reconnecting after
+        `_RECONNECT_WAIT`, or cannot connect at all."""
+        if self._client is None:
+            with self._opening:
+                if self._client is None:
+                    self._open()
+        if not self._live.wait(_RECONNECT_WAIT):
+            why = f"not connected, still reconnecting after {_RECONNECT_WAIT:g} s"
+            raise self._unavailable(request, why, sent=False)
 
     def _unavailable(self, request: _Request, why: str, *, sent: bool = True) -> StorageUnavailable:
         if request.writes and sent:
@@ -277,7 +322,8 @@ class ZooKeeperLocks(LockService):
             outcome = "nothing was changed; try again once it answers"
         return StorageUnavailable(
             self.url,
-            f"{request.doing}: ZooKeeper at {self._address.hosts} unreachable ({why}); {outcome}",
+            f"cannot {request.doing}: ZooKeeper at {self._address.hosts} unreachable ({why}); "
+            f"{outcome}",
         )
 
 

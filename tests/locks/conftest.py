@@ -1,11 +1,11 @@
 """Fixtures for the lock service tests: each backend on fresh data, and how to let time pass.
 
 `locks` gives every backend (the conformance suite runs on each); `server_locks` the ones on a
-server that can be cut off (PostgreSQL, Redis). A `Backend` opens any number of services on
-the same data (`open()`; for memory:// one service, returned each time) and lets a lease
-expire (`expire(lease)`): memory and SQLite run on a fake clock that is moved past it;
-PostgreSQL and Redis keep their own time, so `short_ttl` is short there and `expire` polls the
-service's clock until the lease is over (with a deadline).
+server that can be cut off (PostgreSQL, Redis, ZooKeeper). A `Backend` opens any number of
+services on the same data (`open()`; for memory:// one service, returned each time) and lets a
+lease expire (`expire(lease)`): memory and SQLite run on a fake clock that is moved past it;
+PostgreSQL, Redis and ZooKeeper keep their own time, so `short_ttl` is short there and `expire`
+polls the service's clock until the lease is over (with a deadline).
 
 PostgreSQL comes from `PROVENFLOW_TEST_POSTGRES_URL` (a schema per test, as for the storage
 tests) and Redis from `PROVENFLOW_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/0`, with a
@@ -32,6 +32,7 @@ from tests.persistence.conftest import (  # postgres_url: a fixture used here
     _driver_url,
     postgres_url,  # noqa: F401
 )
+from tests.zookeeper_helpers import expire_on_next_request
 
 REDIS_URL = os.environ.get("PROVENFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _redis_problem: list[str | None] = []
@@ -149,7 +150,7 @@ def _make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         return Backend(name, url, lambda: open_locks(url, clock=clock), clock)
     if name == "zookeeper":
         url = request.getfixturevalue("zookeeper_url")
-        return Backend(name, url, lambda: open_locks(url))
+        return Backend(name, url, lambda: open_locks(url), cut=expire_on_next_request)
     tag = f"pflocks_{uuid.uuid4().hex[:12]}"
     if name == "postgresql":
         url = f"{request.getfixturevalue('postgres_url')}&application_name={tag}"
@@ -209,6 +210,6 @@ def _backend_fixture(names: list[str]) -> Any:
 
 
 BACKENDS = ["memory", "sqlite", "postgresql", "redis", "zookeeper"]
-SERVERS = ["postgresql", "redis"]
+SERVERS = ["postgresql", "redis", "zookeeper"]
 locks = _backend_fixture(BACKENDS)
 server_locks = _backend_fixture(SERVERS)

@@ -95,7 +95,7 @@ def _pause_between_renewals(pid: int, backend: Backend) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
-@pytest.mark.parametrize("locks", ["sqlite", "postgresql", "redis"], indirect=True)
+@pytest.mark.parametrize("locks", ["sqlite", "postgresql", "redis", "zookeeper"], indirect=True)
 def test_a_paused_holder_is_taken_over_fenced_and_told(locks: Backend) -> None:
     url = locks.url
     service = open_locks(url)  # the service's own clock: no fake one across processes
