@@ -202,8 +202,10 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "JobListing",
         "JobStep",
         "MemoryBoard",
+        "Owner",
         "SqlBoard",
         "check_factory",
+        "new_owner",
         "open_board",
     ],
     "provenflow.locks": [

@@ -12,8 +12,9 @@ whose token is stale is refused (`ClaimLost`) and changes nothing; a claim that 
 recorded as lost and the job is claimed again.
 
 `open_board(url)` opens a board: `memory://`, `sqlite:///path`, `postgresql://...`; every board
-follows the `Board` protocol. `SqlBoard` is imported on first use, so that SQLAlchemy is only
-loaded by a program that uses a database.
+follows the `Board` protocol. A claimer is an `Owner` (`new_owner()` makes one for this
+process: its host, its pid and a random id). `SqlBoard` is imported on first use, so that
+SQLAlchemy is only loaded by a program that uses a database.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from provenflow.jobs._decide import check_factory
 from provenflow.jobs._memory import MemoryBoard
 from provenflow.jobs._protocol import BOARD_SCHEMES, Board, open_board
 from provenflow.jobs._records import Claim, CorruptJob, Job, JobListing, JobStep
+from provenflow.persistence import Owner
+from provenflow.persistence._lease import new_owner
 
 if TYPE_CHECKING:
     from provenflow.jobs._sql import SqlBoard
@@ -37,8 +40,10 @@ __all__ = [
     "JobListing",
     "JobStep",
     "MemoryBoard",
+    "Owner",
     "SqlBoard",
     "check_factory",
+    "new_owner",
     "open_board",
 ]
 

@@ -155,6 +155,12 @@ def claim_job(job: Job, owner: Owner, now: float, ttl: float) -> tuple[Job, Clai
     return claimed, Claim(claimed, owner, lease.token, lease.expires_at)
 
 
+def _check_text(job: Job, what: str, value: object) -> None:
+    """Raise `UsageError` unless `value` (a reason or an outcome) is text."""
+    if not isinstance(value, str):
+        raise UsageError(f"job {job.id!r}: the {what} must be text, got {value!r}")
+
+
 def _refused(job: Job, claim: Claim, refusal: Refusal) -> ClaimLost:
     current = refusal.current
     if current is None:
@@ -203,6 +209,10 @@ def finish(
     """
     if event not in (Event.COMPLETE, Event.ABANDON, Event.TRASH):
         raise UsageError(f"a claim ends by complete, abandon or trash, not {event!r}")
+    if event is Event.COMPLETE:
+        _check_text(job, "outcome", outcome)
+    else:
+        _check_text(job, "reason", reason)
     released: Lease | Refusal = _lease.release(job.lease, claim.owner, claim.token)
     if isinstance(released, Refusal):
         raise _refused(job, claim, released)
@@ -223,6 +233,7 @@ def discard(job: Job, now: float, reason: str) -> Job:
     `JobClaimed` when a live claim holds the job and `IllegalTransition` when it is already
     COMPLETE or TRASHED; the job is unchanged then.
     """
+    _check_text(job, "reason", reason)
     if job.state is State.CLAIMED and job.lease is not None:
         if job.lease.live(now):
             raise JobClaimed(job.id, str(job.lease.owner), job.lease.expires_at, now)

@@ -37,6 +37,25 @@ def test_finishing_with_an_event_that_is_no_end_of_a_claim_is_refused() -> None:
         finish(job, claim, Event.CLAIM, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("event", "fields"),
+    [
+        (Event.COMPLETE, {"outcome": 1}),
+        (Event.COMPLETE, {}),
+        (Event.ABANDON, {"reason": None}),
+        (Event.TRASH, {"reason": ["x"]}),
+    ],
+)
+def test_a_reason_or_outcome_that_is_not_text_is_refused(
+    event: Event, fields: dict[str, object]
+) -> None:
+    job, claim = claim_job(new_job("flows.py:make", 0.0), OWNERS[0], 0.0, 10.0)
+    with pytest.raises(UsageError, match="must be text"):
+        finish(job, claim, event, 1.0, **fields)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="the reason must be text"):
+        discard(new_job("flows.py:make", 0.0), 1.0, 7)  # type: ignore[arg-type]
+
+
 def test_discarding_a_finished_job_is_refused_by_the_table() -> None:
     job = discard(new_job("flows.py:make", 0.0), 1.0, "mistake")
     with pytest.raises(IllegalTransition, match="cannot 'trash' from TRASHED"):
@@ -103,5 +122,10 @@ def _act(
     if action == "renew":
         job, claims[who] = renew_claim(job, claim, now, 10.0)
         return job
-    event = {"complete": Event.COMPLETE, "abandon": Event.ABANDON, "trash": Event.TRASH}[action]
-    return finish(job, claim, event, now, reason="test", delay=1.0 if action == "abandon" else None)
+    ends = {
+        "complete": (Event.COMPLETE, {"outcome": "SUCCESS"}),
+        "abandon": (Event.ABANDON, {"reason": "stopping", "delay": 1.0}),
+        "trash": (Event.TRASH, {"reason": "bad data"}),
+    }
+    event, fields = ends[action]
+    return finish(job, claim, event, now, **fields)  # type: ignore[arg-type]
