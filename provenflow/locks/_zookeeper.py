@@ -94,12 +94,12 @@ class _Request:
 class ZooKeeperLocks(LockService):
     """A lock service in ZooKeeper; see `LockService` for what each method does and the module
     docstring for how. `timeout` is the ZooKeeper session timeout, and how long opening and each
-    request may take (seconds)."""
+    request may take (seconds); it defaults to the URL's `?timeout=`, else 10 s."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float | None = None) -> None:
         self._address = parse_url(url)
         self.url = url
-        self._timeout = check_ttl(timeout, "timeout")
+        self._timeout = self._address.timeout if timeout is None else check_ttl(timeout, "timeout")
         self._live = threading.Event()
         self._opening = threading.Lock()
         self._noted_session: int | None = None

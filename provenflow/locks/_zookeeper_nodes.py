@@ -2,8 +2,9 @@
 
 Pure: no client and no I/O, so the layout is tested without a server.
 
-- The URL is `zookeeper://host:port[,host:port...]/path`; the path (default `/provenflow`) is
-  where the service keeps everything: `<path>/locks/<lock>` holds each lock's lease,
+- The URL is `zookeeper://host:port[,host:port...]/path[?timeout=SECONDS]`; `timeout` is the
+  session timeout (default 10 s). The path (default `/provenflow`) is where the service keeps
+  everything: `<path>/locks/<lock>` holds each lock's lease,
   `<path>/sessions/<session id>` is an ephemeral node per client session, and `<path>/clock`
   is written to read the server's time (see `provenflow.locks._zookeeper`).
 - A lock's name becomes one node name, whatever it holds: its UTF-8 bytes percent-encoded
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from provenflow.errors import CorruptRecord, UsageError
 from provenflow.persistence._lease import Lease, Owner
@@ -26,6 +27,8 @@ from provenflow.persistence._lease import Lease, Owner
 __all__ = ["LeaseRecord", "ZooKeeperAddress", "decode_lease", "encode_lease", "parse_url"]
 
 DEFAULT_PATH = "/provenflow"
+DEFAULT_TIMEOUT = 10.0
+"""The session timeout, in seconds, when the URL gives none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class ZooKeeperAddress:
 
     hosts: str
     root: str
+    timeout: float = DEFAULT_TIMEOUT
 
     def lock_path(self, name: str) -> str:
         """Return the node that holds the lease of the lock `name` (one node, any name)."""
@@ -56,25 +60,45 @@ class ZooKeeperAddress:
 
 
 def parse_url(url: str) -> ZooKeeperAddress:
-    """Return where `url` (`zookeeper://host:port[,host:port...][/path]`) points.
+    """Return where `url` (`zookeeper://host:port[,host:port...][/path][?timeout=SECONDS]`)
+    points, and its session timeout.
 
-    Raises `UsageError` naming what is wrong: another scheme, no host, credentials, a query,
-    or a path with empty, `.` or `..` parts.
+    Raises `UsageError` naming what is wrong: another scheme, no host, credentials, a query
+    other than a positive `timeout`, or a path with empty, `.` or `..` parts.
     """
     parts = urlsplit(url)
-    form = "zookeeper://host:port[,host:port...][/path]"
+    form = "zookeeper://host:port[,host:port...][/path][?timeout=SECONDS]"
     if parts.scheme != "zookeeper" or not parts.netloc:
         raise UsageError(f"lock service {url!r}: not a ZooKeeper URL ({form})")
     if "@" in parts.netloc:
         raise UsageError(f"lock service {url!r}: credentials in the URL are not supported")
-    if parts.query or parts.fragment:
-        raise UsageError(f"lock service {url!r}: takes no query or fragment ({form})")
+    if parts.fragment:
+        raise UsageError(f"lock service {url!r}: takes no fragment ({form})")
+    timeout = _timeout(url, parse_qs(parts.query, keep_blank_values=True), form)
     path = parts.path.rstrip("/") or DEFAULT_PATH
     if any(part in ("", ".", "..") for part in path.split("/")[1:]):
         raise UsageError(
             f"lock service {url!r}: the path {parts.path!r} has an empty, '.' or '..' part"
         )
-    return ZooKeeperAddress(parts.netloc, path)
+    return ZooKeeperAddress(parts.netloc, path, timeout)
+
+
+def _timeout(url: str, query: dict[str, list[str]], form: str) -> float:
+    unknown = sorted(set(query) - {"timeout"})
+    if unknown:
+        raise UsageError(f"lock service {url!r}: unknown option {unknown[0]!r} ({form})")
+    if "timeout" not in query:
+        return DEFAULT_TIMEOUT
+    try:
+        timeout = float(query["timeout"][-1])
+    except ValueError:
+        timeout = math.nan
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise UsageError(
+            f"lock service {url!r}: timeout must be a positive number of seconds, "
+            f"got {query['timeout'][-1]!r}"
+        )
+    return timeout
 
 
 def node_name(name: str) -> str:

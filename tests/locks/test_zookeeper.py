@@ -201,11 +201,9 @@ def test_a_holder_whose_session_expired_is_taken_over_and_fenced(zookeeper_url: 
 
 HOLDER = """
 import sys
-from provenflow.locks import new_owner
-from provenflow.locks import _zookeeper
-from provenflow.locks._zookeeper import ZooKeeperLocks
+from provenflow.locks import new_owner, open_locks
 
-service = ZooKeeperLocks(sys.argv[1], timeout=4.0)
+service = open_locks(sys.argv[1] + "?timeout=4")  # the server ends its session 4 s after
 print(service.acquire("orders", new_owner(), 600.0).token, flush=True)
 sys.stdin.read()  # holds the lock until killed
 """

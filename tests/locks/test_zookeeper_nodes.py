@@ -27,6 +27,8 @@ def test_a_url_gives_the_hosts_and_the_root_of_every_node() -> None:
     assert address.sessions == "/apps/orders/sessions"
     assert address.clock == "/apps/orders/clock"
     assert address.lock_path("a/b") == "/apps/orders/locks/a%2Fb"
+    assert address.timeout == 10.0
+    assert parse_url("zookeeper://127.0.0.1:2181/x?timeout=2.5").timeout == 2.5
     assert parse_url("zookeeper://127.0.0.1:2181").root == "/provenflow"
     assert parse_url("zookeeper://127.0.0.1:2181/").root == "/provenflow"
 
@@ -37,7 +39,11 @@ def test_a_url_gives_the_hosts_and_the_root_of_every_node() -> None:
         ("redis://127.0.0.1:6379/0", "not a ZooKeeper URL"),
         ("zookeeper:///locks", "not a ZooKeeper URL"),
         ("zookeeper://me:secret@127.0.0.1:2181/locks", "credentials"),
-        ("zookeeper://127.0.0.1:2181/locks?timeout=3", "no query"),
+        ("zookeeper://127.0.0.1:2181/locks#here", "no fragment"),
+        ("zookeeper://127.0.0.1:2181/locks?timout=3", "unknown option 'timout'"),
+        ("zookeeper://127.0.0.1:2181/locks?timeout=0", "positive number of seconds, got '0'"),
+        ("zookeeper://127.0.0.1:2181/locks?timeout=soon", "got 'soon'"),
+        ("zookeeper://127.0.0.1:2181/locks?timeout=inf", "got 'inf'"),
         ("zookeeper://127.0.0.1:2181/a//b", "empty, '.' or '..' part"),
         ("zookeeper://127.0.0.1:2181/a/../b", "empty, '.' or '..' part"),
     ],
