@@ -5,7 +5,8 @@
 (unique when set), `not_before`, `posted_at`, `state`, the lease columns of
 `provenflow.persistence._sql_lease` (the current claim: owner, fencing token, expiry, held) and
 `history` (JSON text, the job's steps oldest first). Times are seconds since the epoch, in the
-board's time. An index on `(state, priority, posted_at)` serves the claim's choice.
+board's time. An index on `(state, priority DESC, posted_at, seq)` serves the claim's choice:
+read in its order, the first ready row of a state is the best one.
 
 The table may share a database with a store of runs (`provenflow_runs` and the rest): its name
 starts with `provenflow_`, which a store accepts beside its own tables.
@@ -45,7 +46,9 @@ JOBS = sa.Table(
     sa.Column("state", sa.Text, nullable=False),
     *lease_columns(),
     sa.Column("history", sa.Text, nullable=False),
-    sa.Index("provenflow_jobs_ready", "state", "priority", "posted_at"),
+)
+sa.Index(
+    "provenflow_jobs_ready", JOBS.c.state, JOBS.c.priority.desc(), JOBS.c.posted_at, JOBS.c.seq
 )
 
 _COLUMNS = (

@@ -352,3 +352,21 @@ def test_a_job_handed_out_is_a_copy_the_caller_cannot_change_on_the_board(
     assert (stored.store, stored.details) == ({"items": ["a"]}, {"tags": ["x"]})
     stored.store["items"].clear()
     assert case.board.jobs().jobs[0].store == {"items": ["a"]}
+
+
+def test_an_expired_claim_competes_with_unclaimed_jobs_by_priority_then_age(
+    case: BoardCase,
+) -> None:
+    board = case.board
+    old = board.post(FACTORY, name="old", priority=1)
+    case.pass_time(1.0)
+    first = board.claim(ALICE, case.short_ttl)
+    assert first is not None and first.job_id == old.id
+    newer = board.post(FACTORY, name="newer", priority=1)
+    urgent = board.post(FACTORY, name="urgent", priority=2)
+    low = board.post(FACTORY, name="low", priority=0)
+    case.pass_time(case.short_ttl)  # the claim on `old` expired
+    order = []
+    while (claim := board.claim(BOB, 600.0)) is not None:
+        order.append(claim.job_id)
+    assert order == [urgent.id, old.id, newer.id, low.id]
