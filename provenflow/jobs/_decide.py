@@ -22,6 +22,7 @@ Nothing here reads a clock or does I/O; a model checker can drive it with a simu
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -95,8 +96,7 @@ def new_job(
         value = {} if given is None else given
         if not isinstance(value, Mapping):
             raise UsageError(f"job {name!r}: the {what} must be a JSON object (a dict)")
-        check_json(dict(value), what, name)
-        values[what] = dict(value)
+        values[what] = json.loads(check_json(dict(value), what, name))  # the board's own copy
     draft = Job(
         id=job_id,
         name=name,

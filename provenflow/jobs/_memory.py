@@ -2,7 +2,8 @@
 
 Each request runs under one lock, so it is atomic; a condition variable on that lock wakes
 `wait` and `wait_for_work` when a job changes, without polling (`wait_for_work` also wakes when
-the soonest not-before time or claim expiry comes). Jobs are kept as the frozen
+the soonest not-before time or claim expiry comes). What it hands out is a deep copy, so a
+caller changing a job's store or details changes nothing on the board. Jobs are kept as the frozen
 `Job` values `_decide` returns, so nothing here can corrupt one. Time is the board's clock
 (`time.time` unless given), which tests replace with a fake one; `wait` and `wait_for_work`
 count their timeout in real time, and also wake when `notify()` is called (after a fake clock
@@ -11,6 +12,7 @@ moved, say). Every `open_board("memory://")` is a new, empty board.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -64,7 +66,7 @@ class MemoryBoard:
         """Post a job, or return the one posted with `key` (see `Board.post`)."""
         with self._changed:
             if key is not None and key in self._keys:
-                return self._jobs[self._keys[key]]
+                return copy.deepcopy(self._jobs[self._keys[key]])
             job = _decide.new_job(
                 factory,
                 self._clock(),
@@ -79,12 +81,12 @@ class MemoryBoard:
             if key is not None:
                 self._keys[key] = job.id
             self._changed.notify_all()
-            return job
+            return copy.deepcopy(job)
 
     def get(self, job_id: str) -> Job:
         """Return the job; `UnknownJob` when there is none."""
         with self._changed:
-            return self._get(job_id)
+            return copy.deepcopy(self._get(job_id))
 
     def _get(self, job_id: str) -> Job:
         try:
@@ -96,7 +98,7 @@ class MemoryBoard:
         """Return every job (in `state`, if given), oldest first."""
         with self._changed:
             found = tuple(job for job in self._jobs.values() if state in (None, job.state))
-        return JobListing(found)
+            return JobListing(copy.deepcopy(found))
 
     def claim(self, owner: Owner, ttl: float) -> Claim | None:
         """Claim the best ready job (see `Board.claim`); None when none is ready."""
@@ -109,14 +111,14 @@ class MemoryBoard:
             job, claim = _decide.claim_job(best, owner, now, ttl)
             self._jobs[job.id] = job
             self._changed.notify_all()
-            return claim
+            return copy.deepcopy(claim)
 
     def renew(self, claim: Claim, ttl: float) -> Claim:
         """Extend the claim (see `Board.renew`); `ClaimLost` when its token is stale."""
         with self._changed:
             job, renewed = _decide.renew_claim(self._get(claim.job_id), claim, self._clock(), ttl)
             self._jobs[job.id] = job
-            return renewed
+            return copy.deepcopy(renewed)
 
     def complete(self, claim: Claim, outcome: str) -> Job:
         """Complete the claimed job (see `Board.complete`)."""
@@ -135,7 +137,7 @@ class MemoryBoard:
             job = _decide.finish(self._get(claim.job_id), claim, event, self._clock(), **fields)
             self._jobs[job.id] = job
             self._changed.notify_all()
-            return job
+            return copy.deepcopy(job)
 
     def discard(self, job_id: str, reason: str) -> Job:
         """Trash a job no live claim holds (see `Board.discard`)."""
@@ -143,14 +145,14 @@ class MemoryBoard:
             job = _decide.discard(self._get(job_id), self._clock(), reason)
             self._jobs[job.id] = job
             self._changed.notify_all()
-            return job
+            return copy.deepcopy(job)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Return the job once COMPLETE or TRASHED, or as it is after `timeout` seconds."""
         with self._changed:
             self._get(job_id)
             self._changed.wait_for(lambda: self._jobs[job_id].finished, timeout)
-            return self._jobs[job_id]
+            return copy.deepcopy(self._jobs[job_id])
 
     def wait_for_work(self, timeout: float) -> bool:
         """Return True once a job is ready to claim, False when `timeout` seconds passed.

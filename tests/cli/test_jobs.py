@@ -180,3 +180,31 @@ def test_names_from_the_board_are_printed_escaped(board: str) -> None:
     shown = invoke("jobs", "show", job_id, "--board", board).stdout
     for text in (listed, shown):
         assert "\x1b[2J" not in text and "evil\\x1b[2J\\nname" in text
+
+
+def test_post_with_a_delay_and_a_priority_sets_when_and_in_which_order(board: str) -> None:
+    later = post(board, "--delay", "3600", "--priority", "9")
+    now = post(board, "--priority", "1")
+    job = json.loads(invoke("jobs", "show", later, "--board", board, "--json").stdout)
+    assert job["priority"] == 9 and job["not_before"] >= job["posted_at"] + 3600 - 1
+    claim = open_board(board).claim(OWNER, 60.0)
+    assert claim is not None and claim.job_id == now  # the other one waits for its time
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--store", "{"], "--store: not valid JSON"),
+        (["--details", "[1]"], "--details: expected a JSON object, got list"),
+        (["--priority", "high"], "'high' is not a valid integer"),
+        (["--delay", "-1"], "-1"),
+    ],
+)
+def test_post_refuses_bad_options_and_posts_nothing(
+    board: str, args: list[str], words: str
+) -> None:
+    result = invoke("jobs", "post", "flows.py:make_flow", "--board", board, *args)
+    assert result.exit_code == 2
+    assert words in error_line(result)
+    missing = invoke("jobs", "list", "--board", board)
+    assert missing.exit_code == 2 or "flows.py:make_flow" not in missing.stdout

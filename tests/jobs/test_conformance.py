@@ -335,3 +335,20 @@ def test_wait_for_work_wakes_when_a_not_before_time_comes(case: BoardCase) -> No
     assert time.monotonic() - started < 10.0
     assert board.claim(ALICE, 60.0) is not None
     board.close()
+
+
+def test_a_job_handed_out_is_a_copy_the_caller_cannot_change_on_the_board(
+    case: BoardCase,
+) -> None:
+    store = {"items": ["a"]}
+    job = case.board.post(FACTORY, store=store, details={"tags": ["x"]})
+    store["items"].append("posted")
+    job.store["items"].append("returned")
+    job.details["tags"].append("returned")
+    claim = case.board.claim(ALICE, 60.0)
+    assert claim is not None
+    claim.job.store["items"].append("claimed")
+    stored = case.board.get(job.id)
+    assert (stored.store, stored.details) == ({"items": ["a"]}, {"tags": ["x"]})
+    stored.store["items"].clear()
+    assert case.board.jobs().jobs[0].store == {"items": ["a"]}
