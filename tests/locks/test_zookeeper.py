@@ -132,6 +132,33 @@ def test_a_decision_on_a_stale_read_does_not_land(zookeeper_url: str, before: st
         quick.close()
 
 
+def test_an_operation_that_keeps_losing_races_gives_up_clearly(
+    zookeeper_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_zookeeper, "_ATTEMPTS", 3)
+    slow, quick = ZooKeeperLocks(zookeeper_url), ZooKeeperLocks(zookeeper_url)
+    try:
+        rival = new_owner()
+        lease = quick.acquire("orders", rival, 30.0)
+        real_read = slow._read
+
+        def read_then_lose_the_race(path: str, doing: str) -> Any:
+            found = real_read(path, doing)
+            quick.renew("orders", rival, lease.token, 30.0)  # changes the node each time
+            return found
+
+        slow._read = read_then_lose_the_race  # type: ignore[method-assign]
+        with pytest.raises(StorageUnavailable, match="changed it 3 times in a row") as gave_up:
+            slow.renew("orders", rival, lease.token, 60.0)
+        assert "cannot renew lock 'orders'" in str(gave_up.value)
+        assert "nothing was changed" in str(gave_up.value)
+        leases, now = quick.leases()
+        assert leases["orders"].expires_at <= now + 30.0  # quick's renewals, not slow's 60 s
+    finally:
+        slow.close()
+        quick.close()
+
+
 def contend(services: list[ZooKeeperLocks], name: str) -> list[tuple[ZooKeeperLocks, Lease]]:
     """Let every service try to acquire `name` at the same moment, each for an owner of its
     own; return the (service, lease) of those that got it (the others got `LockHeld`)."""
