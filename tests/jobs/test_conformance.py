@@ -23,6 +23,7 @@ def events(job: Job) -> list[str]:
 
 def test_a_posted_job_reads_back_with_every_field(case: BoardCase) -> None:
     board = case.board
+    assert isinstance(board, Board)  # the protocol every board follows
     job = board.post(
         FACTORY,
         store={"order": 7, "items": ["a", "b"]},
