@@ -14,13 +14,15 @@ recorded as lost and the job is claimed again.
 `open_board(url)` opens a board: `memory://`, `sqlite:///path`, `postgresql://...`; every board
 follows the `Board` protocol. A claimer is an `Owner` (`new_owner()` makes one for this
 process: its host, its pid and a random id). `SqlBoard` is imported on first use, so that
-SQLAlchemy is only loaded by a program that uses a database.
+SQLAlchemy is only loaded by a program that uses a database. A `Conductor` claims jobs and runs
+their flows (`_conductor`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from provenflow.jobs._conductor import Conductor, Dispatch, job_run_id
 from provenflow.jobs._decide import check_factory
 from provenflow.jobs._memory import MemoryBoard
 from provenflow.jobs._protocol import BOARD_SCHEMES, Board, open_board
@@ -35,7 +37,9 @@ __all__ = [
     "BOARD_SCHEMES",
     "Board",
     "Claim",
+    "Conductor",
     "CorruptJob",
+    "Dispatch",
     "Job",
     "JobListing",
     "JobStep",
@@ -43,6 +47,7 @@ __all__ = [
     "Owner",
     "SqlBoard",
     "check_factory",
+    "job_run_id",
     "new_owner",
     "open_board",
 ]
