@@ -197,8 +197,11 @@ class Conductor:
 
     def dispatch(self, claim: Claim) -> Dispatch:
         """Run the claimed job and end its claim as the module docstring says; return what was
-        done. A stale claim is never ended: `ClaimLost` gives a "left" dispatch."""
+        done. The claim is renewed first, so a stale one runs nothing; a stale claim is never
+        ended: `ClaimLost` gives a "left" dispatch. Raises what the board raises when it cannot
+        be reached for that first renewal (nothing ran then)."""
         try:
+            claim = self.board.renew(claim, self.ttl)
             try:
                 engine = self._engine(claim)
             except _Untrusted as untrusted:

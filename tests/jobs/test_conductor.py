@@ -213,6 +213,7 @@ def test_a_stale_claim_cannot_complete(case: BoardCase, store: Storage, flows: P
     before = case.board.get(job.id)
     done = first.dispatch(stale)
     assert done.action == "left"
+    assert log_of(flows) == []  # nothing ran under the stale claim
     after = case.board.get(job.id)
     assert (after.state, after.history, after.lease) == (before.state, before.history, before.lease)
 
@@ -249,16 +250,19 @@ def test_a_lost_claim_suspends_the_engine_and_leaves_the_job(
 
 
 class GatedRenewals:
-    """A board whose renewals wait until `gate` is set (so that a test takes the claim first)."""
+    """A board whose renewals after the first (the conductor's check before it dispatches)
+    wait until `gate` is set, so that a test takes the claim first."""
 
     def __init__(self, board: Board, gate: threading.Event) -> None:
-        self._board, self._gate = board, gate
+        self._board, self._gate, self._renewed = board, gate, False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._board, name)
 
     def renew(self, claim: Claim, ttl: float) -> Claim:
-        self._gate.wait(10)
+        if self._renewed:
+            self._gate.wait(10)
+        self._renewed = True
         return self._board.renew(claim, ttl)
 
 
