@@ -203,6 +203,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "JobStep",
         "MemoryBoard",
         "Owner",
+        "RedisBoard",
         "SqlBoard",
         "check_factory",
         "new_owner",
