@@ -15,13 +15,14 @@ recorded as lost and the job is claimed again.
 `redis://host:port/db`; every board follows the `Board` protocol. A claimer is an `Owner`
 (`new_owner()` makes one for this process: its host, its pid and a random id). `SqlBoard` and
 `RedisBoard` are imported on first use, so that SQLAlchemy and redis-py are only loaded by a
-program that uses them.
+program that uses them. A `Conductor` claims jobs and runs their flows (`_conductor`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from provenflow.jobs._conductor import Conductor, Dispatch, job_run_id
 from provenflow.jobs._decide import check_factory
 from provenflow.jobs._memory import MemoryBoard
 from provenflow.jobs._protocol import BOARD_SCHEMES, Board, open_board
@@ -37,7 +38,9 @@ __all__ = [
     "BOARD_SCHEMES",
     "Board",
     "Claim",
+    "Conductor",
     "CorruptJob",
+    "Dispatch",
     "Job",
     "JobListing",
     "JobStep",
@@ -46,6 +49,7 @@ __all__ = [
     "RedisBoard",
     "SqlBoard",
     "check_factory",
+    "job_run_id",
     "new_owner",
     "open_board",
 ]
