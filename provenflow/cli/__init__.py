@@ -16,9 +16,9 @@ with `--json`) and returns. Two small modules serve them all:
 
 Commands: `lifecycles` (`_lifecycles`), `run`, `resume` (`_runs`), `history`, `runs`
 (`_history`), `verify` (`_verify`), `diagram lifecycle|flow|trace` (`_diagram`), `jobs
-post|list|show|history|trash|wait` (`_jobs`), `locks list` (`_locks`). `_progress` draws the
-bar of atoms done that `run` and `resume` show on stderr; `_leases` words what `runs` says of
-each run's engine.
+post|list|show|history|trash|wait` (`_jobs`), `conductor` (`_conductor`), `locks list`
+(`_locks`). `_progress` draws the bar of atoms done that `run` and `resume` show on stderr;
+`_leases` words what `runs` says of each run's engine.
 
 Only this package and `provenflow/__main__.py` know about click and rich output; nothing else in
 the package imports `provenflow.cli`.
@@ -26,6 +26,7 @@ the package imports `provenflow.cli`.
 
 from __future__ import annotations
 
+from provenflow.cli._conductor import conductor as _conductor  # noqa: F401 (registers the command)
 from provenflow.cli._diagram import diagram as _diagram  # noqa: F401 (registers the command)
 from provenflow.cli._group import USAGE_EXIT, ProvenflowGroup, fail_usage, main
 from provenflow.cli._history import history as _history  # noqa: F401 (registers the command)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from provenflow.engine import Engine, load_object
-from provenflow.errors import ClaimLost, UsageError
-from provenflow.jobs import Board, Claim, Conductor, Dispatch, job_run_id, new_owner
+from provenflow.errors import ClaimLost, StorageUnavailable, UsageError
+from provenflow.jobs import Board, Claim, Conductor, Dispatch, MemoryBoard, job_run_id, new_owner
 from provenflow.persistence import Storage, open_storage
 from tests.jobs.conftest import BoardCase, _case
 
@@ -315,3 +315,52 @@ def test_bad_settings_are_refused(case: BoardCase, store: Storage) -> None:
         Conductor(case.board, store, ttl=0)
     with pytest.raises(UsageError, match="max_dispatches"):
         Conductor(case.board, store, max_dispatches=0)
+
+
+class Outage:
+    """A board or store proxy whose named method raises `StorageUnavailable` `times` times."""
+
+    def __init__(self, target: Any, method: str, times: int) -> None:
+        self._target, self._method, self.left = target, method, times
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._target, name)
+        if name != self._method:
+            return found
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if self.left > 0:
+                self.left -= 1
+                raise StorageUnavailable("test://", "connection refused")
+            return found(*args, **kwargs)
+
+        return failing
+
+
+def test_board_and_store_outages_back_off_and_go_on(store: Storage, flows: Path) -> None:
+    real = MemoryBoard()  # the real clock: back-off delays pass by themselves
+    job = real.post(f"{flows}:make_flow", store={"order_id": 8})
+    board, backend = Outage(real, "claim", 2), Outage(store, "load", 1)
+    worker = Conductor(
+        board,
+        backend,
+        trusted=[f"{flows.parent}/*"],
+        backoff=0.01,
+        max_dispatches=1,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    finished = real.wait(job.id, timeout=30)
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive() and (board.left, backend.left) == (0, 0)
+    assert (finished.state, finished.outcome) == ("COMPLETE", "SUCCESS")
+    events = [(step.event, (step.reason or "")[:7]) for step in finished.history]
+    assert events == [
+        ("post", ""),
+        ("claim", ""),
+        ("abandon", "outage:"),
+        ("claim", ""),
+        ("complete", ""),
+    ]
