@@ -205,6 +205,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "JobStep",
         "MemoryBoard",
         "Owner",
+        "RedisBoard",
         "SqlBoard",
         "check_factory",
         "job_run_id",

@@ -11,11 +11,11 @@ owner renews it while it works, and completes, abandons or trashes the job with 
 whose token is stale is refused (`ClaimLost`) and changes nothing; a claim that expired is
 recorded as lost and the job is claimed again.
 
-`open_board(url)` opens a board: `memory://`, `sqlite:///path`, `postgresql://...`; every board
-follows the `Board` protocol. A claimer is an `Owner` (`new_owner()` makes one for this
-process: its host, its pid and a random id). `SqlBoard` is imported on first use, so that
-SQLAlchemy is only loaded by a program that uses a database. A `Conductor` claims jobs and runs
-their flows (`_conductor`).
+`open_board(url)` opens a board: `memory://`, `sqlite:///path`, `postgresql://...`,
+`redis://host:port/db`; every board follows the `Board` protocol. A claimer is an `Owner`
+(`new_owner()` makes one for this process: its host, its pid and a random id). `SqlBoard` and
+`RedisBoard` are imported on first use, so that SQLAlchemy and redis-py are only loaded by a
+program that uses them. A `Conductor` claims jobs and runs their flows (`_conductor`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from provenflow.persistence import Owner
 from provenflow.persistence._lease import new_owner
 
 if TYPE_CHECKING:
+    from provenflow.jobs._redis import RedisBoard
     from provenflow.jobs._sql import SqlBoard
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "JobStep",
     "MemoryBoard",
     "Owner",
+    "RedisBoard",
     "SqlBoard",
     "check_factory",
     "job_run_id",
@@ -58,4 +60,8 @@ def __getattr__(name: str) -> object:
         from provenflow.jobs._sql import SqlBoard  # noqa: PLC0415 (imports SQLAlchemy)
 
         return SqlBoard
+    if name == "RedisBoard":
+        from provenflow.jobs._redis import RedisBoard  # noqa: PLC0415 (imports redis-py)
+
+        return RedisBoard
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,11 +16,13 @@ to come fit into). What every board offers is `Board`:
 - `discard(job_id, reason)`: an operator trashes a job that no live claim holds.
 - `get(job_id)`, `jobs(state=None)` read; `wait(job_id, timeout)` blocks until the job is
   finished (or the timeout passes) and `wait_for_work(timeout)` until a job may be ready, both
-  without polling where the board can be told of changes (PostgreSQL's LISTEN/NOTIFY).
-- `now()` is the board's time: the server's where there is one (PostgreSQL), else the
+  without polling where the board can be told of changes (PostgreSQL's LISTEN/NOTIFY, Redis
+  pub/sub).
+- `now()` is the board's time: the server's where there is one (PostgreSQL, Redis), else the
   board's clock (the local one, or one given for tests).
 
-`open_board(url)` picks the board: `memory://`, `sqlite:///path`, `postgresql://...`.
+`open_board(url)` picks the board: `memory://`, `sqlite:///path`, `postgresql://...`,
+`redis://host:port/db` (`rediss://` for TLS).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from provenflow.persistence import Owner
 
 __all__ = ["BOARD_SCHEMES", "Board", "open_board"]
 
-BOARD_SCHEMES = ("memory", "sqlite", "postgresql")
+BOARD_SCHEMES = ("memory", "sqlite", "postgresql", "redis", "rediss")
 """The URL schemes `open_board` knows."""
 
 
@@ -112,11 +114,12 @@ class Board(Protocol):
 
 def open_board(url: str, *, create: bool = True, clock: Callable[[], float] | None = None) -> Board:
     """Return the board at `url`: `memory://` (a new board in this process),
-    `sqlite:///path` or `postgresql://...`.
+    `sqlite:///path`, `postgresql://...` or `redis://host:port/db` (`rediss://` for TLS).
 
     `create=False` refuses a board that does not exist yet (`BoardNotFound`) instead of making
     it. `clock` is the time of boards without a server clock (memory, SQLite; default
-    `time.time`); PostgreSQL always uses its server's. Raises `UsageError` for an unknown
+    `time.time`); PostgreSQL and Redis always use their server's (a Redis board is made
+    on first use, so `create` does not apply to it). Raises `UsageError` for an unknown
     scheme, `StorageUnavailable` when the database cannot be reached.
     """
     scheme = url.partition(":")[0].partition("+")[0].lower() if ":" in url else ""
@@ -129,7 +132,11 @@ def open_board(url: str, *, create: bool = True, clock: Callable[[], float] | No
         from provenflow.jobs._sql import SqlBoard  # noqa: PLC0415 (imports SQLAlchemy)
 
         return SqlBoard(url, create=create, clock=clock)
+    if scheme in ("redis", "rediss"):
+        from provenflow.jobs._redis import RedisBoard  # noqa: PLC0415 (imports redis-py)
+
+        return RedisBoard(url)
     raise UsageError(
         f"job board {url!r}: unknown URL scheme {scheme or '(none)'!r} (known: "
-        "memory://, sqlite:///path, postgresql://user@host/db)"
+        "memory://, sqlite:///path, postgresql://user@host/db, redis://host:port/db)"
     )

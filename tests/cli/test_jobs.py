@@ -149,9 +149,9 @@ def test_an_unknown_job_id_is_one_line_and_exit_2(board: str, args: list[str], w
 
 
 def test_an_unknown_scheme_or_a_missing_board_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    unknown = invoke("jobs", "list", "--board", "redis://localhost/0")
+    unknown = invoke("jobs", "list", "--board", "nats://localhost/0")
     assert unknown.exit_code == 2
-    assert "unknown URL scheme 'redis' (known: memory://" in error_line(unknown)
+    assert "unknown URL scheme 'nats' (known: memory://" in error_line(unknown)
     missing = invoke("jobs", "list", "--board", f"sqlite:///{tmp_path / 'none.db'}")
     assert missing.exit_code == 2 and "no job board at" in error_line(missing)
     assert not (tmp_path / "none.db").exists()

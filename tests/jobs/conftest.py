@@ -1,14 +1,15 @@
 """Fixtures for the job board tests: each board kind, on a fresh board, with time under control.
 
 `case` gives every board kind (the conformance suite runs on each): `memory://`,
-`sqlite:///<tmp>/jobs.db` and PostgreSQL (a schema of its own per test, from
-`tests/persistence/conftest.py`: skipped with the reason when the server cannot be reached,
-failing instead under `CI=true`). `sql` gives the two SQL kinds.
+`sqlite:///<tmp>/jobs.db`, PostgreSQL (a schema of its own per test, from
+`tests/persistence/conftest.py`) and Redis (a key prefix of its own per test, from
+`tests/locks/conftest.py`); a server that cannot be reached skips its tests with the reason,
+failing instead under `CI=true`. `sql` gives the two SQL kinds.
 
 Time. Memory and SQLite boards take a fake clock that `case.pass_time(seconds)` moves at once;
-a PostgreSQL board reads its server's clock, so there `pass_time` waits, polling the server's
-time with a deadline, and claims in tests that let time pass use `case.short_ttl` (a fraction of
-a second there, 30 s on a fake clock).
+a PostgreSQL or Redis board reads its server's clock, so there `pass_time` waits, polling the
+server's time with a deadline, and claims in tests that let time pass use `case.short_ttl` (a
+fraction of a second there, 30 s on a fake clock).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from provenflow.jobs import Board, MemoryBoard, open_board
+from tests.locks.conftest import redis_url  # noqa: F401 (a fixture used by name)
 from tests.persistence.conftest import postgres_url  # noqa: F401 (a fixture used by name)
 
 START = 1_800_000_000.0
@@ -83,6 +85,8 @@ class BoardCase:
 def _case(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> BoardCase:
     if kind == "postgresql":
         return BoardCase(kind, request.getfixturevalue("postgres_url"), None, 0.3)
+    if kind == "redis":
+        return BoardCase(kind, request.getfixturevalue("redis_url"), None, 0.3)
     url = "memory://" if kind == "memory" else f"sqlite:///{tmp_path / 'jobs.db'}"
     return BoardCase(kind, url, FakeClock(), 30.0)
 
@@ -99,5 +103,5 @@ def _case_fixture(kinds: list[str]) -> object:
     return fixture
 
 
-case = _case_fixture(["memory", "sqlite", "postgresql"])
+case = _case_fixture(["memory", "sqlite", "postgresql", "redis"])
 sql = _case_fixture(["sqlite", "postgresql"])

@@ -124,7 +124,7 @@ def test_a_postgresql_board_reads_the_servers_clock(postgres_url: str) -> None:
     board.close()
 
 
-@pytest.mark.parametrize("url", ["redis://localhost/0", "jobs.db", "ftp://x/y"])
+@pytest.mark.parametrize("url", ["nats://localhost/0", "jobs.db", "ftp://x/y"])
 def test_an_unknown_url_scheme_is_refused_naming_the_known_ones(url: str) -> None:
     with pytest.raises(UsageError, match=r"unknown URL scheme .*\(known: memory://, sqlite"):
         open_board(url)
