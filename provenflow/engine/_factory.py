@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,6 +24,11 @@ __all__ = ["factory_spec", "load_factory", "load_object"]
 
 _FILE_MODULES: dict[str, str] = {}
 """The file each module imported from a path was loaded from, as the spec named it."""
+
+_FILE_IMPORT = threading.RLock()
+"""Held while a file's module is looked up or imported: the module is in `sys.modules` before
+its code has run (as Python's own imports do), so a second thread loading the same file at once
+must wait for it rather than take it half made. Reentrant: a factory file may load another."""
 
 
 def load_factory(spec: str) -> Callable[[], Flow]:
@@ -59,27 +65,32 @@ def _import(location: str, spec: str) -> object:
         path = Path(location)
         if not path.is_file():
             raise UsageError(f"factory {spec!r}: no such file {str(path)!r}")
-        module_name = f"_provenflow_factory_{abs(hash(path.resolve()))}"
-        _FILE_MODULES.setdefault(module_name, location)
-        if module_name in sys.modules:
-            return sys.modules[module_name]
-        loader_spec = importlib.util.spec_from_file_location(module_name, path)
-        if loader_spec is None or loader_spec.loader is None:
-            raise UsageError(f"factory {spec!r}: cannot import {str(path)!r}")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[module_name] = module
-        try:
-            loader_spec.loader.exec_module(module)
-        except BaseException as exc:
-            del sys.modules[module_name]
-            _refuse_raised(exc, spec, f"importing {str(path)!r}")
-        return module
+        with _FILE_IMPORT:
+            return _import_file(path, location, spec)
     try:
         return importlib.import_module(location)
     except ModuleNotFoundError as exc:
         raise UsageError(f"factory {spec!r}: no module named {exc.name!r}") from None
     except Exception as exc:
         _refuse_raised(exc, spec, f"importing {location!r}")
+
+
+def _import_file(path: Path, location: str, spec: str) -> object:
+    module_name = f"_provenflow_factory_{abs(hash(path.resolve()))}"
+    _FILE_MODULES.setdefault(module_name, location)
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise UsageError(f"factory {spec!r}: cannot import {str(path)!r}")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except BaseException as exc:
+        del sys.modules[module_name]
+        _refuse_raised(exc, spec, f"importing {str(path)!r}")
+    return module
 
 
 def _refuse_raised(exc: BaseException, spec: str, doing: str) -> NoReturn:

