@@ -241,6 +241,8 @@ PUBLIC_NAMES: dict[str, list[str]] = {
     ],
     "provenflow.verification": [
         "Behaviour",
+        "BoardReport",
+        "BoardViolation",
         "FlowPlan",
         "FuzzReport",
         "InjectedFailure",
@@ -261,6 +263,7 @@ PUBLIC_NAMES: dict[str, list[str]] = {
         "assert_sound",
         "behaviours",
         "check",
+        "check_board",
         "check_owners",
         "flows",
         "fuzz",

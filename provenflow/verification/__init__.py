@@ -8,6 +8,9 @@
 - `check_owners(flow_or_factory)` explores several engines contending for one run (loading it,
   taking its lease, stepping, renewing, pausing past their lease's expiry on a simulated clock)
   and shows that only the engine granted the lease last ever has a write kept.
+- `check_board()` explores conductors sharing one job board (claiming, renewing, completing,
+  failing to dispatch, stopping, crashing, pausing past their claim's expiry) on a model that
+  applies the boards' own decisions, and shows the claim protocol keeps its rules.
 - `fuzz(factory)` runs a flow many times through the real engine and store with random faults
   (hypothesis strategies in `flows()` / `behaviours()` build random flows), shrinking failures.
 - `verify_lifecycles()` reports the table checks and, given a test run's transition coverage,
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from provenflow.verification._checker import Report, Violation, check
 from provenflow.verification._coverage import TransitionCoverage, TransitionRecorder
 from provenflow.verification._fuzz import FuzzReport, fuzz
+from provenflow.verification._jobs_protocol import BoardReport, BoardViolation, check_board
 from provenflow.verification._lifecycles import UNREACHABLE, LifecycleReport, verify_lifecycles
 from provenflow.verification._owners import OwnersReport, OwnersViolation, check_owners
 from provenflow.verification._replay import replay
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = [
     "UNREACHABLE",
     "Behaviour",
+    "BoardReport",
+    "BoardViolation",
     "FlowPlan",
     "FuzzReport",
     "InjectedFailure",
@@ -64,6 +70,7 @@ __all__ = [
     "assert_sound",
     "behaviours",
     "check",
+    "check_board",
     "check_owners",
     "flows",
     "fuzz",
