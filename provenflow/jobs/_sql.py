@@ -27,6 +27,7 @@ pause that grows to 0.2 s.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -49,10 +50,20 @@ from provenflow.persistence import Owner
 from provenflow.persistence._sql_engine import _BEGIN, _make_engine, database_errors, use_wal
 from provenflow.persistence._sql_lease import server_now
 
-__all__ = ["CHANNEL", "SqlBoard"]
+__all__ = ["CHANNEL", "SqlBoard", "channel_of"]
 
 CHANNEL = "provenflow_jobs"
-"""The PostgreSQL notification channel of job changes; the payload is the job's id."""
+"""The stem of the PostgreSQL notification channel of job changes; the payload is the job's id.
+A board's own channel is `channel_of(its schema)`: a database's channels are shared by all its
+schemas, and boards in two schemas must not wake each other."""
+
+
+def channel_of(schema: str) -> str:
+    """Return the notification channel of the board in `schema` (at most 63 bytes, as
+    PostgreSQL's identifiers; quote it in LISTEN)."""
+    digest = hashlib.sha256(schema.encode("utf-8")).hexdigest()[:24]
+    return f"{CHANNEL}.{digest}"
+
 
 Answer = TypeVar("Answer")
 
@@ -92,6 +103,7 @@ class SqlBoard:
         self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         self._clock = clock
         self._postgres = self._dialect == "postgresql"
+        self._channel = CHANNEL
         try:
             self._prepare(create)
         except BaseException:
@@ -101,6 +113,8 @@ class SqlBoard:
     def _prepare(self, create: bool) -> None:
         with self._guard("open the job board"), self._writer.begin() as conn:
             if self._postgres:  # one creator per schema at a time
+                schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+                self._channel = channel_of(str(schema))
                 lock = (
                     "SELECT pg_advisory_xact_lock(hashtext('provenflow_jobs:' || current_schema()))"
                 )
@@ -143,7 +157,7 @@ class SqlBoard:
         values["history"] = job_values(job)["history"]
         conn.execute(JOBS.update().where(JOBS.c.id == job.id).values(**values))
         if self._postgres:
-            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, job.id)))
+            conn.execute(sa.select(sa.func.pg_notify(self._channel, job.id)))
 
     # -- posting and reading ----------------------------------------------------------------
 
@@ -173,7 +187,7 @@ class SqlBoard:
                     job = _decide.new_job(factory, self._now(conn), **fields)
                     conn.execute(JOBS.insert().values(**job_values(job)))
                     if self._postgres:
-                        conn.execute(sa.select(sa.func.pg_notify(CHANNEL, job.id)))
+                        conn.execute(sa.select(sa.func.pg_notify(self._channel, job.id)))
                     return job
             except sa.exc.IntegrityError:  # a concurrent post of the key won (PostgreSQL)
                 with self._engine.connect() as conn:
@@ -302,7 +316,7 @@ class SqlBoard:
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Return the job once COMPLETE or TRASHED, or as it is after `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._listening("wait for a job") as sleep:
+        with self._listening("wait for a job", job_id) as sleep:
             while True:
                 job = self.get(job_id)
                 left = None if deadline is None else deadline - time.monotonic()
@@ -340,10 +354,13 @@ class SqlBoard:
         return min(times) if times else None
 
     @contextlib.contextmanager
-    def _listening(self, action: str) -> Iterator[Callable[[float | None], None]]:
-        """Yield `sleep(seconds)`: return when a job may have changed (PostgreSQL: a
-        notification came; SQLite: a short pause passed) or `seconds` (None: no limit) passed.
-        On PostgreSQL the connection listens before the first look, so no change is missed."""
+    def _listening(
+        self, action: str, job_id: str | None = None
+    ) -> Iterator[Callable[[float | None], None]]:
+        """Yield `sleep(seconds)`: return when a job (`job_id`, or any) may have changed
+        (PostgreSQL: a notification of it came on this board's channel; SQLite: a short pause
+        passed) or `seconds` (None: no limit) passed. On PostgreSQL the connection listens
+        before the first look, so no change is missed."""
         if not self._postgres:
             pause = [0.005]
 
@@ -355,13 +372,14 @@ class SqlBoard:
             return
         with self._guard(action), self._engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql(f"LISTEN {CHANNEL}")
+            conn.exec_driver_sql(f'LISTEN "{self._channel}"')
             raw: Any = conn.connection.driver_connection
 
             def sleep(seconds: float | None) -> None:
                 timeout = None if seconds is None else max(seconds, 0.0)
-                for _ in raw.notifies(timeout=timeout, stop_after=1):
-                    break
+                for notice in raw.notifies(timeout=timeout):
+                    if job_id is None or notice.payload == job_id:
+                        break
 
             try:
                 yield sleep

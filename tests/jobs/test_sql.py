@@ -188,3 +188,54 @@ def test_waiting_on_postgresql_listens_instead_of_polling(postgres_url: str) -> 
     assert len(reads) <= 2, reads  # one look before sleeping, one after: no polling
     sa.event.remove(board._engine, "before_cursor_execute", count)
     board.close()
+
+
+def test_a_wait_wakes_only_for_its_own_board_and_job(postgres_url: str) -> None:
+    """A database's notification channels are shared by its schemas: a board in another schema,
+    and other jobs of the same board, must not wake a wait (each wake-up costs a read)."""
+    from tests.persistence.conftest import POSTGRES_URL, _driver_url  # noqa: PLC0415
+
+    other_schema = f"pf_test_other_{time.monotonic_ns()}"
+    admin = sa.create_engine(_driver_url(POSTGRES_URL), poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{other_schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    board = open_board(postgres_url)
+    elsewhere = open_board(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{other_schema}")
+    assert isinstance(board, SqlBoard)
+    try:
+        other = board.post(FACTORY)
+        waited = board.post(FACTORY)  # posted last: a claim takes `other` first
+        waiter = threading.get_ident()
+        listening = threading.Event()
+        reads: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if "FROM provenflow_jobs" in statement and threading.get_ident() == waiter:
+                reads.append(statement)
+                listening.set()  # the waiter listens before its first look
+
+        def noise() -> None:
+            listening.wait(10)
+            for _ in range(3):
+                elsewhere.post(FACTORY)  # another board, in another schema
+            claim = board.claim(ALICE, 600.0)  # the same board, another job
+            assert claim is not None and claim.job_id == other.id
+            for _ in range(3):
+                claim = board.renew(claim, 600.0)
+
+        sa.event.listen(board._engine, "before_cursor_execute", count)
+        thread = threading.Thread(target=noise)
+        thread.start()
+        try:
+            assert not board.wait(waited.id, timeout=1.0).finished
+        finally:
+            thread.join(10)
+            sa.event.remove(board._engine, "before_cursor_execute", count)
+        assert len(reads) <= 2, reads  # one look before sleeping, one after: never woken
+    finally:
+        board.close()
+        elsewhere.close()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{other_schema}" CASCADE'))
+        admin.dispose()
