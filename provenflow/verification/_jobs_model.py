@@ -16,17 +16,12 @@ from provenflow.fsm.job import Event, State
 from provenflow.jobs import _conductor, _decide
 from provenflow.jobs._records import Claim, Job
 from provenflow.persistence import Owner
+from provenflow.verification._protocol_search import Violated
 
-__all__ = ["FACTORY", "Account", "Conductor", "Path", "Violated"]
+__all__ = ["FACTORY", "Account", "Conductor", "Path"]
 
 TTL = 30.0
 FACTORY = "model.flows:make_flow"
-
-
-class Violated(Exception):
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(rule, message)
-        self.rule, self.message = rule, message
 
 
 @dataclass

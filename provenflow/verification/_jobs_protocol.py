@@ -40,12 +40,12 @@ with states merged by key, so the first violation found has the shortest trace.
 from __future__ import annotations
 
 import time
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from provenflow.errors import UsageError
 from provenflow.jobs import _decide
-from provenflow.verification._jobs_model import FACTORY, Account, Conductor, Path, Violated
+from provenflow.verification._jobs_model import FACTORY, Account, Conductor, Path
+from provenflow.verification._protocol_search import explore
 
 __all__ = ["BoardReport", "BoardViolation", "check_board"]
 
@@ -131,42 +131,15 @@ def check_board(
         {"expiries": expiries, "crashes": crashes, "stops": stops},
         max_dispatches,
     )
-    seen = {first.key()}
-    frontier = deque([first])
-    transitions = 0
-    violations: list[BoardViolation] = []
-    complete = True
-    while frontier and not violations:
-        path = frontier.popleft()
-        moves = path.moves()
-        if not moves:
-            try:
-                path.end()
-            except Violated as broken:
-                violations.append(BoardViolation(broken.rule, broken.message, path.trace))
-            continue
-        for move in moves:
-            child = path.copy()
-            transitions += 1
-            try:
-                child.take(move)
-            except Violated as broken:
-                violations.append(BoardViolation(broken.rule, broken.message, child.trace))
-                break
-            key = child.key()
-            if key in seen:
-                continue
-            if len(seen) >= max_states:
-                complete = False
-                continue
-            seen.add(key)
-            frontier.append(child)
+    found = explore(first, max_states)
+    broken = found.broken
+    violations = () if broken is None else (BoardViolation(*astuple(broken)),)
     return BoardReport(
         conductors=conductors,
         jobs=jobs,
-        states_explored=len(seen),
-        transitions=transitions,
-        complete=complete and not frontier,
-        violations=tuple(violations),
+        states_explored=found.states,
+        transitions=found.transitions,
+        complete=found.complete,
+        violations=violations,
         seconds=time.perf_counter() - started,
     )

@@ -35,9 +35,8 @@ each engine's phase, loop and core), so the first violation found has the shorte
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from provenflow.engine import Core, Work, perform
@@ -54,6 +53,7 @@ from provenflow.errors import (
 from provenflow.failure import Failure
 from provenflow.flows import Flow, compile_flow
 from provenflow.persistence import Owner
+from provenflow.verification._protocol_search import Violated, explore
 from provenflow.verification._simulated import SimulatedExecutor, SimulatedStore
 from provenflow.verification._state_key import core_key, work_key
 from provenflow.verification._value_key import value_key
@@ -114,12 +114,6 @@ class OwnersReport:
             f"{self.transitions} transitions in {self.seconds:.2f} s"
         )
         return "\n".join((head, *map(str, self.violations)))
-
-
-class _Violated(Exception):
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(rule, message)
-        self.rule, self.message = rule, message
 
 
 class _Engine:
@@ -225,7 +219,7 @@ class _Path:
         return out
 
     def take(self, move: tuple[str, int]) -> None:
-        """Take `move`; raises `_Violated` when it breaks a rule."""
+        """Take `move`; raises `Violated` when it breaks a rule."""
         what, number = move
         if what == "expire":
             self._expire()
@@ -274,14 +268,14 @@ class _Path:
         for other in self.engines:
             if other.phase == "running" and not other.lost and other.expires > now:
                 self._say(f"{engine.name} is granted the run's lease (token {token})")
-                raise _Violated(
+                raise Violated(
                     "one owner",
                     f"{engine.name} was granted the run while {other.name}'s lease (token "
                     f"{other.token}) was live until {other.expires:g} (now {now:g})",
                 )
         if token <= self.newest:
             self._say(f"{engine.name} is granted the run's lease (token {token})")
-            raise _Violated(
+            raise Violated(
                 "fencing tokens",
                 f"{engine.name} was granted token {token}, not above token {self.newest} "
                 f"granted to {self.holder} before",
@@ -369,7 +363,7 @@ class _Path:
         what = ", ".join(f"{t.atom or 'flow'} {t.new_state}" for t in rows)
         self._say(f"{engine.name} writes [{what}] with token {engine.token}")
         if engine.name != self.holder:
-            raise _Violated(
+            raise Violated(
                 "fenced",
                 f"{engine.name}'s write with token {engine.token} was kept after {self.holder} "
                 f"was granted token {self.newest}",
@@ -381,7 +375,7 @@ class _Path:
         try:
             resumed_core(self.explorer.compiled, info, transitions, clock=_zero)
         except (IllegalTransition, RecordError) as error:
-            raise _Violated("record", f"the run's record does not load: {error}") from None
+            raise Violated("record", f"the run's record does not load: {error}") from None
 
 
 def _outcome(work: Work) -> tuple[Any, Failure | None]:
@@ -431,43 +425,16 @@ def check_owners(
     compiled = compile_flow(flow, store_keys=values)
     names = tuple(Core(compiled, values, clock=_zero).states)
     first = _Path(_Explorer(compiled, values, names, ttl, workers), engines, expiries)
-    seen = {first.key()}
-    frontier = deque([first])
-    transitions = 0
-    violations: list[OwnersViolation] = []
-    complete = True
-    while frontier and not violations:
-        path = frontier.popleft()
-        moves = path.moves()
-        if not moves:
-            try:
-                path.end()
-            except _Violated as broken:
-                violations.append(OwnersViolation(broken.rule, broken.message, path.trace))
-            continue
-        for move in moves:
-            child = path.copy()
-            transitions += 1
-            try:
-                child.take(move)
-            except _Violated as broken:
-                violations.append(OwnersViolation(broken.rule, broken.message, child.trace))
-                break
-            key = child.key()
-            if key in seen:
-                continue
-            if len(seen) >= max_states:
-                complete = False
-                continue
-            seen.add(key)
-            frontier.append(child)
+    found = explore(first, max_states)
+    broken = found.broken
+    violations = () if broken is None else (OwnersViolation(*astuple(broken)),)
     return OwnersReport(
         flow=compiled.name,
         engines=engines,
         expiries=expiries,
-        states_explored=len(seen),
-        transitions=transitions,
-        complete=complete and not frontier,
-        violations=tuple(violations),
+        states_explored=found.states,
+        transitions=found.transitions,
+        complete=found.complete,
+        violations=violations,
         seconds=time.perf_counter() - started,
     )
