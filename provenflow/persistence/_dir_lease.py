@@ -26,6 +26,7 @@ from urllib.parse import unquote
 from provenflow.errors import CorruptRecord, StorageUnavailable, UnknownRun
 from provenflow.persistence import _lease
 from provenflow.persistence._lease import Grant, Lease, Owner, Refusal
+from provenflow.persistence._run_leases import RunLeases
 
 if sys.platform != "win32":
     import fcntl
@@ -118,7 +119,7 @@ def _write(directory: Path, lease: Lease) -> None:
         os.close(descriptor)
 
 
-class DirRunLeases:
+class DirRunLeases(RunLeases):
     """The lease methods of the storage protocol for `DirStorage` (kept here, beside the lease
     files they change). Expects `url`, `_runs` (the runs' directory) and `_run_dir(flow_id)`."""
 
@@ -127,30 +128,6 @@ class DirRunLeases:
 
     def _run_dir(self, flow_id: str) -> Path:
         raise NotImplementedError
-
-    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
-        """Give `owner` the run's lease (see `Storage.take_lease`); `RunOwned` if held."""
-
-        def decide(current: Lease | None, now: float) -> Grant | Refusal:
-            return _lease.acquire(current, owner, now, ttl, _lease.owner_gone)
-
-        return self._change(flow_id, None, "take a lease", decide)
-
-    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
-        """Extend the holder's lease (see `Storage.renew_lease`); `LeaseLost` if not held."""
-
-        def decide(current: Lease | None, now: float) -> Lease | Refusal:
-            return _lease.renew(current, owner, token, now, ttl)
-
-        return self._change(flow_id, token, "renew a lease", decide)
-
-    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
-        """Let the holder's lease go (see `Storage.release_lease`); `LeaseLost` if not held."""
-
-        def decide(current: Lease | None, now: float) -> Lease | Refusal:
-            return _lease.release(current, owner, token)
-
-        self._change(flow_id, token, "release a lease", decide)
 
     def leases(self) -> tuple[dict[str, Lease], float]:
         """Return the lease of every run that ever had one, by flow id, and now (a run whose
@@ -173,7 +150,7 @@ class DirRunLeases:
         if refusal is not None:
             raise _lease.run_refused(flow_id, refusal, time.time(), token)
 
-    def _change(
+    def _change_lease(
         self,
         flow_id: str,
         token: int | None,

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from provenflow.errors import CorruptRecord, UnknownRun
 from provenflow.persistence import _lease
 from provenflow.persistence._lease import Grant, Lease, Owner, Refusal
+from provenflow.persistence._run_leases import RunLeases
 
 __all__ = [
     "LEASE_COLUMNS",
@@ -115,7 +116,7 @@ def change_lease(
     return decided, now
 
 
-class SqlRunLeases:
+class SqlRunLeases(RunLeases):
     """The lease methods of the storage protocol for `SqlStorage`, on the lease columns of its
     runs table (`_leased`, keyed by `flow_id`). Expects `url`, `_engine`, `_writer` (its
     engine with transactions begun `IMMEDIATE`) and `_guard(action)` of `SqlStorage`."""
@@ -127,30 +128,6 @@ class SqlRunLeases:
 
     def _guard(self, action: str) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
-
-    def take_lease(self, flow_id: str, owner: Owner, ttl: float) -> Grant:
-        """Give `owner` the run's lease (see `Storage.take_lease`); `RunOwned` if held."""
-
-        def decide(current: Lease | None, now: float) -> Grant | Refusal:
-            return _lease.acquire(current, owner, now, ttl, _lease.owner_gone)
-
-        return self._change_lease(flow_id, None, "take a lease", decide)
-
-    def renew_lease(self, flow_id: str, owner: Owner, token: int, ttl: float) -> Lease:
-        """Extend the holder's lease (see `Storage.renew_lease`); `LeaseLost` if not held."""
-
-        def decide(current: Lease | None, now: float) -> Lease | Refusal:
-            return _lease.renew(current, owner, token, now, ttl)
-
-        return self._change_lease(flow_id, token, "renew a lease", decide)
-
-    def release_lease(self, flow_id: str, owner: Owner, token: int) -> None:
-        """Let the holder's lease go (see `Storage.release_lease`); `LeaseLost` if not held."""
-
-        def decide(current: Lease | None, now: float) -> Lease | Refusal:
-            return _lease.release(current, owner, token)
-
-        self._change_lease(flow_id, token, "release a lease", decide)
 
     def leases(self) -> tuple[dict[str, Lease], float]:
         """Return the lease of every run that ever had one, by flow id, and the store's now
