@@ -21,13 +21,14 @@ from typing import Any
 from provenflow.errors import UnknownJob
 from provenflow.fsm.job import Event, State
 from provenflow.jobs import _decide
+from provenflow.jobs._board_base import FinishingBoard
 from provenflow.jobs._records import Claim, Job, JobListing
 from provenflow.persistence import Owner
 
 __all__ = ["MemoryBoard"]
 
 
-class MemoryBoard:
+class MemoryBoard(FinishingBoard):
     """A job board in memory (see the module docstring); safe to share between threads."""
 
     def __init__(self, url: str = "memory://", *, clock: Callable[[], float] = time.time) -> None:
@@ -119,18 +120,6 @@ class MemoryBoard:
             job, renewed = _decide.renew_claim(self._get(claim.job_id), claim, self._clock(), ttl)
             self._jobs[job.id] = job
             return copy.deepcopy(renewed)
-
-    def complete(self, claim: Claim, outcome: str) -> Job:
-        """Complete the claimed job (see `Board.complete`)."""
-        return self._finish(claim, Event.COMPLETE, outcome=outcome)
-
-    def abandon(self, claim: Claim, reason: str, delay: float | None = None) -> Job:
-        """Give the claimed job back (see `Board.abandon`)."""
-        return self._finish(claim, Event.ABANDON, reason=reason, delay=delay)
-
-    def trash(self, claim: Claim, reason: str) -> Job:
-        """Trash the claimed job (see `Board.trash`)."""
-        return self._finish(claim, Event.TRASH, reason=reason)
 
     def _finish(self, claim: Claim, event: Event, **fields: Any) -> Job:
         with self._changed:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -46,6 +45,7 @@ from provenflow.errors import (
 )
 from provenflow.fsm.job import Event, State
 from provenflow.jobs import _decide, _redis_scripts
+from provenflow.jobs._board_base import ListeningBoard
 from provenflow.jobs._records import Claim, CorruptJob, Job, JobListing
 from provenflow.jobs._sql_rows import _COLUMNS, job_from_row, job_values
 from provenflow.locks._redis import DEFAULT_PREFIX
@@ -66,7 +66,7 @@ def _index(job: Job) -> str:
     return "none"
 
 
-class RedisBoard:
+class RedisBoard(ListeningBoard):
     """A job board in Redis; see the module docstring. Safe to share between threads."""
 
     def __init__(self, url: str) -> None:
@@ -264,18 +264,6 @@ class RedisBoard:
             lambda job, now: _decide.renew_claim(job, claim, now, ttl),
         )
 
-    def complete(self, claim: Claim, outcome: str) -> Job:
-        """Complete the claimed job (see `Board.complete`)."""
-        return self._finish(claim, Event.COMPLETE, outcome=outcome)
-
-    def abandon(self, claim: Claim, reason: str, delay: float | None = None) -> Job:
-        """Give the claimed job back (see `Board.abandon`)."""
-        return self._finish(claim, Event.ABANDON, reason=reason, delay=delay)
-
-    def trash(self, claim: Claim, reason: str) -> Job:
-        """Trash the claimed job (see `Board.trash`)."""
-        return self._finish(claim, Event.TRASH, reason=reason)
-
     def _finish(self, claim: Claim, event: Event, **fields: Any) -> Job:
         def decide(job: Job, now: float) -> tuple[Job, Job]:
             done = _decide.finish(job, claim, event, now, **fields)
@@ -294,30 +282,6 @@ class RedisBoard:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def wait(self, job_id: str, timeout: float | None = None) -> Job:
-        """Return the job once COMPLETE or TRASHED, or as it is after `timeout` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._listening("wait for a job") as sleep:
-            while True:
-                job = self.get(job_id)
-                left = None if deadline is None else deadline - time.monotonic()
-                if job.finished or (left is not None and left <= 0):
-                    return job
-                sleep(left)
-
-    def wait_for_work(self, timeout: float) -> bool:
-        """Return True once a job is ready to claim, False when `timeout` seconds passed."""
-        deadline = time.monotonic() + timeout
-        with self._listening("wait for work") as sleep:
-            while True:
-                soonest = self._soonest_ready()
-                left = deadline - time.monotonic()
-                if soonest is not None and soonest <= 0:
-                    return True
-                if left <= 0:
-                    return False
-                sleep(left if soonest is None else min(left, soonest))
-
     def _soonest_ready(self) -> float | None:
         """Return in how many seconds a job becomes ready (<= 0: one is), None if none will
         without a change."""
@@ -330,10 +294,12 @@ class RedisBoard:
         return min(times) if times else None
 
     @contextlib.contextmanager
-    def _listening(self, action: str) -> Iterator[Callable[[float | None], None]]:
-        """Yield `sleep(seconds)`: return when a job changed (a message on the board's channel)
-        or `seconds` (None: no limit) passed. Subscribed before the first look: nothing is
-        missed."""
+    def _listening(
+        self, action: str, job_id: str | None = None
+    ) -> Iterator[Callable[[float | None], None]]:
+        """Yield `sleep(seconds)`: return when a job changed (a message on the board's channel;
+        any job's, `job_id` included) or `seconds` (None: no limit) passed. Subscribed before
+        the first look: nothing is missed."""
         with self._guard(action):
             subscription = self._client.pubsub()
             subscription.subscribe(self._keys["changes"])

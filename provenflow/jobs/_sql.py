@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from provenflow.errors import BoardNotFound, CorruptRecord, StoreNotFound, UnknownJob
 from provenflow.fsm.job import Event, State
 from provenflow.jobs import _decide
+from provenflow.jobs._board_base import ListeningBoard
 from provenflow.jobs._records import Claim, CorruptJob, Job, JobListing
 from provenflow.jobs._sql_rows import (
     JOBS,
@@ -82,7 +83,7 @@ def _ready(now: float) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
     return sa.and_(_UNCLAIMED, waiting_done), sa.and_(_CLAIMED, expired)
 
 
-class SqlBoard:
+class SqlBoard(ListeningBoard):
     """A job board in an SQL database (SQLite or PostgreSQL); see the module docstring.
 
     Raises, when opened, `BoardNotFound` (with `create=False`, for a board not made yet),
@@ -283,18 +284,6 @@ class SqlBoard:
             lambda job, now: _decide.renew_claim(job, claim, now, ttl),
         )
 
-    def complete(self, claim: Claim, outcome: str) -> Job:
-        """Complete the claimed job (see `Board.complete`)."""
-        return self._finish(claim, Event.COMPLETE, outcome=outcome)
-
-    def abandon(self, claim: Claim, reason: str, delay: float | None = None) -> Job:
-        """Give the claimed job back (see `Board.abandon`)."""
-        return self._finish(claim, Event.ABANDON, reason=reason, delay=delay)
-
-    def trash(self, claim: Claim, reason: str) -> Job:
-        """Trash the claimed job (see `Board.trash`)."""
-        return self._finish(claim, Event.TRASH, reason=reason)
-
     def _finish(self, claim: Claim, event: Event, **fields: Any) -> Job:
         def decide(job: Job, now: float) -> tuple[Job, Job]:
             done = _decide.finish(job, claim, event, now, **fields)
@@ -312,30 +301,6 @@ class SqlBoard:
         return self._change(job_id, "trash a job", decide)
 
     # -- waiting ----------------------------------------------------------------------------
-
-    def wait(self, job_id: str, timeout: float | None = None) -> Job:
-        """Return the job once COMPLETE or TRASHED, or as it is after `timeout` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._listening("wait for a job", job_id) as sleep:
-            while True:
-                job = self.get(job_id)
-                left = None if deadline is None else deadline - time.monotonic()
-                if job.finished or (left is not None and left <= 0):
-                    return job
-                sleep(left)
-
-    def wait_for_work(self, timeout: float) -> bool:
-        """Return True once a job is ready to claim, False when `timeout` seconds passed."""
-        deadline = time.monotonic() + timeout
-        with self._listening("wait for work") as sleep:
-            while True:
-                soonest = self._soonest_ready()
-                left = deadline - time.monotonic()
-                if soonest is not None and soonest <= 0:
-                    return True
-                if left <= 0:
-                    return False
-                sleep(left if soonest is None else min(left, soonest))
 
     def _soonest_ready(self) -> float | None:
         """Return in how many seconds a job becomes ready (<= 0: one is), None if none will
